@@ -1,0 +1,27 @@
+//! Developer self-registration: `POST /api/portals/{portal_id}/register`.
+
+use gatehouse::app::Ctx;
+use gatehouse::http::{self, json, parse_json, parse_uuid, route_not_found, segments, HttpResult};
+use gatehouse::service;
+use lambda_http::{http::Method, Request};
+use serde_json::json as j;
+
+async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
+    let path = segments(&req);
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    match (req.method().clone(), path.as_slice()) {
+        (Method::POST, ["api", "portals", portal, "register"]) => {
+            let portal = parse_uuid(portal, "portal")?;
+            let body = parse_json(&req)?;
+            let done = service::register(&ctx.store, portal, body, ctx.clock.now()).await?;
+            json(202, &j!({ "id": done.id, "state": "pending" }))
+        }
+        _ => Err(route_not_found()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let ctx = Ctx::from_env().await;
+    http::serve(|req| handle(&ctx, req)).await
+}

@@ -1,0 +1,106 @@
+//! Built once per Lambda sandbox in `main`: configuration, SDK clients, clock.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::domain::Timestamp;
+use crate::dynamo::Dynamo;
+use crate::ses::Ses;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `GATEHOUSE_TABLE` [gatehouse]
+    pub table: String,
+    /// `GATEHOUSE_SENDER`: From address when a portal sets no `email_from`.
+    pub sender: String,
+    /// `GATEHOUSE_PORTAL_URL`: link base when a portal sets no `portal_url`.
+    pub portal_url: Option<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            table: var("GATEHOUSE_TABLE").unwrap_or_else(|| "gatehouse".into()),
+            sender: var("GATEHOUSE_SENDER").unwrap_or_else(|| "no-reply@gatehouse.local".into()),
+            portal_url: var("GATEHOUSE_PORTAL_URL"),
+        }
+    }
+}
+
+/// The time source. Production uses the system clock; `GATEHOUSE_CLOCK_OFFSET_SECONDS`
+/// shifts it (local stack only) so expiry can be tested without sleeping.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock {
+    offset_seconds: i64,
+}
+
+impl Clock {
+    pub fn from_env() -> Self {
+        Self {
+            offset_seconds: std::env::var("GATEHOUSE_CLOCK_OFFSET_SECONDS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        }
+    }
+    pub fn fixed_offset(offset_seconds: i64) -> Self {
+        Self { offset_seconds }
+    }
+    pub fn now(&self) -> Timestamp {
+        chrono::Utc::now() + chrono::Duration::seconds(self.offset_seconds)
+    }
+}
+
+/// SDK configuration with deliberate retries and timeouts: standard mode (exponential backoff
+/// with jitter, throttling and 5xx retried), 3 attempts, each attempt bounded so a stuck
+/// connection cannot eat the whole Lambda timeout. Endpoints come from `AWS_ENDPOINT_URL`
+/// (or the per-service variables), so the emulator, LocalStack or AWS all work unchanged.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(50)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(4))
+                .operation_timeout(Duration::from_secs(9))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+pub fn dynamo(sdk: &SdkConfig, config: &Config) -> Dynamo {
+    Dynamo::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone())
+}
+
+pub fn ses(sdk: &SdkConfig) -> Ses {
+    Ses::new(aws_sdk_sesv2::Client::new(sdk))
+}
+
+/// Everything a handler needs, built once.
+#[derive(Clone)]
+pub struct Ctx {
+    pub store: Dynamo,
+    pub config: Config,
+    pub clock: Clock,
+}
+
+impl Ctx {
+    pub async fn from_env() -> Self {
+        let config = Config::from_env();
+        let sdk = sdk_config().await;
+        Self {
+            store: dynamo(&sdk, &config),
+            config,
+            clock: Clock::from_env(),
+        }
+    }
+}

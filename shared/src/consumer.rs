@@ -1,0 +1,273 @@
+//! The stream consumer: reacts to lifecycle events inserted in the table (the outbox).
+//! Auto-approves per the portal's policy and sends the mail each event owes, exactly once per
+//! event (a conditional marker guards each send), reporting partial batch failures.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::dynamodb::EventRecord;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::app::{Clock, Config};
+use crate::domain::*;
+use crate::error::{error_chain, AppError, BoxError};
+use crate::mail::{render, MailContext, MailKind, Mailer, OutgoingMail};
+use crate::service::{change_developer, Changed};
+use crate::store::*;
+
+/// How long a claimed-but-unconfirmed send blocks others before it may be retried.
+pub const MAIL_LEASE_SECONDS: i64 = 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    #[error("the record is not a readable lifecycle event")]
+    Malformed(#[source] BoxError),
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("sending mail failed")]
+    Mail(#[source] BoxError),
+    #[error("another invocation is sending this mail right now")]
+    MailInFlight,
+}
+
+/// What happened to one record (for logs and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Skipped,
+    AutoApproved,
+    Mailed(MailKind),
+    AlreadyMailed(MailKind),
+    Nothing,
+}
+
+pub struct Consumer<S, M> {
+    pub store: S,
+    pub mailer: M,
+    pub config: Config,
+    pub clock: Clock,
+}
+
+/// Per-batch cache: each portal's settings are read once per batch.
+#[derive(Default)]
+pub struct BatchCache {
+    portals: HashMap<Uuid, Option<Portal>>,
+    pub portal_reads: usize,
+}
+
+/// Result of a batch: sequence numbers to report as `batchItemFailures`.
+#[derive(Debug, Default)]
+pub struct BatchResult {
+    pub failures: Vec<String>,
+    pub outcomes: Vec<Outcome>,
+    pub portal_reads: usize,
+}
+
+fn sequence_number(record: &Value) -> Option<String> {
+    record
+        .get("dynamodb")?
+        .get("SequenceNumber")?
+        .as_str()
+        .map(str::to_string)
+}
+
+impl<S, M> Consumer<S, M>
+where
+    S: DeveloperStore + PortalStore + MailLedger,
+    M: Mailer,
+{
+    /// Processes records in order and stops at the first failure, reporting it: Lambda then
+    /// retries from that record (the ones after it are re-delivered and, being idempotent,
+    /// cost nothing twice). A record that keeps failing is bisected out by the event source
+    /// mapping and lands in the failure destination.
+    pub async fn handle_batch(&self, records: &[Value]) -> BatchResult {
+        let mut cache = BatchCache::default();
+        let mut result = BatchResult::default();
+        for record in records {
+            match self.handle_record(record, &mut cache).await {
+                Ok(outcome) => result.outcomes.push(outcome),
+                Err(e) => {
+                    let seq = sequence_number(record).unwrap_or_default();
+                    tracing::error!(sequence_number = %seq, error = %error_chain(&e), "record failed");
+                    result.failures.push(seq);
+                    break;
+                }
+            }
+        }
+        result.portal_reads = cache.portal_reads;
+        result
+    }
+
+    pub async fn handle_record(
+        &self,
+        record: &Value,
+        cache: &mut BatchCache,
+    ) -> Result<Outcome, ConsumeError> {
+        let record: EventRecord = serde_json::from_value(record.clone())
+            .map_err(|e| ConsumeError::Malformed(Box::new(e)))?;
+        if record.event_name != "INSERT" {
+            return Ok(Outcome::Skipped);
+        }
+        let image = record.change.new_image;
+        let kind: Option<String> = image
+            .get("kind")
+            .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok());
+        if kind.as_deref() != Some(crate::dynamo::KIND_EVENT) {
+            return Ok(Outcome::Skipped);
+        }
+        let event: LifecycleEvent =
+            serde_dynamo::from_item(image).map_err(|e| ConsumeError::Malformed(Box::new(e)))?;
+        self.handle_event(&event, cache).await
+    }
+
+    async fn portal(&self, id: Uuid, cache: &mut BatchCache) -> Result<Option<Portal>, StoreError> {
+        if let Some(p) = cache.portals.get(&id) {
+            return Ok(p.clone());
+        }
+        cache.portal_reads += 1;
+        let p = self.store.get_portal(id).await?;
+        cache.portals.insert(id, p.clone());
+        Ok(p)
+    }
+
+    pub async fn handle_event(
+        &self,
+        event: &LifecycleEvent,
+        cache: &mut BatchCache,
+    ) -> Result<Outcome, ConsumeError> {
+        let Some(portal) = self.portal(event.portal_id, cache).await? else {
+            return Ok(Outcome::Skipped);
+        };
+        let settings = &portal.settings;
+        match event.event_type {
+            EventType::Registered => {
+                let email = Email::parse(&event.developer.email)
+                    .map_err(|e| ConsumeError::Malformed(e.into()))?;
+                if let Some(rule) = auto_approval(settings, &email) {
+                    return self.auto_approve(event, rule).await;
+                }
+                if !settings.access_request_email || settings.admin_emails.is_empty() {
+                    return Ok(Outcome::Nothing);
+                }
+                self.mail(
+                    event,
+                    &portal,
+                    MailKind::AccessRequest,
+                    settings.admin_emails.clone(),
+                )
+                .await
+            }
+            EventType::Approved if settings.approved_email => {
+                self.mail(
+                    event,
+                    &portal,
+                    MailKind::Approved,
+                    vec![event.developer.email.clone()],
+                )
+                .await
+            }
+            EventType::RegistrationAttempted => {
+                self.mail(
+                    event,
+                    &portal,
+                    MailKind::RegistrationAttempted,
+                    vec![event.developer.email.clone()],
+                )
+                .await
+            }
+            _ => Ok(Outcome::Nothing),
+        }
+    }
+
+    /// Approves with the same conditional write an admin uses: a decision made meanwhile wins,
+    /// and a replayed record is a quiet no-op.
+    async fn auto_approve(
+        &self,
+        event: &LifecycleEvent,
+        rule: AutoApproval,
+    ) -> Result<Outcome, ConsumeError> {
+        let Some(dev) = self.store.get_developer(event.developer_id).await? else {
+            return Ok(Outcome::Nothing);
+        };
+        if dev.state != DeveloperState::Pending || dev.approval_id != event.approval_id {
+            return Ok(Outcome::Nothing);
+        }
+        let actor = Actor::system("auto-approval");
+        match change_developer(
+            &self.store,
+            dev,
+            Some(DeveloperState::Approved),
+            None,
+            &actor,
+            Some(rule.describe()),
+            RejectAction::Keep,
+            self.clock.now(),
+        )
+        .await
+        {
+            Ok(Changed::Updated(_)) | Ok(Changed::Deleted(_)) => Ok(Outcome::AutoApproved),
+            Err(AppError::Conflict(_)) => Ok(Outcome::Nothing),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn mail(
+        &self,
+        event: &LifecycleEvent,
+        portal: &Portal,
+        kind: MailKind,
+        to: Vec<String>,
+    ) -> Result<Outcome, ConsumeError> {
+        let now = self.clock.now();
+        match self
+            .store
+            .claim_mail(event.id, kind.name(), now, MAIL_LEASE_SECONDS)
+            .await?
+        {
+            MailClaim::AlreadySent => return Ok(Outcome::AlreadyMailed(kind)),
+            MailClaim::InFlight => return Err(ConsumeError::MailInFlight),
+            MailClaim::Acquired => {}
+        }
+        let portal_url = portal
+            .settings
+            .portal_url
+            .clone()
+            .or_else(|| self.config.portal_url.clone());
+        let ctx = MailContext {
+            portal_name: portal.name.clone(),
+            login_url: portal_url.as_ref().map(|u| format!("{u}/login")),
+            portal_url,
+            developer_name: event.developer.name.clone(),
+            developer_email: event.developer.email.clone(),
+            developer_username: event.developer.username.clone(),
+        };
+        let sent = async {
+            let content = render(kind, &ctx).map_err(|e| ConsumeError::Mail(Box::new(e)))?;
+            let from = portal
+                .settings
+                .email_from
+                .clone()
+                .unwrap_or_else(|| self.config.sender.clone());
+            self.mailer
+                .send(&OutgoingMail { from, to, content })
+                .await
+                .map_err(ConsumeError::Mail)
+        }
+        .await;
+        match sent {
+            Ok(message_id) => {
+                self.store
+                    .complete_mail(event.id, kind.name(), &message_id, self.clock.now())
+                    .await?;
+                tracing::info!(event_id = %event.id, mail = kind.name(), "mail sent");
+                Ok(Outcome::Mailed(kind))
+            }
+            Err(e) => {
+                // Give the claim back so the retry can send; if this fails too the lease expires.
+                let _ = self.store.release_mail(event.id, kind.name()).await;
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The pure domain: types parsed at the edge, the lifecycle state machine, the auto-approval
+//! policy, portal settings, and the records and events. No I/O here.
+
+pub mod lifecycle;
+pub mod model;
+pub mod settings;
+pub mod types;
+
+pub use lifecycle::{auto_approval, AutoApproval, ForbiddenTransition, Transition};
+pub use model::*;
+pub use settings::{PortalSettings, RejectAction, SettingsPatch};
+pub use types::*;

@@ -1,0 +1,348 @@
+//! Portal settings: stored form, defaults, and the partial-merge PATCH with validation.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::types::{Domain, Email, FieldError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RejectAction {
+    /// A rejected developer stays, in state `rejected`.
+    #[default]
+    Keep,
+    /// Rejection deletes the account.
+    Delete,
+}
+
+/// Every setting of a portal, with the defaults of the HTTP contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortalSettings {
+    pub auto_approve: bool,
+    #[serde(serialize_with = "ser_domains", deserialize_with = "de_domains")]
+    pub trusted_domains: Vec<Domain>,
+    pub self_registration: bool,
+    pub reject_action: RejectAction,
+    pub admin_emails: Vec<String>,
+    pub email_from: Option<String>,
+    pub portal_url: Option<String>,
+    pub invite_email: bool,
+    pub access_request_email: bool,
+    pub approved_email: bool,
+    pub reset_email: bool,
+    pub reset_success_email: bool,
+    pub reset_token_ttl_seconds: u64,
+    pub invite_ttl_seconds: u64,
+    pub temporary_password_ttl_seconds: u64,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        Self {
+            auto_approve: false,
+            trusted_domains: Vec::new(),
+            self_registration: true,
+            reject_action: RejectAction::Keep,
+            admin_emails: Vec::new(),
+            email_from: None,
+            portal_url: None,
+            invite_email: true,
+            access_request_email: true,
+            approved_email: true,
+            reset_email: true,
+            reset_success_email: true,
+            reset_token_ttl_seconds: 21_600,
+            invite_ttl_seconds: 604_800,
+            temporary_password_ttl_seconds: 604_800,
+        }
+    }
+}
+
+fn ser_domains<S: Serializer>(v: &[Domain], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(Domain::as_str))
+}
+
+fn de_domains<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Domain>, D::Error> {
+    let raw = Vec::<String>::deserialize(d)?;
+    raw.iter()
+        .map(|s| Domain::parse(s).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// A settings change as a client sends it: every field optional, unknown fields refused.
+/// Values arrive raw and are validated by [`SettingsPatch::apply`], which names each bad field.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    pub auto_approve: Option<bool>,
+    pub trusted_domains: Option<Vec<String>>,
+    pub self_registration: Option<bool>,
+    pub reject_action: Option<RejectAction>,
+    pub admin_emails: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "de_nullable")]
+    pub email_from: Option<Option<String>>,
+    #[serde(default, deserialize_with = "de_nullable")]
+    pub portal_url: Option<Option<String>>,
+    pub invite_email: Option<bool>,
+    pub access_request_email: Option<bool>,
+    pub approved_email: Option<bool>,
+    pub reset_email: Option<bool>,
+    pub reset_success_email: Option<bool>,
+    pub reset_token_ttl_seconds: Option<u64>,
+    pub invite_ttl_seconds: Option<u64>,
+    pub temporary_password_ttl_seconds: Option<u64>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn de_nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+const MAX_LIST: usize = 50;
+const TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=31_536_000;
+
+impl SettingsPatch {
+    /// Merges this patch into `settings`, or names every field that is invalid.
+    /// `prefix` is prepended to field names (`settings.` when nested in a portal body).
+    pub fn apply(
+        self,
+        mut settings: PortalSettings,
+        prefix: &str,
+    ) -> Result<PortalSettings, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let field = |name: &str| format!("{prefix}{name}");
+
+        if let Some(v) = self.auto_approve {
+            settings.auto_approve = v;
+        }
+        if let Some(list) = self.trusted_domains {
+            if list.len() > MAX_LIST {
+                errors.push(FieldError::new(
+                    field("trusted_domains"),
+                    format!("must list at most {MAX_LIST} domains"),
+                ));
+            }
+            let mut domains = Vec::new();
+            for (i, raw) in list.iter().enumerate() {
+                match Domain::parse(raw.trim_start_matches("*.").trim_start_matches('@')) {
+                    Ok(d) if !domains.contains(&d) => domains.push(d),
+                    Ok(_) => {}
+                    Err(m) => errors.push(FieldError::new(
+                        format!("{}[{i}]", field("trusted_domains")),
+                        m,
+                    )),
+                }
+            }
+            settings.trusted_domains = domains;
+        }
+        if let Some(v) = self.self_registration {
+            settings.self_registration = v;
+        }
+        if let Some(v) = self.reject_action {
+            settings.reject_action = v;
+        }
+        if let Some(list) = self.admin_emails {
+            if list.len() > MAX_LIST {
+                errors.push(FieldError::new(
+                    field("admin_emails"),
+                    format!("must list at most {MAX_LIST} addresses"),
+                ));
+            }
+            let mut emails: Vec<String> = Vec::new();
+            for (i, raw) in list.iter().enumerate() {
+                match Email::parse(raw) {
+                    Ok(e) if !emails.iter().any(|x| x.eq_ignore_ascii_case(e.as_str())) => {
+                        emails.push(e.as_str().to_string())
+                    }
+                    Ok(_) => {}
+                    Err(m) => errors.push(FieldError::new(
+                        format!("{}[{i}]", field("admin_emails")),
+                        m,
+                    )),
+                }
+            }
+            settings.admin_emails = emails;
+        }
+        if let Some(v) = self.email_from {
+            settings.email_from = match v.map(|s| Email::parse(&s)) {
+                None => None,
+                Some(Ok(e)) => Some(e.as_str().to_string()),
+                Some(Err(m)) => {
+                    errors.push(FieldError::new(field("email_from"), m));
+                    None
+                }
+            };
+        }
+        if let Some(v) = self.portal_url {
+            settings.portal_url = match v {
+                None => None,
+                Some(url) => match parse_base_url(&url) {
+                    Ok(u) => Some(u),
+                    Err(m) => {
+                        errors.push(FieldError::new(field("portal_url"), m));
+                        None
+                    }
+                },
+            };
+        }
+        for (value, target) in [
+            (self.invite_email, &mut settings.invite_email),
+            (
+                self.access_request_email,
+                &mut settings.access_request_email,
+            ),
+            (self.approved_email, &mut settings.approved_email),
+            (self.reset_email, &mut settings.reset_email),
+            (self.reset_success_email, &mut settings.reset_success_email),
+        ] {
+            if let Some(v) = value {
+                *target = v;
+            }
+        }
+        for (name, value, target) in [
+            (
+                "reset_token_ttl_seconds",
+                self.reset_token_ttl_seconds,
+                &mut settings.reset_token_ttl_seconds,
+            ),
+            (
+                "invite_ttl_seconds",
+                self.invite_ttl_seconds,
+                &mut settings.invite_ttl_seconds,
+            ),
+            (
+                "temporary_password_ttl_seconds",
+                self.temporary_password_ttl_seconds,
+                &mut settings.temporary_password_ttl_seconds,
+            ),
+        ] {
+            if let Some(v) = value {
+                if TTL_RANGE.contains(&v) {
+                    *target = v;
+                } else {
+                    errors.push(FieldError::new(
+                        field(name),
+                        format!(
+                            "must be between {} and {} seconds",
+                            TTL_RANGE.start(),
+                            TTL_RANGE.end()
+                        ),
+                    ));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(settings)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// An absolute http(s) URL without query or fragment, stored without a trailing slash.
+pub fn parse_base_url(raw: &str) -> Result<String, String> {
+    let s = raw.trim();
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or("must be an absolute http(s) URL such as https://portal.example.com")?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty()
+        || s.len() > 2048
+        || s.contains(['?', '#', ' ', '"', '<', '>', '\\'])
+        || s.chars().any(char::is_control)
+    {
+        return Err("must be an absolute http(s) URL such as https://portal.example.com, without query or fragment".into());
+    }
+    Ok(s.trim_end_matches('/').to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let s = PortalSettings::default();
+        assert!(!s.auto_approve && s.self_registration && s.invite_email && s.access_request_email);
+        assert!(s.approved_email && s.reset_email && s.reset_success_email);
+        assert_eq!(s.reject_action, RejectAction::Keep);
+        assert_eq!(
+            (
+                s.reset_token_ttl_seconds,
+                s.invite_ttl_seconds,
+                s.temporary_password_ttl_seconds
+            ),
+            (21_600, 604_800, 604_800)
+        );
+    }
+
+    #[test]
+    fn a_patch_merges_only_the_fields_it_names() {
+        let patch: SettingsPatch = serde_json::from_str(r#"{"auto_approve": true, "trusted_domains": ["Acme.com", "*.partner.io", "acme.com"]}"#).unwrap();
+        let s = patch.apply(PortalSettings::default(), "").unwrap();
+        assert!(s.auto_approve);
+        assert_eq!(
+            s.trusted_domains
+                .iter()
+                .map(Domain::as_str)
+                .collect::<Vec<_>>(),
+            ["acme.com", "partner.io"]
+        );
+        assert!(s.self_registration, "untouched fields keep their value");
+    }
+
+    #[test]
+    fn a_patch_names_every_invalid_field() {
+        let patch: SettingsPatch = serde_json::from_str(
+            r#"{"trusted_domains": ["not a domain"], "admin_emails": ["ok@example.com", "nope"], "portal_url": "ftp://x", "invite_ttl_seconds": 1}"#,
+        )
+        .unwrap();
+        let errors = patch
+            .apply(PortalSettings::default(), "settings.")
+            .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "settings.trusted_domains[0]",
+                "settings.admin_emails[1]",
+                "settings.portal_url",
+                "settings.invite_ttl_seconds"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_settings_are_refused() {
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"auto_aprove": true}"#).is_err());
+    }
+
+    #[test]
+    fn null_clears_an_optional_setting() {
+        let base = SettingsPatch {
+            portal_url: Some(Some("https://p.example.com/".into())),
+            ..Default::default()
+        }
+        .apply(PortalSettings::default(), "")
+        .unwrap();
+        assert_eq!(base.portal_url.as_deref(), Some("https://p.example.com"));
+        let patch: SettingsPatch = serde_json::from_str(r#"{"portal_url": null}"#).unwrap();
+        assert_eq!(patch.apply(base, "").unwrap().portal_url, None);
+    }
+
+    #[test]
+    fn stored_settings_round_trip_through_json() {
+        let s = SettingsPatch {
+            trusted_domains: Some(vec!["acme.com".into()]),
+            ..Default::default()
+        }
+        .apply(PortalSettings::default(), "")
+        .unwrap();
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["trusted_domains"], serde_json::json!(["acme.com"]));
+        assert_eq!(serde_json::from_value::<PortalSettings>(json).unwrap(), s);
+    }
+}

@@ -1,0 +1,1155 @@
+//! The DynamoDB adapter: one table, keys and GSIs as described in `docs/design.md`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::crypto::sha256_hex;
+use crate::domain::{
+    Approval, ApprovalStatus, Developer, DeveloperState, LifecycleEvent, Portal, Timestamp,
+    EVENT_RETENTION_DAYS,
+};
+use crate::store::*;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Every item carries `kind`, so stream filters and ops tooling can tell items apart.
+pub const KIND_EVENT: &str = "event";
+
+#[derive(Clone)]
+pub struct Dynamo {
+    client: Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub mod keys {
+    use super::*;
+
+    pub fn portal(id: Uuid) -> String {
+        format!("PORTAL#{id}")
+    }
+    pub fn developer(id: Uuid) -> String {
+        format!("DEV#{id}")
+    }
+    pub fn email_marker(portal: Uuid, email_norm: &str) -> String {
+        format!("PORTAL#{portal}#EMAIL#{email_norm}")
+    }
+    pub fn username_marker(portal: Uuid, username_norm: &str) -> String {
+        format!("PORTAL#{portal}#USERNAME#{username_norm}")
+    }
+    pub fn approval(id: Uuid) -> String {
+        format!("APPROVAL#{id}")
+    }
+    pub fn event(id: Uuid) -> String {
+        format!("EVENT#{id}")
+    }
+    pub fn admin_token(hash: &str) -> String {
+        format!("ADMINTOKEN#{hash}")
+    }
+    pub fn by_state(portal: Uuid, state: DeveloperState) -> String {
+        format!("PORTAL#{portal}#STATE#{state}")
+    }
+    pub fn all_developers(portal: Uuid) -> String {
+        format!("PORTAL#{portal}#DEV")
+    }
+    pub fn approvals(event: &str, status: Option<ApprovalStatus>) -> String {
+        match status {
+            Some(st) => format!("APPROVALS#{event}#{}", st.as_str()),
+            None => format!("APPROVALS#{event}"),
+        }
+    }
+    pub const PROFILE: &str = "PROFILE";
+    pub const UNIQUE: &str = "UNIQUE";
+    pub const COUNTERS: &str = "COUNTERS";
+}
+
+/// The three search indexes a `q` prefix is matched against.
+const SEARCH_INDEXES: [(&str, &str); 3] =
+    [("gsi3", "EMAIL"), ("gsi4", "USERNAME"), ("gsi5", "NAME")];
+
+fn to_item<T: Serialize>(v: &T) -> StoreResult<Item> {
+    serde_dynamo::to_item(v).map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> StoreResult<T> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+fn with_keys(mut item: Item, kind: &str, keys: &[(&str, String)]) -> Item {
+    item.insert("kind".into(), s(kind));
+    for (k, v) in keys {
+        item.insert((*k).to_string(), s(v.clone()));
+    }
+    item
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+/// Maps an SDK failure: throttling, 5xx and transport errors are `Unavailable` (the SDK has
+/// already retried them); everything else is `Other`.
+fn classify<E>(e: SdkError<E>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            StoreError::Unavailable("no answer from DynamoDB".into())
+        }
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or_default();
+            let status = se.raw().status().as_u16();
+            if matches!(
+                code,
+                "ThrottlingException"
+                    | "ProvisionedThroughputExceededException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+            ) || status >= 500
+            {
+                StoreError::Unavailable(if code.is_empty() {
+                    format!("HTTP {status}")
+                } else {
+                    code.to_string()
+                })
+            } else if code == "ConditionalCheckFailedException" {
+                StoreError::Conflict
+            } else {
+                StoreError::Other(Box::new(e))
+            }
+        }
+        SdkError::ResponseError(r) if r.raw().status().as_u16() >= 500 => {
+            StoreError::Unavailable(format!("HTTP {}", r.raw().status().as_u16()))
+        }
+        _ => StoreError::Other(Box::new(e)),
+    }
+}
+
+/// How a cancelled transaction is retried. In real DynamoDB two transactions touching the
+/// same item (the per-portal counters) cancel each other with `TransactionConflict`, and the
+/// SDK does not retry that: we do, with jittered exponential backoff, a bounded number of times.
+pub fn transaction_retry_delay(
+    reasons: &[Option<&str>],
+    attempt: u32,
+    jitter: f64,
+) -> Option<Duration> {
+    const MAX_ATTEMPTS: u32 = 6;
+    let conflict_only = reasons.iter().any(|r| *r == Some("TransactionConflict"))
+        && reasons
+            .iter()
+            .all(|r| matches!(r, None | Some("None") | Some("TransactionConflict")));
+    if !conflict_only || attempt + 1 >= MAX_ATTEMPTS {
+        return None;
+    }
+    let base_ms = 20u64 << attempt.min(6);
+    Some(Duration::from_millis(
+        (base_ms as f64 * (0.5 + jitter.clamp(0.0, 1.0))) as u64,
+    ))
+}
+
+/// A transaction that was cancelled: per-item reason codes (None where the item was fine).
+#[derive(Debug)]
+struct Cancelled {
+    reasons: Vec<CancellationReason>,
+}
+
+impl Cancelled {
+    fn failed(&self, index: usize) -> bool {
+        self.reasons
+            .get(index)
+            .and_then(|r| r.code())
+            .is_some_and(|c| c == "ConditionalCheckFailed")
+    }
+    fn any_failed(&self) -> bool {
+        self.reasons
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed"))
+    }
+}
+
+enum TxError {
+    Cancelled(Cancelled),
+    Store(StoreError),
+}
+
+/// A cursor: the key to continue after, bound to the query it was issued for.
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    /// Fingerprint of (portal, filter) the cursor belongs to.
+    f: String,
+    /// Key attributes to continue after.
+    k: BTreeMap<String, String>,
+}
+
+fn fingerprint(parts: &[&str]) -> String {
+    sha256_hex(parts.join("\u{1f}").as_bytes())[..24].to_string()
+}
+
+fn encode_cursor(f: String, k: BTreeMap<String, String>) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Cursor { f, k }).unwrap_or_default())
+}
+
+/// Decodes a cursor and checks it belongs to this query and partition.
+fn decode_cursor(
+    raw: &str,
+    expected_f: &str,
+    partition_attr: &str,
+    partition: &str,
+) -> StoreResult<BTreeMap<String, String>> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(raw.trim())
+        .map_err(|_| StoreError::BadCursor)?;
+    let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
+    if c.f != expected_f
+        || c.k.get(partition_attr).map(String::as_str) != Some(partition)
+        || c.k.len() > 4
+        || c.k.values().any(|v| v.len() > 1024)
+    {
+        return Err(StoreError::BadCursor);
+    }
+    Ok(c.k)
+}
+
+fn item_str(item: &Item, attr: &str) -> Option<String> {
+    item.get(attr).and_then(|v| v.as_s().ok()).cloned()
+}
+
+impl Dynamo {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>) -> StoreResult<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_string))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn put_with(
+        &self,
+        item: Item,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> StoreResult<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(
+                values
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ))
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn delete(&self, key: Item) -> StoreResult<TransactWriteItem> {
+        let d = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(TransactWriteItem::builder().delete(d).build())
+    }
+
+    fn delete_if(
+        &self,
+        key: Item,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> StoreResult<TransactWriteItem> {
+        let d = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(
+                values
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ))
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(TransactWriteItem::builder().delete(d).build())
+    }
+
+    /// `ADD` deltas to the portal's per-state counters.
+    fn count(
+        &self,
+        portal: Uuid,
+        deltas: &[(DeveloperState, i64)],
+    ) -> StoreResult<TransactWriteItem> {
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut parts = Vec::new();
+        for (i, (state, delta)) in deltas.iter().enumerate() {
+            names.insert(format!("#c{i}"), state.as_str().to_string());
+            values.insert(format!(":d{i}"), n(*delta));
+            parts.push(format!("#c{i} :d{i}"));
+        }
+        let u = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::portal(portal), keys::COUNTERS)))
+            .update_expression(format!("ADD {}", parts.join(", ")))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(TransactWriteItem::builder().update(u).build())
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            if let SdkError::ServiceError(se) = &err {
+                if let TransactWriteItemsError::TransactionCanceledException(tc) = se.err() {
+                    let reasons = tc.cancellation_reasons().to_vec();
+                    let codes: Vec<Option<&str>> = reasons.iter().map(|r| r.code()).collect();
+                    if let Some(delay) =
+                        transaction_retry_delay(&codes, attempt, rand::random::<f64>())
+                    {
+                        attempt += 1;
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    return Err(TxError::Cancelled(Cancelled { reasons }));
+                }
+            }
+            return Err(TxError::Store(classify(err)));
+        }
+    }
+
+    async fn transact_conditional(&self, items: Vec<TransactWriteItem>) -> StoreResult<()> {
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Cancelled(c)) if c.any_failed() => Err(StoreError::Conflict),
+            Err(TxError::Cancelled(c)) => Err(StoreError::Unavailable(format!(
+                "transaction cancelled: {:?}",
+                c.reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
+            ))),
+            Err(TxError::Store(e)) => Err(e),
+        }
+    }
+
+    async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.item)
+    }
+
+    fn developer_item(&self, d: &Developer) -> StoreResult<Item> {
+        let p = d.portal_id;
+        let mut keys_ = vec![
+            ("pk", keys::developer(d.id)),
+            ("sk", keys::PROFILE.to_string()),
+            ("gsi1pk", keys::by_state(p, d.state)),
+            ("gsi1sk", d.id.to_string()),
+            ("gsi2pk", keys::all_developers(p)),
+            ("gsi2sk", d.id.to_string()),
+            ("gsi3pk", format!("PORTAL#{p}#EMAIL")),
+            ("gsi3sk", format!("{}#{}", d.email_norm, d.id)),
+            ("gsi5pk", format!("PORTAL#{p}#NAME")),
+            ("gsi5sk", format!("{}#{}", d.name.to_lowercase(), d.id)),
+        ];
+        if let Some(u) = &d.username {
+            keys_.push(("gsi4pk", format!("PORTAL#{p}#USERNAME")));
+            keys_.push(("gsi4sk", format!("{}#{}", u.to_lowercase(), d.id)));
+        }
+        Ok(with_keys(to_item(d)?, "developer", &keys_))
+    }
+
+    fn approval_item(&self, a: &Approval) -> StoreResult<Item> {
+        let sk = format!("{}#{}", a.portal_id, a.id);
+        Ok(with_keys(
+            to_item(a)?,
+            "approval",
+            &[
+                ("pk", keys::approval(a.id)),
+                ("sk", "APPROVAL".to_string()),
+                ("gsi1pk", keys::approvals(&a.event, Some(a.status))),
+                ("gsi1sk", sk.clone()),
+                ("gsi2pk", keys::approvals(&a.event, None)),
+                ("gsi2sk", sk),
+            ],
+        ))
+    }
+
+    fn event_item(&self, e: &LifecycleEvent) -> StoreResult<Item> {
+        let mut item = with_keys(
+            to_item(e)?,
+            KIND_EVENT,
+            &[("pk", keys::event(e.id)), ("sk", "EVENT".to_string())],
+        );
+        item.insert(
+            "ttl".into(),
+            n(e.at.timestamp() + EVENT_RETENTION_DAYS * 86_400),
+        );
+        Ok(item)
+    }
+
+    fn marker_item(&self, pk: String, developer: Uuid) -> Item {
+        HashMap::from([
+            ("pk".to_string(), s(pk)),
+            ("sk".to_string(), s(keys::UNIQUE)),
+            ("kind".to_string(), s("unique")),
+            ("developer_id".to_string(), s(developer.to_string())),
+        ])
+    }
+
+    /// Queries one index page by page; `limit` caps the items returned (None: all).
+    async fn query(
+        &self,
+        index: Option<&str>,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+        filter: Option<(&str, Vec<(&str, AttributeValue)>, Vec<(&str, &str)>)>,
+        start: Option<Item>,
+        limit: Option<usize>,
+    ) -> StoreResult<(Vec<Item>, Option<Item>)> {
+        let mut out = Vec::new();
+        let mut start = start;
+        loop {
+            let mut vals: HashMap<String, AttributeValue> = values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect();
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_string))
+                .key_condition_expression(condition);
+            if let Some((expr, fvals, fnames)) = &filter {
+                q = q.filter_expression(*expr);
+                for (k, v) in fvals {
+                    vals.insert(k.to_string(), v.clone());
+                }
+                if !fnames.is_empty() {
+                    q = q.set_expression_attribute_names(Some(
+                        fnames
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                    ));
+                }
+            }
+            if let Some(l) = limit {
+                q = q.limit((l - out.len()).clamp(1, 1000) as i32);
+            }
+            let page = q
+                .set_expression_attribute_values(Some(vals))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            out.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            let full = limit.is_some_and(|l| out.len() >= l);
+            if start.is_none() || full {
+                return Ok((out, start));
+            }
+        }
+    }
+}
+
+fn registration_cancelled(c: &Cancelled, has_username: bool) -> RegisterError {
+    // Item order: 0 developer, 1 email marker, 2 username marker (when present).
+    if has_username && c.failed(2) {
+        return RegisterError::UsernameTaken;
+    }
+    if c.failed(1) {
+        let owner = c
+            .reasons
+            .get(1)
+            .and_then(|r| r.item())
+            .and_then(|i| item_str(i, "developer_id"))
+            .and_then(|s| s.parse().ok());
+        return RegisterError::EmailTaken(owner);
+    }
+    if c.failed(0) {
+        return RegisterError::Store(StoreError::Conflict);
+    }
+    RegisterError::Store(StoreError::Unavailable(format!(
+        "transaction cancelled: {:?}",
+        c.reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
+    )))
+}
+
+impl AdminTokenStore for Dynamo {
+    async fn find_admin_token(&self, token_hash: &str) -> StoreResult<Option<AdminToken>> {
+        match self
+            .get(key(keys::admin_token(token_hash), "ADMINTOKEN"))
+            .await?
+        {
+            Some(item) => Ok(Some(from_item(item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_admin_token(&self, token: &AdminToken) -> StoreResult<()> {
+        let item = with_keys(
+            to_item(token)?,
+            "admin_token",
+            &[
+                ("pk", keys::admin_token(&token.token_hash)),
+                ("sk", "ADMINTOKEN".to_string()),
+            ],
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+impl PortalStore for Dynamo {
+    async fn create_portal(&self, portal: &Portal) -> StoreResult<()> {
+        let item = with_keys(
+            to_item(portal)?,
+            "portal",
+            &[
+                ("pk", keys::portal(portal.id)),
+                ("sk", "PORTAL".to_string()),
+            ],
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn get_portal(&self, id: Uuid) -> StoreResult<Option<Portal>> {
+        match self.get(key(keys::portal(id), "PORTAL")).await? {
+            Some(item) => Ok(Some(from_item(item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn update_portal(&self, portal: &Portal) -> StoreResult<()> {
+        let item = with_keys(
+            to_item(portal)?,
+            "portal",
+            &[
+                ("pk", keys::portal(portal.id)),
+                ("sk", "PORTAL".to_string()),
+            ],
+        );
+        let previous = portal.version.saturating_sub(1);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :v)",
+            )
+            .expression_attribute_values(":v", n(previous as i64))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+impl DeveloperStore for Dynamo {
+    async fn register(&self, new: &NewDeveloper) -> Result<(), RegisterError> {
+        let d = &new.developer;
+        let mut items = vec![
+            self.put(self.developer_item(d)?, Some("attribute_not_exists(pk)"))?,
+            self.put(
+                self.marker_item(keys::email_marker(d.portal_id, &d.email_norm), d.id),
+                Some("attribute_not_exists(pk)"),
+            )?,
+        ];
+        if let Some(u) = &d.username {
+            items.push(self.put(
+                self.marker_item(keys::username_marker(d.portal_id, &u.to_lowercase()), d.id),
+                Some("attribute_not_exists(pk)"),
+            )?);
+        }
+        if let Some(a) = &new.approval {
+            items.push(self.put(self.approval_item(a)?, None)?);
+        }
+        items.push(self.put(self.event_item(&new.event)?, None)?);
+        items.push(self.count(d.portal_id, &[(d.state, 1)])?);
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Cancelled(c)) => Err(registration_cancelled(&c, d.username.is_some())),
+            Err(TxError::Store(e)) => Err(RegisterError::Store(e)),
+        }
+    }
+
+    async fn get_developer(&self, id: Uuid) -> StoreResult<Option<Developer>> {
+        match self.get(key(keys::developer(id), keys::PROFILE)).await? {
+            Some(item) => Ok(Some(from_item(item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn change_developer(&self, change: &DeveloperChange) -> StoreResult<()> {
+        let (before, after) = (&change.before, &change.after);
+        let mut items = vec![self.put_with(
+            self.developer_item(after)?,
+            "attribute_exists(pk) AND version = :v AND #state = :s",
+            vec![
+                (":v", n(before.version as i64)),
+                (":s", s(before.state.as_str())),
+            ],
+        )?];
+        // `state` is a reserved word: the condition needs a name placeholder.
+        if let Some(TransactWriteItem { put: Some(p), .. }) = items.first_mut() {
+            p.expression_attribute_names =
+                Some(HashMap::from([("#state".to_string(), "state".to_string())]));
+        }
+        if before.state != after.state {
+            items.push(self.count(after.portal_id, &[(before.state, -1), (after.state, 1)])?);
+        }
+        if let Some(dec) = &change.close_approval {
+            let u = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::approval(dec.approval_id), "APPROVAL")))
+                .update_expression(
+                    "SET #status = :st, decided_at = :at, decided_by = :by, gsi1pk = :g",
+                )
+                .condition_expression("#status = :pending")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":st", s(dec.status.as_str()))
+                .expression_attribute_values(
+                    ":at",
+                    s(dec
+                        .decided_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                )
+                .expression_attribute_values(":by", s(dec.decided_by.clone()))
+                .expression_attribute_values(
+                    ":g",
+                    s(keys::approvals(
+                        crate::domain::APPROVAL_EVENT_REGISTRATION,
+                        Some(dec.status),
+                    )),
+                )
+                .expression_attribute_values(":pending", s("pending"))
+                .build()
+                .map_err(|e| StoreError::Other(Box::new(e)))?;
+            items.push(TransactWriteItem::builder().update(u).build());
+        }
+        if let Some(a) = &change.open_approval {
+            items.push(self.put(self.approval_item(a)?, Some("attribute_not_exists(pk)"))?);
+        }
+        if let Some(e) = &change.event {
+            items.push(self.put(self.event_item(e)?, None)?);
+        }
+        self.transact_conditional(items).await
+    }
+
+    async fn delete_developer(&self, d: &Developer, event: &LifecycleEvent) -> StoreResult<()> {
+        let mut items = vec![self.delete_if(
+            key(keys::developer(d.id), keys::PROFILE),
+            "version = :v",
+            vec![(":v", n(d.version as i64))],
+        )?];
+        items.push(self.delete(key(
+            keys::email_marker(d.portal_id, &d.email_norm),
+            keys::UNIQUE,
+        ))?);
+        if let Some(u) = &d.username {
+            items.push(self.delete(key(
+                keys::username_marker(d.portal_id, &u.to_lowercase()),
+                keys::UNIQUE,
+            ))?);
+        }
+        // Everything else the developer owns lives in its item collection (pk DEV#id).
+        let (owned, _) = self
+            .query(
+                None,
+                "pk = :pk",
+                vec![(":pk", s(keys::developer(d.id)))],
+                None,
+                None,
+                None,
+            )
+            .await?;
+        for item in owned {
+            if item_str(&item, "sk").as_deref() != Some(keys::PROFILE) {
+                if let (Some(pk), Some(sk)) = (item_str(&item, "pk"), item_str(&item, "sk")) {
+                    items.push(self.delete(key(pk, &sk))?);
+                }
+            }
+        }
+        for a in &d.approval_ids {
+            items.push(self.delete(key(keys::approval(*a), "APPROVAL"))?);
+        }
+        items.push(self.count(d.portal_id, &[(d.state, -1)])?);
+        items.push(self.put(self.event_item(event)?, None)?);
+        if items.len() > 100 {
+            return Err(StoreError::Other(
+                "a developer owning more than 95 items cannot be deleted in one transaction yet"
+                    .into(),
+            ));
+        }
+        self.transact_conditional(items).await
+    }
+
+    async fn list_developers(&self, q: &DeveloperQuery) -> StoreResult<Page<Developer>> {
+        let limit = q.limit.clamp(1, 100);
+        match &q.prefix {
+            None => {
+                let (index, pk_attr, sk_attr, partition) = match q.state {
+                    Some(st) => ("gsi1", "gsi1pk", "gsi1sk", keys::by_state(q.portal_id, st)),
+                    None => (
+                        "gsi2",
+                        "gsi2pk",
+                        "gsi2sk",
+                        keys::all_developers(q.portal_id),
+                    ),
+                };
+                let f = fingerprint(&[
+                    &q.portal_id.to_string(),
+                    q.state.map(|s| s.as_str()).unwrap_or("*"),
+                ]);
+                let start = match &q.cursor {
+                    Some(c) => Some(
+                        decode_cursor(c, &f, pk_attr, &partition)?
+                            .into_iter()
+                            .map(|(k, v)| (k, s(v)))
+                            .collect::<Item>(),
+                    ),
+                    None => None,
+                };
+                let condition = format!("{pk_attr} = :p");
+                let (page, counts) = tokio::join!(
+                    self.query(
+                        Some(index),
+                        &condition,
+                        vec![(":p", s(partition.clone()))],
+                        None,
+                        start,
+                        Some(limit + 1)
+                    ),
+                    self.count_developers(q.portal_id)
+                );
+                let (mut items, _) = page?;
+                let counts = counts?;
+                let next_cursor = if items.len() > limit {
+                    items.truncate(limit);
+                    let last = items.last().expect("limit >= 1");
+                    let k: BTreeMap<String, String> = ["pk", "sk", pk_attr, sk_attr]
+                        .iter()
+                        .filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v)))
+                        .collect();
+                    Some(encode_cursor(f, k))
+                } else {
+                    None
+                };
+                let total = match q.state {
+                    Some(st) => counts.get(st),
+                    None => counts.total(),
+                };
+                Ok(Page {
+                    items: items
+                        .into_iter()
+                        .map(from_item)
+                        .collect::<StoreResult<_>>()?,
+                    total: Some(total),
+                    next_cursor,
+                })
+            }
+            Some(prefix) => {
+                // Union of three prefix queries (email, username, name), each a bounded
+                // `begins_with` range: exact total, paged by developer id.
+                let f = fingerprint(&[
+                    &q.portal_id.to_string(),
+                    q.state.map(|s| s.as_str()).unwrap_or("*"),
+                    prefix,
+                ]);
+                let after = match &q.cursor {
+                    Some(c) => {
+                        let k = decode_cursor(c, &f, "portal", &q.portal_id.to_string())?;
+                        Some(k.get("id").cloned().ok_or(StoreError::BadCursor)?)
+                    }
+                    None => None,
+                };
+                let filter = q.state.map(|st| {
+                    (
+                        "#state = :st",
+                        vec![(":st", s(st.as_str()))],
+                        vec![("#state", "state")],
+                    )
+                });
+                let queries = SEARCH_INDEXES.map(|(index, field)| {
+                    let pk_attr = format!("{index}pk");
+                    let sk_attr = format!("{index}sk");
+                    let condition = format!("{pk_attr} = :p AND begins_with({sk_attr}, :q)");
+                    let values = vec![
+                        (":p", s(format!("PORTAL#{}#{field}", q.portal_id))),
+                        (":q", s(prefix.clone())),
+                    ];
+                    let filter = filter.clone();
+                    async move {
+                        self.query(Some(index), &condition, values, filter, None, None)
+                            .await
+                    }
+                });
+                let [a, b, c] = queries;
+                let (a, b, c) = tokio::join!(a, b, c);
+                let mut all: BTreeMap<String, Item> = BTreeMap::new();
+                for (items, _) in [a?, b?, c?] {
+                    for item in items {
+                        if let Some(id) = item_str(&item, "id") {
+                            all.insert(id, item);
+                        }
+                    }
+                }
+                let total = all.len() as u64;
+                let mut page: Vec<(String, Item)> = all
+                    .into_iter()
+                    .filter(|(id, _)| after.as_ref().is_none_or(|a| id > a))
+                    .take(limit + 1)
+                    .collect();
+                let next_cursor = if page.len() > limit {
+                    page.truncate(limit);
+                    let last = page.last().map(|(id, _)| id.clone()).unwrap_or_default();
+                    Some(encode_cursor(
+                        f,
+                        BTreeMap::from([
+                            ("portal".to_string(), q.portal_id.to_string()),
+                            ("id".to_string(), last),
+                        ]),
+                    ))
+                } else {
+                    None
+                };
+                Ok(Page {
+                    items: page
+                        .into_iter()
+                        .map(|(_, i)| from_item(i))
+                        .collect::<StoreResult<_>>()?,
+                    total: Some(total),
+                    next_cursor,
+                })
+            }
+        }
+    }
+
+    async fn count_developers(&self, portal_id: Uuid) -> StoreResult<StateCounts> {
+        let item = self
+            .get(key(keys::portal(portal_id), keys::COUNTERS))
+            .await?
+            .unwrap_or_default();
+        let get = |st: DeveloperState| -> u64 {
+            item.get(st.as_str())
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+                .max(0) as u64
+        };
+        Ok(StateCounts {
+            pending: get(DeveloperState::Pending),
+            approved: get(DeveloperState::Approved),
+            rejected: get(DeveloperState::Rejected),
+            revoked: get(DeveloperState::Revoked),
+        })
+    }
+}
+
+impl ApprovalStore for Dynamo {
+    async fn get_approval(&self, id: Uuid) -> StoreResult<Option<Approval>> {
+        match self.get(key(keys::approval(id), "APPROVAL")).await? {
+            Some(item) => Ok(Some(from_item(item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_approvals(&self, q: &ApprovalQuery) -> StoreResult<Page<Approval>> {
+        let limit = q.limit.clamp(1, 100);
+        let (index, pk_attr, sk_attr) = if q.status.is_some() {
+            ("gsi1", "gsi1pk", "gsi1sk")
+        } else {
+            ("gsi2", "gsi2pk", "gsi2sk")
+        };
+        let partition = keys::approvals(&q.event, q.status);
+        let portal = q.portal_id.map(|p| p.to_string());
+        let f = fingerprint(&[&partition, portal.as_deref().unwrap_or("*")]);
+        let start = match &q.cursor {
+            Some(c) => Some(
+                decode_cursor(c, &f, pk_attr, &partition)?
+                    .into_iter()
+                    .map(|(k, v)| (k, s(v)))
+                    .collect::<Item>(),
+            ),
+            None => None,
+        };
+        let mut values = vec![(":p", s(partition.clone()))];
+        let condition = match &portal {
+            Some(p) => {
+                values.push((":prefix", s(format!("{p}#"))));
+                format!("{pk_attr} = :p AND begins_with({sk_attr}, :prefix)")
+            }
+            None => format!("{pk_attr} = :p"),
+        };
+        let (mut items, _) = self
+            .query(
+                Some(index),
+                &condition,
+                values,
+                None,
+                start,
+                Some(limit + 1),
+            )
+            .await?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            let last = items.last().expect("limit >= 1");
+            let k: BTreeMap<String, String> = ["pk", "sk", pk_attr, sk_attr]
+                .iter()
+                .filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v)))
+                .collect();
+            Some(encode_cursor(f, k))
+        } else {
+            None
+        };
+        Ok(Page {
+            items: items
+                .into_iter()
+                .map(from_item)
+                .collect::<StoreResult<_>>()?,
+            total: None,
+            next_cursor,
+        })
+    }
+}
+
+impl EventLog for Dynamo {
+    async fn record_event(&self, event: &LifecycleEvent, dedupe: bool) -> StoreResult<bool> {
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.event_item(event)?));
+        if dedupe {
+            req = req.condition_expression("attribute_not_exists(pk)");
+        }
+        match req.send().await.map_err(classify) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict) if dedupe => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl MailLedger for Dynamo {
+    async fn claim_mail(
+        &self,
+        event_id: Uuid,
+        mail: &str,
+        now: Timestamp,
+        lease_seconds: i64,
+    ) -> StoreResult<MailClaim> {
+        let mut item = key(keys::event(event_id), &format!("MAIL#{mail}"));
+        item.insert("kind".into(), s("mail_marker"));
+        item.insert("status".into(), s("sending"));
+        item.insert("lease_until".into(), n(now.timestamp() + lease_seconds));
+        item.insert(
+            "ttl".into(),
+            n(now.timestamp() + EVENT_RETENTION_DAYS * 86_400),
+        );
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#status = :sending AND lease_until < :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .send()
+            .await
+            .map_err(classify);
+        match result {
+            Ok(_) => Ok(MailClaim::Acquired),
+            Err(StoreError::Conflict) => {
+                let existing = self
+                    .get(key(keys::event(event_id), &format!("MAIL#{mail}")))
+                    .await?;
+                match existing.and_then(|i| item_str(&i, "status")).as_deref() {
+                    Some("sent") => Ok(MailClaim::AlreadySent),
+                    _ => Ok(MailClaim::InFlight),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn complete_mail(
+        &self,
+        event_id: Uuid,
+        mail: &str,
+        message_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::event(event_id), &format!("MAIL#{mail}"))))
+            .update_expression(
+                "SET #status = :sent, message_id = :m, sent_at = :at REMOVE lease_until",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":m", s(message_id))
+            .expression_attribute_values(
+                ":at",
+                s(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn release_mail(&self, event_id: Uuid, mail: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::event(event_id), &format!("MAIL#{mail}"))))
+            .condition_expression("#status = :sending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sending", s("sending"))
+            .send()
+            .await
+            .map_err(classify)
+            .map(|_| ())
+            .or_else(|e| {
+                if matches!(e, StoreError::Conflict) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transaction_conflict_is_retried_with_growing_jittered_delays() {
+        let reasons = [None, Some("TransactionConflict"), Some("None")];
+        let d0 = transaction_retry_delay(&reasons, 0, 0.5).unwrap();
+        let d3 = transaction_retry_delay(&reasons, 3, 0.5).unwrap();
+        assert!(d3 > d0);
+        assert_ne!(
+            transaction_retry_delay(&reasons, 1, 0.0),
+            transaction_retry_delay(&reasons, 1, 1.0),
+            "jitter spreads retries"
+        );
+    }
+
+    #[test]
+    fn a_transaction_conflict_is_given_up_after_a_bounded_number_of_attempts() {
+        let reasons = [Some("TransactionConflict")];
+        assert!(transaction_retry_delay(&reasons, 4, 0.5).is_some());
+        assert!(transaction_retry_delay(&reasons, 5, 0.5).is_none());
+    }
+
+    #[test]
+    fn a_failed_condition_is_never_retried() {
+        assert!(transaction_retry_delay(
+            &[Some("ConditionalCheckFailed"), Some("TransactionConflict")],
+            0,
+            0.5
+        )
+        .is_none());
+        assert!(transaction_retry_delay(&[Some("ConditionalCheckFailed")], 0, 0.5).is_none());
+        assert!(transaction_retry_delay(&[None, None], 0, 0.5).is_none());
+    }
+
+    #[test]
+    fn a_cursor_is_refused_for_another_query_or_partition() {
+        let f = fingerprint(&["portal-a", "pending"]);
+        let k = BTreeMap::from([
+            ("gsi1pk".to_string(), "PORTAL#a#STATE#pending".to_string()),
+            ("gsi1sk".to_string(), "x".to_string()),
+        ]);
+        let c = encode_cursor(f.clone(), k);
+        assert!(decode_cursor(&c, &f, "gsi1pk", "PORTAL#a#STATE#pending").is_ok());
+        assert!(decode_cursor(
+            &c,
+            &fingerprint(&["portal-b", "pending"]),
+            "gsi1pk",
+            "PORTAL#a#STATE#pending"
+        )
+        .is_err());
+        assert!(decode_cursor(&c, &f, "gsi1pk", "PORTAL#b#STATE#pending").is_err());
+        assert!(decode_cursor("not-a-cursor!", &f, "gsi1pk", "PORTAL#a#STATE#pending").is_err());
+    }
+}

@@ -1,0 +1,255 @@
+//! The HTTP edge shared by every API function: JSON bodies in (size, type, unknown fields),
+//! RFC 9457 problems out, admin authentication, and a runner that turns panics into 500s.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use futures::FutureExt;
+use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::crypto::token_hash;
+use crate::domain::FieldError;
+use crate::error::{error_chain, AppError};
+use crate::store::{AdminToken, AdminTokenStore};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub type HttpResult = Result<Response<Body>, AppError>;
+
+fn slug(e: &AppError) -> (&'static str, &'static str) {
+    match e {
+        AppError::Validation(_) => (
+            "validation-error",
+            "Your request parameters didn't validate",
+        ),
+        AppError::BadRequest(_) => ("bad-request", "Bad request"),
+        AppError::Unauthorized => ("unauthorized", "Unauthorized"),
+        AppError::Forbidden(_) => ("forbidden", "Forbidden"),
+        AppError::NotFound(_) => ("not-found", "Not found"),
+        AppError::Conflict(_) => ("conflict", "Conflict"),
+        AppError::Gone(_) => ("gone", "Gone"),
+        AppError::PayloadTooLarge => ("payload-too-large", "Payload too large"),
+        AppError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
+        AppError::Unavailable(_) => ("unavailable", "Service unavailable"),
+        AppError::Internal(_) => ("internal", "Internal server error"),
+    }
+}
+
+/// Renders an error as `application/problem+json`. Internal details are logged, never sent.
+pub fn problem(e: &AppError) -> Response<Body> {
+    let status = e.status();
+    let (slug, title) = slug(e);
+    let detail = match e {
+        AppError::Validation(errs) if errs.len() == 1 => {
+            format!("{} {}", errs[0].field, errs[0].message)
+        }
+        AppError::Validation(_) => "several fields are invalid; see errors".to_string(),
+        AppError::Internal(_) => "an unexpected error occurred; it has been logged".to_string(),
+        other => other.to_string(),
+    };
+    let mut body = json!({ "type": format!("https://gatehouse.dev/problems/{slug}"), "title": title, "status": status, "detail": detail });
+    if let AppError::Validation(errs) = e {
+        body["errors"] = json!(errs);
+    }
+    let mut builder = Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/problem+json");
+    if status == 401 {
+        builder = builder.header("WWW-Authenticate", "Bearer realm=\"gatehouse\"");
+    }
+    if status == 503 {
+        builder = builder.header("Retry-After", "1");
+    }
+    builder
+        .body(Body::Text(body.to_string()))
+        .expect("static response parts are valid")
+}
+
+pub fn json<T: Serialize>(status: u16, value: &T) -> HttpResult {
+    let body = serde_json::to_string(value).map_err(AppError::internal)?;
+    Ok(Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::Text(body))
+        .expect("valid response"))
+}
+
+pub fn no_content() -> HttpResult {
+    Ok(Response::builder()
+        .status(204)
+        .body(Body::Empty)
+        .expect("valid response"))
+}
+
+fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    }
+}
+
+/// Reads a JSON body into `T`: 413 beyond 64 KiB, 415 for a non-JSON type, 400 for a
+/// malformed body, an unknown field, a missing field or a value of the wrong type (naming it).
+pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T, AppError> {
+    let bytes = body_bytes(req);
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(AppError::PayloadTooLarge);
+    }
+    if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        let mime = ct.split(';').next().unwrap_or_default().trim();
+        if !(mime == "application/json"
+            || (mime.starts_with("application/") && mime.ends_with("+json")))
+        {
+            return Err(AppError::UnsupportedMediaType(format!(
+                "the body must be application/json, not {mime}"
+            )));
+        }
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(AppError::BadRequest(
+            "a JSON request body is required".into(),
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| json_error(&e))
+}
+
+fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> AppError {
+    let inner = e.inner();
+    let msg = inner.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    if inner.is_syntax() || inner.is_eof() {
+        return AppError::BadRequest(format!("the body is not valid JSON: {msg}"));
+    }
+    let path = e.path().to_string();
+    let quoted = msg.split('`').nth(1).unwrap_or_default().to_string();
+    let join = |name: &str| {
+        if path == "." || path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    if msg.starts_with("unknown field") {
+        return AppError::field(&join(&quoted), "is not a known field");
+    }
+    if msg.starts_with("missing field") {
+        return AppError::field(&join(&quoted), "is required");
+    }
+    let field = if path == "." || path.is_empty() {
+        "body".to_string()
+    } else {
+        path
+    };
+    AppError::field(&field, msg)
+}
+
+/// Collects per-field parse results into one validation error naming every bad field.
+#[derive(Default)]
+pub struct Fields(Vec<FieldError>);
+
+impl Fields {
+    pub fn check<T>(&mut self, field: &str, r: Result<T, String>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(m) => {
+                self.0.push(FieldError::new(field, m));
+                None
+            }
+        }
+    }
+    pub fn push(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(self.0))
+        }
+    }
+}
+
+/// The path split into segments, without empty ones: `/api/portals/x` → `["api","portals","x"]`.
+pub fn segments(req: &Request) -> Vec<String> {
+    req.uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_string())
+        .collect()
+}
+
+pub fn query(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name).map(str::to_string))
+}
+
+pub fn bearer(req: &Request) -> Option<String> {
+    let v = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty() && t.len() <= 512)
+}
+
+/// Authenticates an admin API token (stored only as its SHA-256).
+pub async fn admin<S: AdminTokenStore>(store: &S, req: &Request) -> Result<AdminToken, AppError> {
+    let token = bearer(req).ok_or(AppError::Unauthorized)?;
+    let hash = token_hash(&token);
+    match store.find_admin_token(&hash).await? {
+        Some(t) if crate::crypto::constant_time_eq(&t.token_hash, &hash) => Ok(t),
+        _ => Err(AppError::Unauthorized),
+    }
+}
+
+pub fn parse_uuid(raw: &str, what: &'static str) -> Result<uuid::Uuid, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound(what))
+}
+
+pub fn route_not_found() -> AppError {
+    AppError::NotFound("route")
+}
+
+/// Runs an HTTP function: every error becomes a problem response, every panic a 500 problem,
+/// and each request is logged by method, path and status only (never bodies or headers).
+pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request) -> Fut + Send + Sync,
+    Fut: Future<Output = HttpResult> + Send,
+{
+    lambda_http::tracing::init_default_subscriber();
+    let handler = &handler;
+    lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let result = AssertUnwindSafe(handler(req)).catch_unwind().await;
+        let response = match result {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) => {
+                if let AppError::Internal(_) | AppError::Unavailable(_) = e {
+                    tracing::error!(error = %error_chain(&e), "request failed");
+                }
+                problem(&e)
+            }
+            Err(_) => {
+                tracing::error!("handler panicked");
+                problem(&AppError::internal("panic"))
+            }
+        };
+        tracing::info!(%method, %path, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+        Ok::<_, std::convert::Infallible>(response)
+    }))
+    .await
+}

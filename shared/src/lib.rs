@@ -1,0 +1,19 @@
+//! Gatehouse: developer accounts for API developer portals.
+//!
+//! `domain` is pure; `store` and `mail` are the ports; `dynamo` and `ses` the adapters;
+//! `service` the use cases; `http` the edge every API function shares; `consumer` the stream
+//! consumer's logic.
+
+pub mod app;
+pub mod consumer;
+pub mod crypto;
+pub mod domain;
+pub mod dynamo;
+pub mod error;
+pub mod http;
+pub mod mail;
+pub mod service;
+pub mod ses;
+pub mod store;
+
+pub use error::AppError;

@@ -1,0 +1,250 @@
+//! Storage ports: one trait per capability. The DynamoDB adapter ([`crate::dynamo`])
+//! implements them all; services are generic over the traits they need.
+
+use std::future::Future;
+
+use uuid::Uuid;
+
+use crate::domain::{
+    Approval, ApprovalStatus, Developer, DeveloperState, LifecycleEvent, Portal, Timestamp,
+};
+use crate::error::{AppError, BoxError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition failed: somebody else changed the item first (the API answers 409).
+    #[error("the item was changed concurrently")]
+    Conflict,
+    /// The cursor was not issued for this query.
+    #[error("the cursor is invalid for this query")]
+    BadCursor,
+    /// DynamoDB is throttling or failing; the SDK already retried.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage error")]
+    Other(#[source] BoxError),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => AppError::Conflict(
+                "the developer was changed by another request; read it again and retry".into(),
+            ),
+            StoreError::BadCursor => {
+                AppError::field("cursor", "is not a cursor issued for this query")
+            }
+            StoreError::Unavailable(m) => AppError::Unavailable(format!(
+                "the service is temporarily unavailable ({m}); retry shortly"
+            )),
+            StoreError::Other(e) => AppError::Internal(e),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A page of results, with the exact total when the query has one.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: Option<u64>,
+    pub next_cursor: Option<String>,
+}
+
+/// An admin API token as stored (by hash).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AdminToken {
+    pub id: String,
+    pub name: String,
+    /// `*` for every portal, or one portal id.
+    pub scope: String,
+    pub token_hash: String,
+    pub created_at: Timestamp,
+}
+
+impl AdminToken {
+    pub fn can_access(&self, portal_id: Uuid) -> bool {
+        self.scope == "*" || self.scope == portal_id.to_string()
+    }
+    pub fn is_global(&self) -> bool {
+        self.scope == "*"
+    }
+}
+
+pub trait AdminTokenStore: Send + Sync {
+    fn find_admin_token(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = StoreResult<Option<AdminToken>>> + Send;
+    fn put_admin_token(&self, token: &AdminToken) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+pub trait PortalStore: Send + Sync {
+    fn create_portal(&self, portal: &Portal) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_portal(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<Portal>>> + Send;
+    /// Replaces the portal if its stored version is still `portal.version - 1`.
+    fn update_portal(&self, portal: &Portal) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// A new self-registered (or invited) developer with the records written with it.
+#[derive(Debug)]
+pub struct NewDeveloper {
+    pub developer: Developer,
+    pub approval: Option<Approval>,
+    pub event: LifecycleEvent,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("the username is taken")]
+    UsernameTaken,
+    /// The email already has an account (owned by this developer id).
+    #[error("the email is registered")]
+    EmailTaken(Option<Uuid>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One change to a developer, written atomically, conditional on the version read.
+#[derive(Debug)]
+pub struct DeveloperChange {
+    pub before: Developer,
+    pub after: Developer,
+    /// Decides the developer's open approval request (which must still be pending).
+    pub close_approval: Option<ApprovalDecision>,
+    /// Opens a new approval request (when sent back to pending).
+    pub open_approval: Option<Approval>,
+    pub event: Option<LifecycleEvent>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApprovalDecision {
+    pub approval_id: Uuid,
+    pub status: ApprovalStatus,
+    pub decided_by: String,
+    pub decided_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeveloperQuery {
+    pub portal_id: Uuid,
+    pub state: Option<DeveloperState>,
+    /// Lower-cased prefix of email, username or name.
+    pub prefix: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ApprovalQuery {
+    pub event: String,
+    pub status: Option<ApprovalStatus>,
+    pub portal_id: Option<Uuid>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+pub trait DeveloperStore: Send + Sync {
+    fn register(
+        &self,
+        new: &NewDeveloper,
+    ) -> impl Future<Output = Result<(), RegisterError>> + Send;
+    fn get_developer(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = StoreResult<Option<Developer>>> + Send;
+    fn change_developer(
+        &self,
+        change: &DeveloperChange,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Deletes the developer and everything it owns, conditional on the version read.
+    fn delete_developer(
+        &self,
+        developer: &Developer,
+        event: &LifecycleEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn list_developers(
+        &self,
+        query: &DeveloperQuery,
+    ) -> impl Future<Output = StoreResult<Page<Developer>>> + Send;
+    fn count_developers(
+        &self,
+        portal_id: Uuid,
+    ) -> impl Future<Output = StoreResult<StateCounts>> + Send;
+}
+
+/// Exact number of developers per state in a portal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub pending: u64,
+    pub approved: u64,
+    pub rejected: u64,
+    pub revoked: u64,
+}
+
+impl StateCounts {
+    pub fn get(&self, s: DeveloperState) -> u64 {
+        match s {
+            DeveloperState::Pending => self.pending,
+            DeveloperState::Approved => self.approved,
+            DeveloperState::Rejected => self.rejected,
+            DeveloperState::Revoked => self.revoked,
+        }
+    }
+    pub fn total(&self) -> u64 {
+        self.pending + self.approved + self.rejected + self.revoked
+    }
+}
+
+pub trait ApprovalStore: Send + Sync {
+    fn get_approval(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<Approval>>> + Send;
+    fn list_approvals(
+        &self,
+        query: &ApprovalQuery,
+    ) -> impl Future<Output = StoreResult<Page<Approval>>> + Send;
+}
+
+pub trait EventLog: Send + Sync {
+    /// Records an event with no state change. With `dedupe`, an event with the same id that
+    /// already exists makes this a no-op (returns false).
+    fn record_event(
+        &self,
+        event: &LifecycleEvent,
+        dedupe: bool,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// Outcome of claiming the right to send an event's mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailClaim {
+    /// Nobody sent it yet: send it, then `complete` (or `release` on failure).
+    Acquired,
+    /// It was sent before: do nothing.
+    AlreadySent,
+    /// Another invocation is sending it right now (lease not expired): retry later.
+    InFlight,
+}
+
+/// Exactly-once guard for mail: a marker per (event, mail) written before sending.
+pub trait MailLedger: Send + Sync {
+    fn claim_mail(
+        &self,
+        event_id: Uuid,
+        mail: &str,
+        now: Timestamp,
+        lease_seconds: i64,
+    ) -> impl Future<Output = StoreResult<MailClaim>> + Send;
+    fn complete_mail(
+        &self,
+        event_id: Uuid,
+        mail: &str,
+        message_id: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn release_mail(
+        &self,
+        event_id: Uuid,
+        mail: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
