@@ -444,12 +444,13 @@ impl Dynamo {
         Ok(item)
     }
 
-    fn marker_item(&self, pk: String, developer: Uuid) -> Item {
+    fn marker_item(&self, pk: String, developer: &Developer) -> Item {
         HashMap::from([
             ("pk".to_string(), s(pk)),
             ("sk".to_string(), s(keys::UNIQUE)),
             ("kind".to_string(), s("unique")),
-            ("developer_id".to_string(), s(developer.to_string())),
+            ("developer_id".to_string(), s(developer.id.to_string())),
+            ("email".to_string(), s(developer.email.clone())),
         ])
     }
 
@@ -623,13 +624,13 @@ impl DeveloperStore for Dynamo {
         let mut items = vec![
             self.put(self.developer_item(d)?, Some("attribute_not_exists(pk)"))?,
             self.put(
-                self.marker_item(keys::email_marker(d.portal_id, &d.email_norm), d.id),
+                self.marker_item(keys::email_marker(d.portal_id, &d.email_norm), d),
                 Some("attribute_not_exists(pk)"),
             )?,
         ];
         if let Some(u) = &d.username {
             items.push(self.put(
-                self.marker_item(keys::username_marker(d.portal_id, &u.to_lowercase()), d.id),
+                self.marker_item(keys::username_marker(d.portal_id, &u.to_lowercase()), d),
                 Some("attribute_not_exists(pk)"),
             )?);
         }
@@ -640,7 +641,25 @@ impl DeveloperStore for Dynamo {
         items.push(self.count(d.portal_id, &[(d.state, 1)])?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Cancelled(c)) => Err(registration_cancelled(&c, d.username.is_some())),
+            Err(TxError::Cancelled(c)) => match registration_cancelled(&c, d.username.is_some()) {
+                // Without the old item in the reasons, read the marker.
+                RegisterError::EmailTaken(None) => {
+                    let marker = self
+                        .get(key(
+                            keys::email_marker(d.portal_id, &d.email_norm),
+                            keys::UNIQUE,
+                        ))
+                        .await?;
+                    let owner = marker.and_then(|i| {
+                        Some((
+                            item_str(&i, "developer_id")?.parse().ok()?,
+                            item_str(&i, "email")?,
+                        ))
+                    });
+                    Err(RegisterError::EmailTaken(owner))
+                }
+                other => Err(other),
+            },
             Err(TxError::Store(e)) => Err(RegisterError::Store(e)),
         }
     }

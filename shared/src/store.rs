@@ -99,9 +99,9 @@ pub struct NewDeveloper {
 pub enum RegisterError {
     #[error("the username is taken")]
     UsernameTaken,
-    /// The email already has an account (owned by this developer id).
+    /// The email already has an account: its owner's id and address, when known.
     #[error("the email is registered")]
-    EmailTaken(Option<Uuid>),
+    EmailTaken(Option<(Uuid, String)>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

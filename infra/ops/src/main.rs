@@ -1,1 +1,260 @@
-fn main() {}
+//! `gatehouse-ops`: operator tooling. Talks to whatever `AWS_ENDPOINT_URL` (or AWS) points at.
+//!
+//! ```text
+//! gatehouse-ops create-table                       create the table (local stacks; SAM does it on AWS)
+//! gatehouse-ops create-portal --name NAME [--settings JSON]
+//! gatehouse-ops mint-admin-token --name NAME [--portal PORTAL_ID]
+//! gatehouse-ops verify-sender ADDRESS_OR_DOMAIN    create an SES identity (local stacks)
+//! gatehouse-ops bootstrap --env-file PATH [--api URL] [--mailbox URL]
+//! ```
+//! Admin tokens are printed once and stored only as SHA-256 hashes.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
+};
+use gatehouse::app::{self, Clock, Config};
+use gatehouse::crypto::mint_token;
+use gatehouse::domain::{Portal, PortalSettings, SettingsPatch};
+use gatehouse::store::{AdminToken, AdminTokenStore, PortalStore};
+use uuid::Uuid;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: gatehouse-ops <create-table | create-portal --name N [--settings JSON] | mint-admin-token --name N [--portal ID] | verify-sender ADDRESS | bootstrap --env-file PATH [--api URL] [--mailbox URL]>"
+    );
+    ExitCode::from(2)
+}
+
+fn flags(args: &[String]) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if let Some(name) = a.strip_prefix("--") {
+            out.insert(name.to_string(), it.next().cloned().unwrap_or_default());
+        }
+    }
+    out
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), Error> {
+    if client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .is_ok()
+    {
+        eprintln!("table {table} exists");
+        return Ok(());
+    }
+    let s = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let k = |name: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(t)
+            .build()
+    };
+    let mut attrs = vec![s("pk")?, s("sk")?];
+    let mut gsis = Vec::new();
+    for i in 1..=5 {
+        let (pk, sk) = (format!("gsi{i}pk"), format!("gsi{i}sk"));
+        attrs.push(s(&pk)?);
+        attrs.push(s(&sk)?);
+        gsis.push(
+            GlobalSecondaryIndex::builder()
+                .index_name(format!("gsi{i}"))
+                .key_schema(k(&pk, KeyType::Hash)?)
+                .key_schema(k(&sk, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()?,
+        );
+    }
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attrs))
+        .key_schema(k("pk", KeyType::Hash)?)
+        .key_schema(k("sk", KeyType::Range)?)
+        .set_global_secondary_indexes(Some(gsis))
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()?,
+        )
+        .send()
+        .await?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("ttl")
+                .enabled(true)
+                .build()?,
+        )
+        .send()
+        .await?;
+    eprintln!("created table {table}");
+    Ok(())
+}
+
+async fn create_portal(
+    store: &impl PortalStore,
+    name: &str,
+    settings: Option<&str>,
+) -> Result<Portal, Error> {
+    let settings = match settings {
+        Some(json) => {
+            let patch: SettingsPatch = serde_json::from_str(json)?;
+            patch
+                .apply(PortalSettings::default(), "")
+                .map_err(|e| format!("invalid settings: {e:?}"))?
+        }
+        None => PortalSettings::default(),
+    };
+    let now = Clock::default().now();
+    let portal = Portal {
+        id: Uuid::new_v4(),
+        name: name.to_string(),
+        settings,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    store.create_portal(&portal).await?;
+    Ok(portal)
+}
+
+async fn mint_admin_token(
+    store: &impl AdminTokenStore,
+    name: &str,
+    portal: Option<&str>,
+) -> Result<String, Error> {
+    let scope = match portal {
+        Some(p) => p.parse::<Uuid>()?.to_string(),
+        None => "*".to_string(),
+    };
+    let minted = mint_token("gha_");
+    let token = AdminToken {
+        id: Uuid::new_v4().simple().to_string()[..12].to_string(),
+        name: name.to_string(),
+        scope,
+        token_hash: minted.hash,
+        created_at: Clock::default().now(),
+    };
+    store.put_admin_token(&token).await?;
+    Ok(minted.token)
+}
+
+async fn verify_sender(sdk: &aws_config::SdkConfig, identity: &str) -> Result<(), Error> {
+    let ses = aws_sdk_sesv2::Client::new(sdk);
+    match ses
+        .create_email_identity()
+        .email_identity(identity)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if format!("{e:?}").contains("AlreadyExists") => Ok(()),
+        Err(e) => Err(Box::new(e)),
+    }
+}
+
+async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
+    let Some(cmd) = args.first() else {
+        return Ok(Some(usage()));
+    };
+    let f = flags(&args[1..]);
+    let config = Config::from_env();
+    let sdk = app::sdk_config().await;
+    let store = app::dynamo(&sdk, &config);
+    match cmd.as_str() {
+        "create-table" => create_table(store.client(), &config.table).await?,
+        "create-portal" => {
+            let Some(name) = f.get("name") else {
+                return Ok(Some(usage()));
+            };
+            let portal = create_portal(&store, name, f.get("settings").map(String::as_str)).await?;
+            println!("{}", portal.id);
+        }
+        "mint-admin-token" => {
+            let Some(name) = f.get("name") else {
+                return Ok(Some(usage()));
+            };
+            println!(
+                "{}",
+                mint_admin_token(&store, name, f.get("portal").map(String::as_str)).await?
+            );
+        }
+        "verify-sender" => {
+            let Some(identity) = args.get(1) else {
+                return Ok(Some(usage()));
+            };
+            verify_sender(&sdk, identity).await?;
+        }
+        "bootstrap" => {
+            let Some(path) = f.get("env-file") else {
+                return Ok(Some(usage()));
+            };
+            create_table(store.client(), &config.table).await?;
+            verify_sender(&sdk, &config.sender).await?;
+            let portal = create_portal(&store, "Demo portal", Some(r#"{"admin_emails": ["admin@gatehouse.local"], "portal_url": "http://127.0.0.1:9000/portal"}"#)).await?;
+            let token = mint_admin_token(&store, "local-admin", None).await?;
+            let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+            let api = f
+                .get("api")
+                .cloned()
+                .unwrap_or_else(|| "http://127.0.0.1:9000/api".into());
+            let mailbox = f
+                .get("mailbox")
+                .cloned()
+                .unwrap_or_else(|| "http://127.0.0.1:9001/mailbox".into());
+            let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+            let env = format!(
+                "GATEHOUSE_API={api}\nGATEHOUSE_ADMIN_TOKEN={token}\nGATEHOUSE_PORTAL_ID={}\nAWS_ENDPOINT_URL={endpoint}\nGATEHOUSE_MAILBOX={mailbox}\nGATEHOUSE_TABLE={}\nGATEHOUSE_SENDER={}\nAWS_REGION={region}\nAWS_DEFAULT_REGION={region}\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\n",
+                portal.id, config.table, config.sender
+            );
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(path, env)?;
+            eprintln!("wrote {path} (demo portal {})", portal.id);
+        }
+        _ => return Ok(Some(usage())),
+    }
+    Ok(None)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(args).await {
+        Ok(Some(code)) => code,
+        Ok(None) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "gatehouse-ops: {}",
+                gatehouse::error::error_chain(e.as_ref())
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

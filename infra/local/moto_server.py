@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""moto server with DynamoDB transactions made atomic, as DynamoDB's are.
+
+moto 5 applies the items of a TransactWriteItems one by one and, when a condition fails,
+rolls the table back by restoring a copy. Meanwhile a concurrent GetRecords (our stream pump)
+can read the stream records of writes that are then rolled back: phantom inserts, whose
+sequence numbers are reused afterwards. Real DynamoDB never shows a cancelled transaction on
+the stream. This wrapper evaluates every condition first, under one lock shared with the
+single-item writes, and cancels with the same reasons before anything is written; only a
+transaction whose conditions all hold is applied. Everything else is stock moto.
+
+    python infra/local/moto_server.py -H 127.0.0.1 -p 4566
+"""
+
+from __future__ import annotations
+
+import threading
+
+from moto import server
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import TransactionCanceledException
+from moto.dynamodb.models import DynamoDBBackend
+
+_LOCK = threading.RLock()
+
+
+def _conditions_first(original):
+    def transact_write_items(self, transact_items):
+        with _LOCK:
+            errors = []
+            for item in transact_items:
+                if len(item) != 1:
+                    return original(self, transact_items)  # let moto raise its own error
+                op_type, op = next(iter(item.items()))
+                condition = op.get("ConditionExpression")
+                if condition is None:
+                    errors.append((None, None, None))
+                    continue
+                try:
+                    table = self.get_table(op["TableName"])
+                    if op_type == "Put":
+                        attrs = op["Item"]
+                        key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                        if table.range_key_attr is not None:
+                            key[table.range_key_attr] = attrs[table.range_key_attr]
+                    else:
+                        key = op["Key"]
+                    current = self.get_item(op["TableName"], key)
+                    check = get_filter_expression(
+                        condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                    )
+                except Exception:  # malformed request: moto's own path reports it
+                    return original(self, transact_items)
+                if check.expr(current):
+                    errors.append((None, None, None))
+                else:
+                    old = None
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        old = current.to_json()["Attributes"]
+                    errors.append(("ConditionalCheckFailed", "The conditional request failed", old))
+            if any(code is not None for code, _, _ in errors):
+                raise TransactionCanceledException(errors)
+            return original(self, transact_items)
+
+    return transact_write_items
+
+
+def _locked(original):
+    def wrapper(self, *args, **kwargs):
+        with _LOCK:
+            return original(self, *args, **kwargs)
+
+    return wrapper
+
+
+DynamoDBBackend.transact_write_items = _conditions_first(DynamoDBBackend.transact_write_items)
+for _name in ("put_item", "update_item", "delete_item"):
+    setattr(DynamoDBBackend, _name, _locked(getattr(DynamoDBBackend, _name)))
+
+if __name__ == "__main__":
+    server.main()

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Starts Gatehouse locally: moto (DynamoDB + Streams + SES v2 + SQS), the table, a demo portal
+# and an admin token (written to .gatehouse/local.env), every function behind the deployed
+# /api paths on http://127.0.0.1:9000 (cargo lambda watch), and the stream pump + mailbox.
+#   infra/local/up.sh            run in the foreground; Ctrl-C stops everything
+#   infra/local/up.sh --detach   start in the background; stop with infra/local/down.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+detach=0
+[ "${1:-}" = "--detach" ] && detach=1
+
+state=.gatehouse
+mkdir -p "$state/logs" "$state/pids"
+bash infra/local/down.sh
+rm -f "$state/local.env" "$state/checkpoints.json" "$state/dlq.jsonl"
+
+bash infra/setup.sh
+echo "up: building the workspace" >&2
+cargo build --workspace --bins --quiet
+
+moto_port=${GATEHOUSE_MOTO_PORT:-4566}
+export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export GATEHOUSE_TABLE=${GATEHOUSE_TABLE:-gatehouse} GATEHOUSE_SENDER=${GATEHOUSE_SENDER:-no-reply@gatehouse.local}
+export GATEHOUSE_STATE_DIR="$state" RUST_LOG=${RUST_LOG:-info}
+
+wait_for() { # url, expected-status-regex, what
+  for _ in $(seq 1 600); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)
+    if [[ "$code" =~ $2 ]]; then return 0; fi
+    sleep 0.2
+  done
+  echo "up: $3 did not come up; see $state/logs" >&2
+  exit 1
+}
+
+stop() { bash infra/local/down.sh; }
+trap 'stop; exit 1' ERR
+
+setsid python3 infra/local/moto_server.py -H 127.0.0.1 -p "$moto_port" >"$state/logs/moto.log" 2>&1 &
+echo $! >"$state/pids/moto"
+wait_for "$AWS_ENDPOINT_URL/moto-api/" '^200$' "moto"
+
+target/debug/gatehouse-ops bootstrap --env-file "$state/local.env" \
+  --api http://127.0.0.1:9000/api --mailbox http://127.0.0.1:9001/mailbox
+
+setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port 9000 --env-file "$state/local.env" \
+  >"$state/logs/functions.log" 2>&1 &
+echo $! >"$state/pids/functions"
+# Warm every function once (the first call starts its process).
+wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000" '^401$' "portals"
+wait_for "http://127.0.0.1:9000/api/approvals" '^401$' "approvals"
+curl -s -o /dev/null -X POST -H 'content-type: application/json' -d '{}' \
+  "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/register" || true
+curl -s -o /dev/null -X POST -d '{"Records": []}' \
+  "http://127.0.0.1:9000/2015-03-31/functions/stream-consumer/invocations" || true
+
+setsid python3 infra/local/sidecar.py --state-dir "$state" >"$state/logs/sidecar.log" 2>&1 &
+echo $! >"$state/pids/sidecar"
+wait_for "http://127.0.0.1:9001/healthz" '^200$' "mailbox"
+trap - ERR
+
+echo "Gatehouse is up: API http://127.0.0.1:9000/api, mailbox http://127.0.0.1:9001/mailbox" >&2
+echo "Settings in $state/local.env (source it: set -a; . $state/local.env; set +a)" >&2
+grep -vE "TOKEN|SECRET" "$state/local.env" >&2
+if [ "$detach" = 1 ]; then exit 0; fi
+trap 'echo; echo "up: stopping" >&2; stop; exit 0' INT TERM
+while sleep 1; do
+  for f in "$state"/pids/*; do
+    kill -0 "$(cat "$f")" 2>/dev/null || { echo "up: $(basename "$f") exited; see $state/logs" >&2; stop; exit 1; }
+  done
+done
