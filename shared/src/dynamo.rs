@@ -516,12 +516,12 @@ fn registration_cancelled(c: &Cancelled, has_username: bool) -> RegisterError {
         return RegisterError::UsernameTaken;
     }
     if c.failed(1) {
-        let owner = c
-            .reasons
-            .get(1)
-            .and_then(|r| r.item())
-            .and_then(|i| item_str(i, "developer_id"))
-            .and_then(|s| s.parse().ok());
+        let owner = c.reasons.get(1).and_then(|r| r.item()).and_then(|i| {
+            Some((
+                item_str(i, "developer_id")?.parse().ok()?,
+                item_str(i, "email")?,
+            ))
+        });
         return RegisterError::EmailTaken(owner);
     }
     if c.failed(0) {

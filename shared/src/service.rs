@@ -266,7 +266,7 @@ where
             "this username is taken; choose another".into(),
         )),
         Err(RegisterError::EmailTaken(owner)) => {
-            if let Some(owner) = owner {
+            if let Some((owner, owner_email)) = owner {
                 let mut attempt = LifecycleEvent::new(
                     EventType::RegistrationAttempted,
                     &new.developer,
@@ -275,6 +275,12 @@ where
                 );
                 attempt.id = attempt_event_id(portal_id, valid.email.normalized(), now);
                 attempt.developer_id = owner;
+                // Only the owner's address: the rest of what was typed is the requester's.
+                attempt.developer = DeveloperSnapshot {
+                    email: owner_email,
+                    name: String::new(),
+                    username: None,
+                };
                 attempt.approval_id = None;
                 attempt.to_state = None;
                 store.record_event(&attempt, true).await?;
