@@ -7,7 +7,8 @@ can read the stream records of writes that are then rolled back: phantom inserts
 sequence numbers are reused afterwards. Real DynamoDB never shows a cancelled transaction on
 the stream. This wrapper evaluates every condition first, under one lock shared with the
 single-item writes, and cancels with the same reasons before anything is written; only a
-transaction whose conditions all hold is applied. Everything else is stock moto.
+transaction whose conditions all hold is applied (without moto's whole-table copy, which
+grows with the table's history). Everything else is stock moto.
 
     python infra/local/moto_server.py -H 127.0.0.1 -p 4566
 """
@@ -60,9 +61,42 @@ def _conditions_first(original):
                     errors.append(("ConditionalCheckFailed", "The conditional request failed", old))
             if any(code is not None for code, _, _ in errors):
                 raise TransactionCanceledException(errors)
-            return original(self, transact_items)
+            return _apply(self, transact_items, original)
 
     return transact_write_items
+
+
+def _apply(self, transact_items, original):
+    """Applies a transaction whose conditions hold. moto's own path deep-copies every table
+    it touches (stream included) to be able to roll back, which grows with the table's whole
+    history; with the conditions checked under the lock there is nothing to roll back."""
+    seen = set()
+    ops = []
+    for item in transact_items:
+        op_type, op = next(iter(item.items()))
+        table = self.get_table(op["TableName"])
+        if op_type == "Put":
+            attrs = op["Item"]
+            key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+            if table.range_key_attr is not None:
+                key[table.range_key_attr] = attrs[table.range_key_attr]
+        else:
+            key = op["Key"]
+        ident = (op["TableName"], str(sorted((k, str(v)) for k, v in key.items())))
+        if ident in seen or op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+            return original(self, transact_items)  # moto reports the validation error
+        seen.add(ident)
+        ops.append((op_type, op, key))
+    for op_type, op, key in ops:
+        names = op.get("ExpressionAttributeNames")
+        values = op.get("ExpressionAttributeValues")
+        if op_type == "Put":
+            self.put_item(op["TableName"], op["Item"])
+        elif op_type == "Delete":
+            self.delete_item(op["TableName"], key)
+        elif op_type == "Update":
+            self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"],
+                             expression_attribute_names=names, expression_attribute_values=values)
 
 
 def _locked(original):

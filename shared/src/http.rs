@@ -140,7 +140,9 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> AppError {
         }
     };
     if msg.starts_with("unknown field") {
-        return AppError::field(&join(&quoted), "is not a known field");
+        // The path already ends with the unknown key.
+        let field = if path == quoted || path.ends_with(&format!(".{quoted}")) { path.clone() } else { join(&quoted) };
+        return AppError::field(&field, "is not a known field");
     }
     if msg.starts_with("missing field") {
         return AppError::field(&join(&quoted), "is required");
