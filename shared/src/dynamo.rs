@@ -214,6 +214,7 @@ fn encode_cursor(f: String, k: BTreeMap<String, String>) -> String {
 fn decode_cursor(
     raw: &str,
     expected_f: &str,
+    attrs: &[&str],
     partition_attr: &str,
     partition: &str,
 ) -> StoreResult<BTreeMap<String, String>> {
@@ -223,7 +224,8 @@ fn decode_cursor(
     let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
     if c.f != expected_f
         || c.k.get(partition_attr).map(String::as_str) != Some(partition)
-        || c.k.len() > 4
+        || c.k.len() != attrs.len()
+        || attrs.iter().any(|a| !c.k.contains_key(*a))
         || c.k.values().any(|v| v.len() > 1024)
     {
         return Err(StoreError::BadCursor);
@@ -341,9 +343,12 @@ impl Dynamo {
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
         let mut attempt = 0;
         loop {
+            // Idempotent under the SDK's own retries: a retried request that already
+            // committed returns success instead of a false conflict.
             let result = self
                 .client
                 .transact_write_items()
+                .client_request_token(Uuid::new_v4().to_string())
                 .set_transact_items(Some(items.clone()))
                 .send()
                 .await;
@@ -575,15 +580,17 @@ impl PortalStore for Dynamo {
                 ("sk", "PORTAL".to_string()),
             ],
         );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(())
+        // The counters exist from the start: a portal without them does not exist.
+        let mut counters = key(keys::portal(portal.id), keys::COUNTERS);
+        counters.insert("kind".into(), s("counters"));
+        for st in DeveloperState::ALL {
+            counters.insert(st.as_str().into(), n(0));
+        }
+        self.transact_conditional(vec![
+            self.put(item, Some("attribute_not_exists(pk)"))?,
+            self.put(counters, Some("attribute_not_exists(pk)"))?,
+        ])
+        .await
     }
 
     async fn get_portal(&self, id: Uuid) -> StoreResult<Option<Portal>> {
@@ -794,7 +801,7 @@ impl DeveloperStore for Dynamo {
                 ]);
                 let start = match &q.cursor {
                     Some(c) => Some(
-                        decode_cursor(c, &f, pk_attr, &partition)?
+                        decode_cursor(c, &f, &["pk", "sk", pk_attr, sk_attr], pk_attr, &partition)?
                             .into_iter()
                             .map(|(k, v)| (k, s(v)))
                             .collect::<Item>(),
@@ -814,7 +821,7 @@ impl DeveloperStore for Dynamo {
                     self.count_developers(q.portal_id)
                 );
                 let (mut items, _) = page?;
-                let counts = counts?;
+                let counts = counts?.ok_or(StoreError::NotFound)?;
                 let next_cursor = if items.len() > limit {
                     items.truncate(limit);
                     let last = items.last().expect("limit >= 1");
@@ -849,7 +856,13 @@ impl DeveloperStore for Dynamo {
                 ]);
                 let after = match &q.cursor {
                     Some(c) => {
-                        let k = decode_cursor(c, &f, "portal", &q.portal_id.to_string())?;
+                        let k = decode_cursor(
+                            c,
+                            &f,
+                            &["portal", "id"],
+                            "portal",
+                            &q.portal_id.to_string(),
+                        )?;
                         Some(k.get("id").cloned().ok_or(StoreError::BadCursor)?)
                     }
                     None => None,
@@ -876,7 +889,8 @@ impl DeveloperStore for Dynamo {
                     }
                 });
                 let [a, b, c] = queries;
-                let (a, b, c) = tokio::join!(a, b, c);
+                let (a, b, c, counts) = tokio::join!(a, b, c, self.count_developers(q.portal_id));
+                counts?.ok_or(StoreError::NotFound)?;
                 let mut all: BTreeMap<String, Item> = BTreeMap::new();
                 for (items, _) in [a?, b?, c?] {
                     for item in items {
@@ -916,11 +930,13 @@ impl DeveloperStore for Dynamo {
         }
     }
 
-    async fn count_developers(&self, portal_id: Uuid) -> StoreResult<StateCounts> {
-        let item = self
+    async fn count_developers(&self, portal_id: Uuid) -> StoreResult<Option<StateCounts>> {
+        let Some(item) = self
             .get(key(keys::portal(portal_id), keys::COUNTERS))
             .await?
-            .unwrap_or_default();
+        else {
+            return Ok(None);
+        };
         let get = |st: DeveloperState| -> u64 {
             item.get(st.as_str())
                 .and_then(|v| v.as_n().ok())
@@ -928,12 +944,12 @@ impl DeveloperStore for Dynamo {
                 .unwrap_or(0)
                 .max(0) as u64
         };
-        Ok(StateCounts {
+        Ok(Some(StateCounts {
             pending: get(DeveloperState::Pending),
             approved: get(DeveloperState::Approved),
             rejected: get(DeveloperState::Rejected),
             revoked: get(DeveloperState::Revoked),
-        })
+        }))
     }
 }
 
@@ -957,7 +973,7 @@ impl ApprovalStore for Dynamo {
         let f = fingerprint(&[&partition, portal.as_deref().unwrap_or("*")]);
         let start = match &q.cursor {
             Some(c) => Some(
-                decode_cursor(c, &f, pk_attr, &partition)?
+                decode_cursor(c, &f, &["pk", "sk", pk_attr, sk_attr], pk_attr, &partition)?
                     .into_iter()
                     .map(|(k, v)| (k, s(v)))
                     .collect::<Item>(),
@@ -1160,7 +1176,14 @@ mod tests {
             ("gsi1sk".to_string(), "x".to_string()),
         ]);
         let c = encode_cursor(f.clone(), k);
-        assert!(decode_cursor(&c, &f, "gsi1pk", "PORTAL#a#STATE#pending").is_ok());
+        assert!(decode_cursor(
+            &c,
+            &f,
+            &["gsi1pk", "gsi1sk"],
+            "gsi1pk",
+            "PORTAL#a#STATE#pending"
+        )
+        .is_ok());
         assert!(decode_cursor(
             &c,
             &fingerprint(&["portal-b", "pending"]),
@@ -1168,7 +1191,14 @@ mod tests {
             "PORTAL#a#STATE#pending"
         )
         .is_err());
-        assert!(decode_cursor(&c, &f, "gsi1pk", "PORTAL#b#STATE#pending").is_err());
+        assert!(decode_cursor(
+            &c,
+            &f,
+            &["gsi1pk", "gsi1sk"],
+            "gsi1pk",
+            "PORTAL#b#STATE#pending"
+        )
+        .is_err());
         assert!(decode_cursor("not-a-cursor!", &f, "gsi1pk", "PORTAL#a#STATE#pending").is_err());
     }
 }

@@ -141,7 +141,11 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> AppError {
     };
     if msg.starts_with("unknown field") {
         // The path already ends with the unknown key.
-        let field = if path == quoted || path.ends_with(&format!(".{quoted}")) { path.clone() } else { join(&quoted) };
+        let field = if path == quoted || path.ends_with(&format!(".{quoted}")) {
+            path.clone()
+        } else {
+            join(&quoted)
+        };
         return AppError::field(&field, "is not a known field");
     }
     if msg.starts_with("missing field") {

@@ -15,6 +15,9 @@ pub enum StoreError {
     /// A condition failed: somebody else changed the item first (the API answers 409).
     #[error("the item was changed concurrently")]
     Conflict,
+    /// The item (e.g. the portal) does not exist.
+    #[error("not found")]
+    NotFound,
     /// The cursor was not issued for this query.
     #[error("the cursor is invalid for this query")]
     BadCursor,
@@ -31,6 +34,7 @@ impl From<StoreError> for AppError {
             StoreError::Conflict => AppError::Conflict(
                 "the developer was changed by another request; read it again and retry".into(),
             ),
+            StoreError::NotFound => AppError::NotFound("portal"),
             StoreError::BadCursor => {
                 AppError::field("cursor", "is not a cursor issued for this query")
             }
@@ -168,10 +172,11 @@ pub trait DeveloperStore: Send + Sync {
         &self,
         query: &DeveloperQuery,
     ) -> impl Future<Output = StoreResult<Page<Developer>>> + Send;
+    /// `None` when the portal does not exist.
     fn count_developers(
         &self,
         portal_id: Uuid,
-    ) -> impl Future<Output = StoreResult<StateCounts>> + Send;
+    ) -> impl Future<Output = StoreResult<Option<StateCounts>>> + Send;
 }
 
 /// Exact number of developers per state in a portal.
