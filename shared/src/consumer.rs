@@ -16,7 +16,7 @@ use crate::service::{change_developer, Changed};
 use crate::store::*;
 
 /// How long a claimed-but-unconfirmed send blocks others before it may be retried.
-pub const MAIL_LEASE_SECONDS: i64 = 60;
+pub const MAIL_LEASE_SECONDS: i64 = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumeError {
@@ -220,11 +220,23 @@ where
         to: Vec<String>,
     ) -> Result<Outcome, ConsumeError> {
         let now = self.clock.now();
-        match self
+        let mut claim = self
             .store
             .claim_mail(event.id, kind.name(), now, MAIL_LEASE_SECONDS)
-            .await?
-        {
+            .await?;
+        if claim == MailClaim::InFlight {
+            // An earlier invocation died while sending: wait its lease out once (well within
+            // the function's timeout) rather than burn the retries of the event source mapping.
+            tokio::time::sleep(std::time::Duration::from_secs(
+                MAIL_LEASE_SECONDS as u64 + 1,
+            ))
+            .await;
+            claim = self
+                .store
+                .claim_mail(event.id, kind.name(), self.clock.now(), MAIL_LEASE_SECONDS)
+                .await?;
+        }
+        match claim {
             MailClaim::AlreadySent => return Ok(Outcome::AlreadyMailed(kind)),
             MailClaim::InFlight => return Err(ConsumeError::MailInFlight),
             MailClaim::Acquired => {}
