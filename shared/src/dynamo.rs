@@ -1169,36 +1169,40 @@ mod tests {
     }
 
     #[test]
-    fn a_cursor_is_refused_for_another_query_or_partition() {
+    fn a_cursor_is_refused_for_another_query_or_partition_or_key_shape() {
+        let attrs = ["gsi1pk", "gsi1sk"];
+        let part = "PORTAL#a#STATE#pending";
         let f = fingerprint(&["portal-a", "pending"]);
         let k = BTreeMap::from([
-            ("gsi1pk".to_string(), "PORTAL#a#STATE#pending".to_string()),
+            ("gsi1pk".to_string(), part.to_string()),
             ("gsi1sk".to_string(), "x".to_string()),
         ]);
-        let c = encode_cursor(f.clone(), k);
-        assert!(decode_cursor(
-            &c,
-            &f,
-            &["gsi1pk", "gsi1sk"],
-            "gsi1pk",
-            "PORTAL#a#STATE#pending"
-        )
-        .is_ok());
+        let c = encode_cursor(f.clone(), k.clone());
+        assert!(decode_cursor(&c, &f, &attrs, "gsi1pk", part).is_ok());
         assert!(decode_cursor(
             &c,
             &fingerprint(&["portal-b", "pending"]),
+            &attrs,
             "gsi1pk",
-            "PORTAL#a#STATE#pending"
+            part
         )
         .is_err());
+        assert!(decode_cursor(&c, &f, &attrs, "gsi1pk", "PORTAL#b#STATE#pending").is_err());
+        assert!(decode_cursor("not-a-cursor!", &f, &attrs, "gsi1pk", part).is_err());
+        let mut missing = k.clone();
+        missing.remove("gsi1sk");
         assert!(decode_cursor(
-            &c,
+            &encode_cursor(f.clone(), missing),
             &f,
-            &["gsi1pk", "gsi1sk"],
+            &attrs,
             "gsi1pk",
-            "PORTAL#b#STATE#pending"
+            part
         )
         .is_err());
-        assert!(decode_cursor("not-a-cursor!", &f, "gsi1pk", "PORTAL#a#STATE#pending").is_err());
+        let mut extra = k;
+        extra.insert("pk".into(), "DEV#x".into());
+        assert!(
+            decode_cursor(&encode_cursor(f.clone(), extra), &f, &attrs, "gsi1pk", part).is_err()
+        );
     }
 }
