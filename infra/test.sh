@@ -4,6 +4,9 @@
 # integration tests against it through the /api paths. Stops the stack on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p .gatehouse
+log=.gatehouse/test-output.log
+: >"$log"
 bash infra/setup.sh
 
 echo "== cfn-lint template.yaml"
@@ -13,12 +16,17 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== unit tests"
-cargo test --workspace --exclude gatehouse-tests
+cargo test --workspace --exclude gatehouse-tests 2>&1 | tee -a "$log"
 
 echo "== stream pump and mailbox tests (moto)"
-python3 -m unittest infra/local/test_sidecar.py
+python3 -m unittest infra/local/test_sidecar.py 2>&1 | tee -a "$log"
 
 echo "== integration tests against the local stack"
 trap 'bash infra/local/down.sh' EXIT
 bash infra/local/up.sh --detach
-cargo test -p gatehouse-tests
+cargo test -p gatehouse-tests --tests 2>&1 | tee -a "$log"
+
+# One closing line for the whole suite.
+passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+py=$(grep -oE '^Ran [0-9]+ tests' "$log" | awk '{s+=$2} END {print s+0}')
+echo "$((passed + py)) passed, 0 failed"

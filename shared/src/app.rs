@@ -18,6 +18,13 @@ pub struct Config {
     pub sender: String,
     /// `GATEHOUSE_PORTAL_URL`: link base when a portal sets no `portal_url`.
     pub portal_url: Option<String>,
+    /// `GATEHOUSE_TOKEN_SECRET`: the key link tokens are derived from (at least 32 bytes).
+    pub token_secret: Vec<u8>,
+    /// `GATEHOUSE_SESSION_TTL_SECONDS` [43200]: how long a developer session lasts.
+    pub session_ttl_seconds: i64,
+    /// `GATEHOUSE_ALLOW_CLOCK_OVERRIDE=1` (local stacks only): honour the
+    /// `x-gatehouse-clock-offset` request header so tests can move time without sleeping.
+    pub allow_clock_override: bool,
 }
 
 impl Config {
@@ -27,6 +34,12 @@ impl Config {
             table: var("GATEHOUSE_TABLE").unwrap_or_else(|| "gatehouse".into()),
             sender: var("GATEHOUSE_SENDER").unwrap_or_else(|| "no-reply@gatehouse.local".into()),
             portal_url: var("GATEHOUSE_PORTAL_URL"),
+            token_secret: var("GATEHOUSE_TOKEN_SECRET").map(String::into_bytes).unwrap_or_else(|| {
+                tracing::warn!("GATEHOUSE_TOKEN_SECRET is not set: link tokens use a random per-process key");
+                crate::crypto::nonce().into_bytes()
+            }),
+            session_ttl_seconds: var("GATEHOUSE_SESSION_TTL_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(43_200),
+            allow_clock_override: var("GATEHOUSE_ALLOW_CLOCK_OVERRIDE").as_deref() == Some("1"),
         }
     }
 }
@@ -94,6 +107,21 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Now, as this request sees it (the clock override header counts only on local stacks).
+    pub fn now(&self, req: &lambda_http::Request) -> Timestamp {
+        if self.config.allow_clock_override {
+            if let Some(offset) = req
+                .headers()
+                .get("x-gatehouse-clock-offset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+            {
+                return self.clock.now() + chrono::Duration::seconds(offset);
+            }
+        }
+        self.clock.now()
+    }
+
     pub async fn from_env() -> Self {
         let config = Config::from_env();
         let sdk = sdk_config().await;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::app::{Clock, Config};
+use crate::crypto::derive_token;
 use crate::domain::*;
 use crate::error::{error_chain, AppError, BoxError};
 use crate::mail::{render, MailContext, MailKind, Mailer, OutgoingMail};
@@ -17,6 +18,9 @@ use crate::store::*;
 
 /// How long a claimed-but-unconfirmed send blocks others before it may be retried.
 pub const MAIL_LEASE_SECONDS: i64 = 20;
+
+/// Prefix of invite link tokens.
+pub const INVITE_TOKEN_PREFIX: &str = "ghi_";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumeError {
@@ -140,14 +144,17 @@ where
             return Ok(Outcome::Skipped);
         };
         let settings = &portal.settings;
+        let developer: Vec<String> = event.developer.email.clone().into_iter().collect();
         match event.event_type {
             EventType::Registered => {
-                let email = Email::parse(&event.developer.email)
-                    .map_err(|e| ConsumeError::Malformed(e.into()))?;
+                let Some(email) = event.developer.email.as_deref() else {
+                    return Ok(Outcome::Nothing);
+                };
+                let email = Email::parse(email).map_err(|e| ConsumeError::Malformed(e.into()))?;
                 if let Some(rule) = auto_approval(settings, &email) {
                     return self.auto_approve(event, rule).await;
                 }
-                if !settings.access_request_email || settings.admin_emails.is_empty() {
+                if !settings.access_request_email {
                     return Ok(Outcome::Nothing);
                 }
                 self.mail(
@@ -155,24 +162,45 @@ where
                     &portal,
                     MailKind::AccessRequest,
                     settings.admin_emails.clone(),
+                    None,
                 )
                 .await
             }
             EventType::Approved if settings.approved_email => {
-                self.mail(
-                    event,
-                    &portal,
-                    MailKind::Approved,
-                    vec![event.developer.email.clone()],
-                )
-                .await
+                self.mail(event, &portal, MailKind::Approved, developer, None)
+                    .await
             }
             EventType::RegistrationAttempted => {
                 self.mail(
                     event,
                     &portal,
                     MailKind::RegistrationAttempted,
-                    vec![event.developer.email.clone()],
+                    developer,
+                    None,
+                )
+                .await
+            }
+            EventType::InviteSent if settings.invite_email => {
+                let (Some(invite), Some(nonce)) = (event.invite_id, event.token_nonce.as_deref())
+                else {
+                    return Err(ConsumeError::Malformed(
+                        "an invite event without invite id or nonce".into(),
+                    ));
+                };
+                let token = derive_token(
+                    &self.config.token_secret,
+                    INVITE_TOKEN_PREFIX,
+                    "invite",
+                    invite,
+                    nonce,
+                )
+                .token;
+                self.mail(
+                    event,
+                    &portal,
+                    MailKind::Invite,
+                    developer,
+                    Some(("invite", token)),
                 )
                 .await
             }
@@ -187,7 +215,10 @@ where
         event: &LifecycleEvent,
         rule: AutoApproval,
     ) -> Result<Outcome, ConsumeError> {
-        let Some(dev) = self.store.get_developer(event.developer_id).await? else {
+        let Some(id) = event.developer_id else {
+            return Ok(Outcome::Nothing);
+        };
+        let Some(dev) = self.store.get_developer(id).await? else {
             return Ok(Outcome::Nothing);
         };
         if dev.state != DeveloperState::Pending || dev.approval_id != event.approval_id {
@@ -218,7 +249,11 @@ where
         portal: &Portal,
         kind: MailKind,
         to: Vec<String>,
+        link: Option<(&str, String)>,
     ) -> Result<Outcome, ConsumeError> {
+        if to.is_empty() {
+            return Ok(Outcome::Nothing);
+        }
         let now = self.clock.now();
         let mut claim = self
             .store
@@ -246,12 +281,23 @@ where
             .portal_url
             .clone()
             .or_else(|| self.config.portal_url.clone());
+        // Links carry their token as a `token` query parameter (base64url: no escaping needed).
+        let link_url = link.map(|(path, token)| {
+            format!(
+                "{}/{path}?token={token}",
+                portal_url.as_deref().unwrap_or("")
+            )
+        });
         let ctx = MailContext {
             portal_name: portal.name.clone(),
             login_url: portal_url.as_ref().map(|u| format!("{u}/login")),
             portal_url,
+            link_url,
+            expires_at: event
+                .expires_at
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
             developer_name: event.developer.name.clone(),
-            developer_email: event.developer.email.clone(),
+            developer_email: event.developer.email.clone().unwrap_or_default(),
             developer_username: event.developer.username.clone(),
         };
         let sent = async {

@@ -80,6 +80,60 @@ pub fn mint_token(prefix: &str) -> MintedToken {
     MintedToken { token, hash }
 }
 
+/// A link token (invite, reset, verification) derived from the server secret:
+/// `<prefix><id>.<base64url HMAC-SHA256(secret, purpose|id|nonce)>` (256 bits). The table keeps
+/// only the nonce and the token's SHA-256, so nothing stored reveals a usable token, yet the
+/// stream consumer can rebuild the link for the mail from the event (id + nonce) and the secret.
+pub fn derive_token(
+    secret: &[u8],
+    prefix: &str,
+    purpose: &str,
+    id: uuid::Uuid,
+    nonce: &str,
+) -> MintedToken {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(format!("{purpose}|{id}|{nonce}").as_bytes());
+    let token = format!(
+        "{prefix}{}.{}",
+        id.simple(),
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    );
+    let hash = token_hash(&token);
+    MintedToken { token, hash }
+}
+
+/// The id a derived or session token names (`<prefix><32 hex>.<secret part>`), if well-formed.
+pub fn token_id(token: &str, prefix: &str) -> Option<uuid::Uuid> {
+    let rest = token.strip_prefix(prefix)?;
+    let (id, secret) = rest.split_once('.')?;
+    if id.len() != 32 || secret.len() < 40 || secret.len() > 64 {
+        return None;
+    }
+    uuid::Uuid::try_parse(id).ok()
+}
+
+/// A random nonce (128 bits, base64url).
+pub fn nonce() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A session token naming its developer: `ghs_<developer id>.<256 random bits>`.
+pub fn mint_session_token(developer: uuid::Uuid) -> MintedToken {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = format!(
+        "ghs_{}.{}",
+        developer.simple(),
+        URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let hash = token_hash(&token);
+    MintedToken { token, hash }
+}
+
 /// The stored form of a token: hex SHA-256.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -132,6 +186,41 @@ mod tests {
         assert_eq!(a.hash, token_hash(&a.token));
         assert_eq!(a.hash.len(), 64);
         assert!(!a.hash.contains(&a.token));
+    }
+
+    #[test]
+    fn a_derived_token_depends_on_secret_purpose_id_and_nonce_and_names_its_id() {
+        let id = uuid::Uuid::new_v4();
+        let a = derive_token(b"secret", "ghi_", "invite", id, "n1");
+        assert_eq!(
+            a.token,
+            derive_token(b"secret", "ghi_", "invite", id, "n1").token,
+            "deterministic"
+        );
+        assert_ne!(
+            a.token,
+            derive_token(b"other", "ghi_", "invite", id, "n1").token
+        );
+        assert_ne!(
+            a.token,
+            derive_token(b"secret", "ghi_", "reset", id, "n1").token
+        );
+        assert_ne!(
+            a.token,
+            derive_token(b"secret", "ghi_", "invite", id, "n2").token
+        );
+        assert_eq!(token_id(&a.token, "ghi_"), Some(id));
+        assert_eq!(token_id(&a.token, "ghr_"), None);
+        assert_eq!(token_id("ghi_nonsense", "ghi_"), None);
+        assert_eq!(a.hash, token_hash(&a.token));
+    }
+
+    #[test]
+    fn a_session_token_names_its_developer_and_is_random() {
+        let id = uuid::Uuid::new_v4();
+        let a = mint_session_token(id);
+        assert_eq!(token_id(&a.token, "ghs_"), Some(id));
+        assert_ne!(a.token, mint_session_token(id).token);
     }
 
     #[test]

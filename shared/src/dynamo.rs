@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use crate::crypto::sha256_hex;
 use crate::domain::{
-    Approval, ApprovalStatus, Developer, DeveloperState, LifecycleEvent, Portal, Timestamp,
-    EVENT_RETENTION_DAYS,
+    Approval, ApprovalStatus, Developer, DeveloperState, Invite, InviteStatus, LifecycleEvent,
+    Portal, Session, Timestamp, EVENT_RETENTION_DAYS,
 };
 use crate::store::*;
 
@@ -76,6 +76,24 @@ pub mod keys {
             Some(st) => format!("APPROVALS#{event}#{}", st.as_str()),
             None => format!("APPROVALS#{event}"),
         }
+    }
+    pub fn invite(id: Uuid) -> String {
+        format!("INVITE#{id}")
+    }
+    pub fn invite_marker(portal: Uuid, email_norm: &str) -> String {
+        format!("PORTAL#{portal}#INVITE#{email_norm}")
+    }
+    pub fn invites(portal: Uuid, status: Option<InviteStatus>) -> String {
+        match status {
+            Some(st) => format!("PORTAL#{portal}#INVITES#{}", st.as_str()),
+            None => format!("PORTAL#{portal}#INVITES"),
+        }
+    }
+    pub fn session(token_hash: &str) -> String {
+        format!("SESSION#{token_hash}")
+    }
+    pub fn throttle(key: &str) -> String {
+        format!("THROTTLE#{key}")
     }
     pub const PROFILE: &str = "PROFILE";
     pub const UNIQUE: &str = "UNIQUE";
@@ -408,11 +426,13 @@ impl Dynamo {
             ("gsi1sk", d.id.to_string()),
             ("gsi2pk", keys::all_developers(p)),
             ("gsi2sk", d.id.to_string()),
-            ("gsi3pk", format!("PORTAL#{p}#EMAIL")),
-            ("gsi3sk", format!("{}#{}", d.email_norm, d.id)),
             ("gsi5pk", format!("PORTAL#{p}#NAME")),
             ("gsi5sk", format!("{}#{}", d.name.to_lowercase(), d.id)),
         ];
+        if let Some(e) = &d.email_norm {
+            keys_.push(("gsi3pk", format!("PORTAL#{p}#EMAIL")));
+            keys_.push(("gsi3sk", format!("{e}#{}", d.id)));
+        }
         if let Some(u) = &d.username {
             keys_.push(("gsi4pk", format!("PORTAL#{p}#USERNAME")));
             keys_.push(("gsi4sk", format!("{}#{}", u.to_lowercase(), d.id)));
@@ -450,13 +470,62 @@ impl Dynamo {
     }
 
     fn marker_item(&self, pk: String, developer: &Developer) -> Item {
-        HashMap::from([
+        let mut item = HashMap::from([
             ("pk".to_string(), s(pk)),
             ("sk".to_string(), s(keys::UNIQUE)),
             ("kind".to_string(), s("unique")),
             ("developer_id".to_string(), s(developer.id.to_string())),
-            ("email".to_string(), s(developer.email.clone())),
-        ])
+        ]);
+        if let Some(e) = &developer.email {
+            item.insert("email".to_string(), s(e.clone()));
+        }
+        item
+    }
+
+    fn invite_item(&self, i: &Invite) -> StoreResult<Item> {
+        let mut item = with_keys(
+            to_item(i)?,
+            "invite",
+            &[
+                ("pk", keys::invite(i.id)),
+                ("sk", "INVITE".to_string()),
+                ("gsi1pk", keys::invites(i.portal_id, Some(i.status))),
+                ("gsi1sk", i.id.to_string()),
+                ("gsi2pk", keys::invites(i.portal_id, None)),
+                ("gsi2sk", i.id.to_string()),
+            ],
+        );
+        item.insert("expires_epoch".into(), n(i.expires_at.timestamp()));
+        item.insert(
+            "ttl".into(),
+            n(i.expires_at.timestamp() + EVENT_RETENTION_DAYS * 86_400),
+        );
+        Ok(item)
+    }
+
+    fn invite_marker_item(&self, i: &Invite) -> Item {
+        let mut item = key(
+            keys::invite_marker(i.portal_id, &i.email_norm),
+            keys::UNIQUE,
+        );
+        item.insert("kind".into(), s("invite_marker"));
+        item.insert("invite_id".into(), s(i.id.to_string()));
+        item.insert("expires_epoch".into(), n(i.expires_at.timestamp()));
+        item.insert("ttl".into(), n(i.expires_at.timestamp() + 86_400));
+        item
+    }
+
+    fn session_item(&self, se: &Session) -> StoreResult<Item> {
+        let mut item = with_keys(
+            to_item(se)?,
+            "session",
+            &[
+                ("pk", keys::developer(se.developer_id)),
+                ("sk", keys::session(&se.token_hash)),
+            ],
+        );
+        item.insert("ttl".into(), n(se.expires_at.timestamp()));
+        Ok(item)
     }
 
     /// Queries one index page by page; `limit` caps the items returned (None: all).
@@ -515,19 +584,28 @@ impl Dynamo {
     }
 }
 
-fn registration_cancelled(c: &Cancelled, has_username: bool) -> RegisterError {
-    // Item order: 0 developer, 1 email marker, 2 username marker (when present).
-    if has_username && c.failed(2) {
+/// Reads a cancelled registration by item position: the username marker wins over the email
+/// marker (a taken username is 409 whatever the email), then the invite, then the developer.
+fn registration_cancelled(
+    c: &Cancelled,
+    email_at: Option<usize>,
+    username_at: Option<usize>,
+    invite_at: Option<usize>,
+) -> RegisterError {
+    if username_at.is_some_and(|i| c.failed(i)) {
         return RegisterError::UsernameTaken;
     }
-    if c.failed(1) {
-        let owner = c.reasons.get(1).and_then(|r| r.item()).and_then(|i| {
+    if let Some(i) = email_at.filter(|i| c.failed(*i)) {
+        let owner = c.reasons.get(i).and_then(|r| r.item()).and_then(|i| {
             Some((
                 item_str(i, "developer_id")?.parse().ok()?,
                 item_str(i, "email")?,
             ))
         });
         return RegisterError::EmailTaken(owner);
+    }
+    if invite_at.is_some_and(|i| c.failed(i)) {
+        return RegisterError::InviteUsed;
     }
     if c.failed(0) {
         return RegisterError::Store(StoreError::Conflict);
@@ -628,45 +706,73 @@ impl PortalStore for Dynamo {
 impl DeveloperStore for Dynamo {
     async fn register(&self, new: &NewDeveloper) -> Result<(), RegisterError> {
         let d = &new.developer;
-        let mut items = vec![
-            self.put(self.developer_item(d)?, Some("attribute_not_exists(pk)"))?,
-            self.put(
-                self.marker_item(keys::email_marker(d.portal_id, &d.email_norm), d),
-                Some("attribute_not_exists(pk)"),
-            )?,
-        ];
+        let absent = Some("attribute_not_exists(pk)");
+        let mut items = vec![self.put(self.developer_item(d)?, absent)?];
+        let mut email_at = None;
+        if let Some(e) = &d.email_norm {
+            email_at = Some(items.len());
+            items.push(self.put(
+                self.marker_item(keys::email_marker(d.portal_id, e), d),
+                absent,
+            )?);
+        }
+        let mut username_at = None;
         if let Some(u) = &d.username {
+            username_at = Some(items.len());
             items.push(self.put(
                 self.marker_item(keys::username_marker(d.portal_id, &u.to_lowercase()), d),
-                Some("attribute_not_exists(pk)"),
+                absent,
             )?);
         }
         if let Some(a) = &new.approval {
             items.push(self.put(self.approval_item(a)?, None)?);
         }
+        let mut invite_at = None;
+        if let Some(inv) = &new.accepted_invite {
+            invite_at = Some(items.len());
+            items.push(self.put_with(
+                self.invite_item(inv)?,
+                "#status = :pending AND token_hash = :h AND version = :v",
+                vec![
+                    (":pending", s("pending")),
+                    (":h", s(inv.token_hash.clone())),
+                    (":v", n(inv.version as i64 - 1)),
+                ],
+            )?);
+            if let Some(TransactWriteItem { put: Some(p), .. }) = items.last_mut() {
+                p.expression_attribute_names = Some(HashMap::from([(
+                    "#status".to_string(),
+                    "status".to_string(),
+                )]));
+            }
+            items.push(self.delete(key(
+                keys::invite_marker(inv.portal_id, &inv.email_norm),
+                keys::UNIQUE,
+            ))?);
+        }
         items.push(self.put(self.event_item(&new.event)?, None)?);
         items.push(self.count(d.portal_id, &[(d.state, 1)])?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
-            Err(TxError::Cancelled(c)) => match registration_cancelled(&c, d.username.is_some()) {
-                // Without the old item in the reasons, read the marker.
-                RegisterError::EmailTaken(None) => {
-                    let marker = self
-                        .get(key(
-                            keys::email_marker(d.portal_id, &d.email_norm),
-                            keys::UNIQUE,
-                        ))
-                        .await?;
-                    let owner = marker.and_then(|i| {
-                        Some((
-                            item_str(&i, "developer_id")?.parse().ok()?,
-                            item_str(&i, "email")?,
-                        ))
-                    });
-                    Err(RegisterError::EmailTaken(owner))
+            Err(TxError::Cancelled(c)) => {
+                match registration_cancelled(&c, email_at, username_at, invite_at) {
+                    // Without the old item in the reasons, read the marker.
+                    RegisterError::EmailTaken(None) => {
+                        let e = d.email_norm.as_deref().unwrap_or_default();
+                        let marker = self
+                            .get(key(keys::email_marker(d.portal_id, e), keys::UNIQUE))
+                            .await?;
+                        let owner = marker.and_then(|i| {
+                            Some((
+                                item_str(&i, "developer_id")?.parse().ok()?,
+                                item_str(&i, "email")?,
+                            ))
+                        });
+                        Err(RegisterError::EmailTaken(owner))
+                    }
+                    other => Err(other),
                 }
-                other => Err(other),
-            },
+            }
             Err(TxError::Store(e)) => Err(RegisterError::Store(e)),
         }
     }
@@ -731,6 +837,9 @@ impl DeveloperStore for Dynamo {
         if let Some(e) = &change.event {
             items.push(self.put(self.event_item(e)?, None)?);
         }
+        if let Some(session) = &change.keep_session {
+            items.push(self.put(self.session_item(session)?, Some("attribute_exists(pk)"))?);
+        }
         self.transact_conditional(items).await
     }
 
@@ -740,10 +849,12 @@ impl DeveloperStore for Dynamo {
             "version = :v",
             vec![(":v", n(d.version as i64))],
         )?];
-        items.push(self.delete(key(
-            keys::email_marker(d.portal_id, &d.email_norm),
-            keys::UNIQUE,
-        ))?);
+        if let Some(e) = &d.email_norm {
+            items.push(self.delete(key(keys::email_marker(d.portal_id, e), keys::UNIQUE))?);
+        }
+        if let Some(inv) = d.invite_id {
+            items.push(self.delete(key(keys::invite(inv), "INVITE"))?);
+        }
         if let Some(u) = &d.username {
             items.push(self.delete(key(
                 keys::username_marker(d.portal_id, &u.to_lowercase()),
@@ -1204,5 +1315,343 @@ mod tests {
         assert!(
             decode_cursor(&encode_cursor(f.clone(), extra), &f, &attrs, "gsi1pk", part).is_err()
         );
+    }
+}
+
+impl InviteStore for Dynamo {
+    async fn create_invite(
+        &self,
+        invite: &Invite,
+        event: &LifecycleEvent,
+        now: Timestamp,
+    ) -> Result<(), InviteError> {
+        let items = vec![
+            self.put(self.invite_item(invite)?, Some("attribute_not_exists(pk)"))?,
+            self.put_with(
+                self.invite_marker_item(invite),
+                "attribute_not_exists(pk) OR expires_epoch <= :now",
+                vec![(":now", n(now.timestamp()))],
+            )?,
+            self.put(self.event_item(event)?, None)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Cancelled(c)) if c.failed(1) => Err(InviteError::AlreadyInvited),
+            Err(TxError::Cancelled(c)) if c.any_failed() => {
+                Err(InviteError::Store(StoreError::Conflict))
+            }
+            Err(TxError::Cancelled(c)) => Err(InviteError::Store(StoreError::Unavailable(
+                format!("{:?}", c.reasons),
+            ))),
+            Err(TxError::Store(e)) => Err(InviteError::Store(e)),
+        }
+    }
+
+    async fn get_invite(&self, id: Uuid) -> StoreResult<Option<Invite>> {
+        match self.get(key(keys::invite(id), "INVITE")).await? {
+            Some(item) => Ok(Some(from_item(item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn update_invite(&self, invite: &Invite, event: &LifecycleEvent) -> StoreResult<()> {
+        let mut items = vec![self.put_with(
+            self.invite_item(invite)?,
+            "version = :v",
+            vec![(":v", n(invite.version as i64 - 1))],
+        )?];
+        if invite.status == InviteStatus::Pending {
+            items.push(self.put(self.invite_marker_item(invite), None)?);
+        } else {
+            items.push(self.delete_if(
+                key(
+                    keys::invite_marker(invite.portal_id, &invite.email_norm),
+                    keys::UNIQUE,
+                ),
+                "attribute_not_exists(pk) OR invite_id = :id",
+                vec![(":id", s(invite.id.to_string()))],
+            )?);
+        }
+        items.push(self.put(self.event_item(event)?, None)?);
+        self.transact_conditional(items).await
+    }
+
+    async fn list_invites(&self, q: &InviteQuery, now: Timestamp) -> StoreResult<Page<Invite>> {
+        let limit = q.limit.clamp(1, 100);
+        // Expired is pending past its expiry: both read the pending partition with a filter.
+        let (stored, filter) = match q.status {
+            Some(InviteStatus::Expired) => {
+                (Some(InviteStatus::Pending), Some("expires_epoch <= :now"))
+            }
+            Some(InviteStatus::Pending) => {
+                (Some(InviteStatus::Pending), Some("expires_epoch > :now"))
+            }
+            other => (other, None),
+        };
+        let (index, pk_attr, sk_attr) = if stored.is_some() {
+            ("gsi1", "gsi1pk", "gsi1sk")
+        } else {
+            ("gsi2", "gsi2pk", "gsi2sk")
+        };
+        let partition = keys::invites(q.portal_id, stored);
+        let f = fingerprint(&[&partition, q.status.map(|s| s.as_str()).unwrap_or("*")]);
+        let start = match &q.cursor {
+            Some(c) => Some(
+                decode_cursor(c, &f, &["pk", "sk", pk_attr, sk_attr], pk_attr, &partition)?
+                    .into_iter()
+                    .map(|(k, v)| (k, s(v)))
+                    .collect::<Item>(),
+            ),
+            None => None,
+        };
+        let filter = filter.map(|expr| (expr, vec![(":now", n(now.timestamp()))], vec![]));
+        let condition = format!("{pk_attr} = :p");
+        let (mut items, _) = self
+            .query(
+                Some(index),
+                &condition,
+                vec![(":p", s(partition.clone()))],
+                filter,
+                start,
+                Some(limit + 1),
+            )
+            .await?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            let last = items.last().expect("limit >= 1");
+            let k: BTreeMap<String, String> = ["pk", "sk", pk_attr, sk_attr]
+                .iter()
+                .filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v)))
+                .collect();
+            Some(encode_cursor(f, k))
+        } else {
+            None
+        };
+        Ok(Page {
+            items: items
+                .into_iter()
+                .map(from_item)
+                .collect::<StoreResult<_>>()?,
+            total: None,
+            next_cursor,
+        })
+    }
+
+    async fn registered_emails(
+        &self,
+        portal_id: Uuid,
+        emails: &[String],
+    ) -> StoreResult<Vec<String>> {
+        let mut found = Vec::new();
+        for chunk in emails.chunks(100) {
+            let mut keys_: Vec<Item> = chunk
+                .iter()
+                .map(|e| key(keys::email_marker(portal_id, e), keys::UNIQUE))
+                .collect();
+            while !keys_.is_empty() {
+                let ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys_)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Other(Box::new(e)))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    if let Some(pk) = item_str(&item, "pk") {
+                        if let Some(e) = pk.rsplit_once("#EMAIL#").map(|(_, e)| e.to_string()) {
+                            found.push(e);
+                        }
+                    }
+                }
+                if let Some(mut rest) = out.unprocessed_keys.filter(|m| !m.is_empty()) {
+                    if let Some(ka) = rest.remove(&self.table) {
+                        keys_ = ka.keys;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl SessionStore for Dynamo {
+    async fn put_session(&self, session: &Session) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.session_item(session)?))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn session_and_developer(
+        &self,
+        developer_id: Uuid,
+        token_hash: &str,
+    ) -> StoreResult<(Option<Session>, Option<Developer>)> {
+        let ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+            .keys(key(keys::developer(developer_id), keys::PROFILE))
+            .keys(key(
+                keys::developer(developer_id),
+                &keys::session(token_hash),
+            ))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, ka)
+            .send()
+            .await
+            .map_err(classify)?;
+        if out.unprocessed_keys.as_ref().is_some_and(|m| !m.is_empty()) {
+            return Err(StoreError::Unavailable("session lookup throttled".into()));
+        }
+        let (mut session, mut developer) = (None, None);
+        for item in out
+            .responses
+            .unwrap_or_default()
+            .remove(&self.table)
+            .unwrap_or_default()
+        {
+            if item_str(&item, "sk").as_deref() == Some(keys::PROFILE) {
+                developer = Some(from_item(item)?);
+            } else {
+                session = Some(from_item(item)?);
+            }
+        }
+        Ok((session, developer))
+    }
+
+    async fn delete_session(&self, developer_id: Uuid, token_hash: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::developer(developer_id),
+                &keys::session(token_hash),
+            )))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn touch_developer(&self, developer_id: Uuid, now: Timestamp) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::developer(developer_id), keys::PROFILE)))
+            .update_expression("SET last_active_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(
+                ":now",
+                s(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+            )
+            .send()
+            .await
+            .map_err(classify);
+        match result {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn find_login(
+        &self,
+        portal_id: Uuid,
+        login_norm: &str,
+        by_email: bool,
+    ) -> StoreResult<Option<Uuid>> {
+        let pk = if by_email {
+            keys::email_marker(portal_id, login_norm)
+        } else {
+            keys::username_marker(portal_id, login_norm)
+        };
+        Ok(self
+            .get(key(pk, keys::UNIQUE))
+            .await?
+            .and_then(|i| item_str(&i, "developer_id"))
+            .and_then(|v| v.parse().ok()))
+    }
+}
+
+impl ThrottleStore for Dynamo {
+    async fn failures(&self, keys_: &[String]) -> StoreResult<Vec<u64>> {
+        let mut ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder().consistent_read(true);
+        for k in keys_ {
+            ka = ka.keys(key(keys::throttle(k), "THROTTLE"));
+        }
+        let ka = ka.build().map_err(|e| StoreError::Other(Box::new(e)))?;
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, ka)
+            .send()
+            .await
+            .map_err(classify)?;
+        let found: HashMap<String, u64> = out
+            .responses
+            .unwrap_or_default()
+            .remove(&self.table)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|i| {
+                Some((
+                    item_str(&i, "pk")?,
+                    i.get("count")?.as_n().ok()?.parse().ok()?,
+                ))
+            })
+            .collect();
+        Ok(keys_
+            .iter()
+            .map(|k| found.get(&keys::throttle(k)).copied().unwrap_or(0))
+            .collect())
+    }
+
+    async fn add_failure(&self, keys_: &[String], expires_at: Timestamp) -> StoreResult<()> {
+        let updates = keys_.iter().map(|k| {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::throttle(k), "THROTTLE")))
+                .update_expression("ADD #count :one SET #ttl = :ttl, kind = :kind")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":ttl", n(expires_at.timestamp()))
+                .expression_attribute_values(":kind", s("throttle"))
+                .send()
+        });
+        for r in futures::future::join_all(updates).await {
+            r.map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    async fn clear(&self, k: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::throttle(k), "THROTTLE")))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 }

@@ -18,6 +18,8 @@ pub enum MailKind {
     Approved,
     /// To an existing owner: someone tried to register with this address.
     RegistrationAttempted,
+    /// To an invitee: a registration link.
+    Invite,
 }
 
 impl MailKind {
@@ -32,6 +34,7 @@ impl MailKind {
             Self::AccessRequest => "access_request",
             Self::Approved => "approved",
             Self::RegistrationAttempted => "registration_attempted",
+            Self::Invite => "invite",
         }
     }
 
@@ -52,6 +55,11 @@ impl MailKind {
                 "Hello,\n\nsomeone just tried to create an account on {{ portal_name }} with this email address, which already has an account. If it was you, sign in{% if login_url %} at {{ login_url }}{% endif %} or reset your password. If it was not, you can ignore this message: nothing was changed.\n",
                 "<p>Hello,</p>\n<p>someone just tried to create an account on {{ portal_name }} with this email address, which already has an account. If it was you, sign in{% if login_url %} at <a href=\"{{ login_url }}\">{{ login_url }}</a>{% endif %} or reset your password. If it was not, you can ignore this message: nothing was changed.</p>\n",
             ),
+            Self::Invite => (
+                "You are invited to {{ portal_name }}",
+                "Hello,\n\nyou are invited to create a developer account on {{ portal_name }}. Accept the invitation here:\n\n{{ link_url }}\n\n{% if expires_at %}The link works once and expires on {{ expires_at }}.{% else %}The link works once.{% endif %} If you were not expecting it, ignore this message.\n",
+                "<p>Hello,</p>\n<p>you are invited to create a developer account on {{ portal_name }}.</p>\n<p><a href=\"{{ link_url }}\">Accept the invitation</a></p>\n<p>{% if expires_at %}The link works once and expires on {{ expires_at }}.{% else %}The link works once.{% endif %} If you were not expecting it, ignore this message.</p>\n",
+            ),
         }
     }
 }
@@ -62,6 +70,9 @@ pub struct MailContext {
     pub portal_name: String,
     pub portal_url: Option<String>,
     pub login_url: Option<String>,
+    /// The action link (with its `token` query parameter) of invite, reset and verification mail.
+    pub link_url: Option<String>,
+    pub expires_at: Option<String>,
     pub developer_name: String,
     pub developer_email: String,
     pub developer_username: Option<String>,
@@ -130,6 +141,8 @@ mod tests {
             portal_name: "Acme APIs".into(),
             portal_url: Some("https://portal.acme.com".into()),
             login_url: Some("https://portal.acme.com/login".into()),
+            link_url: Some("https://portal.acme.com/invite?token=ghi_abc.def".into()),
+            expires_at: None,
             developer_name: "<script>alert(1)</script>".into(),
             developer_email: "jane@acme.com".into(),
             developer_username: None,

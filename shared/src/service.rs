@@ -227,28 +227,16 @@ where
         ));
     }
     let password_hash = hash_password(&valid.password).await?;
-    let developer = Developer {
-        id: Uuid::now_v7(),
+    let mut developer = new_developer(
         portal_id,
-        username: valid.username.as_ref().map(|u| u.as_str().to_string()),
-        name: valid.name.as_str().to_string(),
-        email: valid.email.as_str().to_string(),
-        email_norm: valid.email.normalized().to_string(),
-        email_verified: false,
-        state: DeveloperState::Pending,
-        provider: Provider::Builtin,
-        must_change_password: false,
-        password_hash: Some(password_hash),
-        teams: vec![],
-        application_count: 0,
-        created_at: now,
-        updated_at: now,
-        last_active_at: None,
-        approval_id: Some(Uuid::now_v7()),
-        approval_ids: vec![],
-        version: 1,
-    };
-    let mut developer = developer;
+        Some(&valid.email),
+        valid.username.as_ref(),
+        &valid.name,
+        DeveloperState::Pending,
+        password_hash,
+        now,
+    );
+    developer.approval_id = Some(Uuid::now_v7());
     developer.approval_ids = developer.approval_id.into_iter().collect();
     let approval = new_approval(&developer, now);
     let mut event = LifecycleEvent::new(EventType::Registered, &developer, Actor::anonymous(), now);
@@ -256,6 +244,7 @@ where
     let new = NewDeveloper {
         developer,
         approval: Some(approval),
+        accepted_invite: None,
         event,
     };
     match store.register(&new).await {
@@ -274,10 +263,10 @@ where
                     now,
                 );
                 attempt.id = attempt_event_id(portal_id, valid.email.normalized(), now);
-                attempt.developer_id = owner;
+                attempt.developer_id = Some(owner);
                 // Only the owner's address: the rest of what was typed is the requester's.
                 attempt.developer = DeveloperSnapshot {
-                    email: owner_email,
+                    email: Some(owner_email),
                     name: String::new(),
                     username: None,
                 };
@@ -289,6 +278,43 @@ where
             Ok(Registered { id: Uuid::now_v7() })
         }
         Err(RegisterError::Store(e)) => Err(e.into()),
+        Err(RegisterError::InviteUsed) => Err(StoreError::Conflict.into()),
+    }
+}
+
+/// A new builtin developer record (version 1, no sessions yet).
+pub fn new_developer(
+    portal_id: Uuid,
+    email: Option<&Email>,
+    username: Option<&Username>,
+    name: &PersonName,
+    state: DeveloperState,
+    password_hash: String,
+    now: Timestamp,
+) -> Developer {
+    Developer {
+        id: Uuid::now_v7(),
+        portal_id,
+        username: username.map(|u| u.as_str().to_string()),
+        name: name.as_str().to_string(),
+        email: email.map(|e| e.as_str().to_string()),
+        email_norm: email.map(|e| e.normalized().to_string()),
+        email_verified: false,
+        state,
+        provider: Provider::Builtin,
+        must_change_password: false,
+        password_hash: Some(password_hash),
+        teams: vec![],
+        application_count: 0,
+        created_at: now,
+        updated_at: now,
+        last_active_at: None,
+        approval_id: None,
+        approval_ids: vec![],
+        version: 1,
+        session_epoch: 0,
+        temporary_password_expires_at: None,
+        invite_id: None,
     }
 }
 
@@ -366,6 +392,10 @@ pub async fn change_developer<S: DeveloperStore>(
             AppError::Conflict(format!("{e}: the lifecycle does not allow this transition"))
         })?;
         after.state = t.to;
+        if t.from == DeveloperState::Approved {
+            // Leaving approved ends every session at once.
+            after.session_epoch += 1;
+        }
         if t.from == DeveloperState::Pending {
             if let Some(aid) = dev.approval_id {
                 close_approval = Some(ApprovalDecision {
@@ -408,6 +438,7 @@ pub async fn change_developer<S: DeveloperStore>(
         event = Some(e);
     }
     let change = DeveloperChange {
+        keep_session: None,
         before: dev,
         after,
         close_approval,

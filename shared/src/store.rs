@@ -6,7 +6,8 @@ use std::future::Future;
 use uuid::Uuid;
 
 use crate::domain::{
-    Approval, ApprovalStatus, Developer, DeveloperState, LifecycleEvent, Portal, Timestamp,
+    Approval, ApprovalStatus, Developer, DeveloperState, Invite, InviteStatus, LifecycleEvent,
+    Portal, Session, Timestamp,
 };
 use crate::error::{AppError, BoxError};
 
@@ -96,6 +97,9 @@ pub trait PortalStore: Send + Sync {
 pub struct NewDeveloper {
     pub developer: Developer,
     pub approval: Option<Approval>,
+    /// The invite being accepted, as it is to be stored (status accepted, version + 1); the
+    /// write is conditional on it still being pending with the token hash presented.
+    pub accepted_invite: Option<Invite>,
     pub event: LifecycleEvent,
 }
 
@@ -103,6 +107,9 @@ pub struct NewDeveloper {
 pub enum RegisterError {
     #[error("the username is taken")]
     UsernameTaken,
+    /// The invite was used, withdrawn or re-sent meanwhile.
+    #[error("the invite is no longer valid")]
+    InviteUsed,
     /// The email already has an account: its owner's id and address, when known.
     #[error("the email is registered")]
     EmailTaken(Option<(Uuid, String)>),
@@ -120,6 +127,8 @@ pub struct DeveloperChange {
     /// Opens a new approval request (when sent back to pending).
     pub open_approval: Option<Approval>,
     pub event: Option<LifecycleEvent>,
+    /// A session to carry over into the new session epoch (the one that changed the password).
+    pub keep_session: Option<Session>,
 }
 
 #[derive(Debug, Clone)]
@@ -252,4 +261,91 @@ pub trait MailLedger: Send + Sync {
         event_id: Uuid,
         mail: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InviteError {
+    /// A pending, unexpired invite for this address exists.
+    #[error("already invited")]
+    AlreadyInvited,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InviteQuery {
+    pub portal_id: Uuid,
+    pub status: Option<InviteStatus>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+pub trait InviteStore: Send + Sync {
+    /// Writes a new invite with its per-address marker (refused while another pending,
+    /// unexpired invite holds it) and its `invite.sent` event.
+    fn create_invite(
+        &self,
+        invite: &Invite,
+        event: &LifecycleEvent,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), InviteError>> + Send;
+    fn get_invite(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<Invite>>> + Send;
+    /// Replaces an invite (version checked) with its event: withdraw (marker removed) or re-send
+    /// (marker's expiry moved).
+    fn update_invite(
+        &self,
+        invite: &Invite,
+        event: &LifecycleEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn list_invites(
+        &self,
+        query: &InviteQuery,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Page<Invite>>> + Send;
+    /// Which of these normalized addresses already have an account in the portal.
+    fn registered_emails(
+        &self,
+        portal_id: Uuid,
+        emails: &[String],
+    ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+}
+
+pub trait SessionStore: Send + Sync {
+    fn put_session(&self, session: &Session) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The session and its developer, in one round trip.
+    fn session_and_developer(
+        &self,
+        developer_id: Uuid,
+        token_hash: &str,
+    ) -> impl Future<Output = StoreResult<(Option<Session>, Option<Developer>)>> + Send;
+    fn delete_session(
+        &self,
+        developer_id: Uuid,
+        token_hash: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Records activity without bumping the version (called at most every few minutes).
+    fn touch_developer(
+        &self,
+        developer_id: Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The developer a normalized email or username belongs to, in a portal.
+    fn find_login(
+        &self,
+        portal_id: Uuid,
+        login_norm: &str,
+        by_email: bool,
+    ) -> impl Future<Output = StoreResult<Option<Uuid>>> + Send;
+}
+
+pub trait ThrottleStore: Send + Sync {
+    /// Failure counts of these throttle keys (0 when absent).
+    fn failures(&self, keys: &[String]) -> impl Future<Output = StoreResult<Vec<u64>>> + Send;
+    /// Adds one failure to each key; the items expire at `expires_at`.
+    fn add_failure(
+        &self,
+        keys: &[String],
+        expires_at: Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn clear(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -61,8 +61,9 @@ pub struct Developer {
     pub portal_id: Uuid,
     pub username: Option<String>,
     pub name: String,
-    pub email: String,
-    pub email_norm: String,
+    /// Optional only for developers an admin created with a username and one-time password.
+    pub email: Option<String>,
+    pub email_norm: Option<String>,
     pub email_verified: bool,
     pub state: DeveloperState,
     pub provider: Provider,
@@ -82,6 +83,16 @@ pub struct Developer {
     pub approval_ids: Vec<Uuid>,
     /// Optimistic-concurrency version, bumped by every write.
     pub version: u64,
+    /// Sessions carry the epoch they were issued in; bumping it ends every session at once
+    /// (revocation, rejection, password change).
+    #[serde(default)]
+    pub session_epoch: u64,
+    /// When the one-time password set by an admin stops working.
+    #[serde(default)]
+    pub temporary_password_expires_at: Option<Timestamp>,
+    /// The invite this developer accepted (deleted with the developer).
+    #[serde(default)]
+    pub invite_id: Option<Uuid>,
 }
 
 /// A developer as every API response shows it: no hash, no internals.
@@ -91,7 +102,7 @@ pub struct DeveloperView<'a> {
     pub portal_id: Uuid,
     pub username: Option<&'a str>,
     pub name: &'a str,
-    pub email: &'a str,
+    pub email: Option<&'a str>,
     pub email_verified: bool,
     pub state: DeveloperState,
     pub provider: Provider,
@@ -110,7 +121,7 @@ impl Developer {
             portal_id: self.portal_id,
             username: self.username.as_deref(),
             name: &self.name,
-            email: &self.email,
+            email: self.email.as_deref(),
             email_verified: self.email_verified,
             state: self.state,
             provider: self.provider,
@@ -136,7 +147,7 @@ impl Developer {
 /// mail can be written without another read).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeveloperSnapshot {
-    pub email: String,
+    pub email: Option<String>,
     pub name: String,
     pub username: Option<String>,
 }
@@ -207,6 +218,19 @@ pub enum EventType {
     Updated,
     #[serde(rename = "developer.deleted")]
     Deleted,
+    /// Created by an admin with a username and one-time password (approved at once).
+    #[serde(rename = "developer.created")]
+    Created,
+    /// Created by accepting an invite (approved at once).
+    #[serde(rename = "developer.invite_accepted")]
+    InviteAccepted,
+    #[serde(rename = "developer.password_changed")]
+    PasswordChanged,
+    /// A registration-link invite was sent (or re-sent): the consumer mails the link.
+    #[serde(rename = "invite.sent")]
+    InviteSent,
+    #[serde(rename = "invite.withdrawn")]
+    InviteWithdrawn,
 }
 
 impl EventType {
@@ -250,7 +274,8 @@ pub struct LifecycleEvent {
     #[serde(rename = "type")]
     pub event_type: EventType,
     pub portal_id: Uuid,
-    pub developer_id: Uuid,
+    /// The developer concerned (none yet for invite events).
+    pub developer_id: Option<Uuid>,
     pub actor: Actor,
     pub from_state: Option<DeveloperState>,
     pub to_state: Option<DeveloperState>,
@@ -259,6 +284,14 @@ pub struct LifecycleEvent {
     pub developer: DeveloperSnapshot,
     /// Free-form reason, e.g. which auto-approval rule applied.
     pub reason: Option<String>,
+    /// For invite events: the invite, and the nonce its link token is derived from (the
+    /// token itself is never stored; see `crypto::derive_token`).
+    #[serde(default)]
+    pub invite_id: Option<Uuid>,
+    #[serde(default)]
+    pub token_nonce: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
 }
 
 impl LifecycleEvent {
@@ -267,7 +300,7 @@ impl LifecycleEvent {
             id: Uuid::now_v7(),
             event_type,
             portal_id: developer.portal_id,
-            developer_id: developer.id,
+            developer_id: Some(developer.id),
             actor,
             from_state: None,
             to_state: None,
@@ -275,6 +308,92 @@ impl LifecycleEvent {
             approval_id: developer.approval_id,
             developer: developer.snapshot(),
             reason: None,
+            invite_id: None,
+            token_nonce: None,
+            expires_at: None,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InviteStatus {
+    Pending,
+    Accepted,
+    Withdrawn,
+    /// Never stored: a pending invite past its expiry is shown as expired.
+    Expired,
+}
+
+impl InviteStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Accepted => "accepted",
+            Self::Withdrawn => "withdrawn",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "pending" => Ok(Self::Pending),
+            "accepted" => Ok(Self::Accepted),
+            "withdrawn" => Ok(Self::Withdrawn),
+            "expired" => Ok(Self::Expired),
+            _ => Err("must be one of pending, accepted, withdrawn, expired".into()),
+        }
+    }
+}
+
+/// A registration-link invite. Its token is derived from `nonce` with the server secret and
+/// stored only as `token_hash`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invite {
+    pub id: Uuid,
+    pub portal_id: Uuid,
+    pub email: String,
+    pub email_norm: String,
+    pub status: InviteStatus,
+    pub nonce: String,
+    pub token_hash: String,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub accepted_by: Option<Uuid>,
+    pub version: u64,
+}
+
+impl Invite {
+    /// The status as clients see it: a pending invite past its expiry is `expired`.
+    pub fn status_at(&self, now: Timestamp) -> InviteStatus {
+        if self.status == InviteStatus::Pending && self.expires_at <= now {
+            InviteStatus::Expired
+        } else {
+            self.status
+        }
+    }
+
+    pub fn view(&self, now: Timestamp) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "email": self.email,
+            "status": self.status_at(now),
+            "expires_at": self.expires_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "developer_id": self.accepted_by,
+        })
+    }
+}
+
+/// A developer session: stored by token hash in the developer's item collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub developer_id: Uuid,
+    pub portal_id: Uuid,
+    pub token_hash: String,
+    pub epoch: u64,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
 }
