@@ -50,6 +50,8 @@ echo $! >"$state/pids/functions"
 # Warm every function once (the first call starts its process).
 wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000" '^401$' "portals"
 wait_for "http://127.0.0.1:9000/api/approvals" '^401$' "approvals"
+wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/invites" '^401$' "invites"
+wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/me" '^401$' "sessions"
 curl -s -o /dev/null -X POST -H 'content-type: application/json' -d '{}' \
   "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/register" || true
 curl -s -o /dev/null -X POST -d '{"Records": []}' \

@@ -12,6 +12,11 @@ pub enum AppError {
     BadRequest(String),
     #[error("a valid admin API token is required")]
     Unauthorized,
+    /// A developer login or session failed (401 with this detail).
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: u64 },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0} not found")]
@@ -42,7 +47,8 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Validation(_) | Self::BadRequest(_) => 400,
-            Self::Unauthorized => 401,
+            Self::Unauthorized | Self::Unauthenticated(_) => 401,
+            Self::TooManyRequests { .. } => 429,
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,

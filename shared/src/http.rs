@@ -29,7 +29,8 @@ fn slug(e: &AppError) -> (&'static str, &'static str) {
             "Your request parameters didn't validate",
         ),
         AppError::BadRequest(_) => ("bad-request", "Bad request"),
-        AppError::Unauthorized => ("unauthorized", "Unauthorized"),
+        AppError::Unauthorized | AppError::Unauthenticated(_) => ("unauthorized", "Unauthorized"),
+        AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
         AppError::Forbidden(_) => ("forbidden", "Forbidden"),
         AppError::NotFound(_) => ("not-found", "Not found"),
         AppError::Conflict(_) => ("conflict", "Conflict"),
@@ -62,6 +63,9 @@ pub fn problem(e: &AppError) -> Response<Body> {
         .header(CONTENT_TYPE, "application/problem+json");
     if status == 401 {
         builder = builder.header("WWW-Authenticate", "Bearer realm=\"gatehouse\"");
+    }
+    if let AppError::TooManyRequests { retry_after, .. } = e {
+        builder = builder.header("Retry-After", retry_after.to_string());
     }
     if status == 503 {
         builder = builder.header("Retry-After", "1");
@@ -258,4 +262,16 @@ where
         Ok::<_, std::convert::Infallible>(response)
     }))
     .await
+}
+
+/// The caller's address as API Gateway saw it (`unknown` when not given).
+pub fn client_ip(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx
+            .http
+            .source_ip
+            .clone()
+            .unwrap_or_else(|| "unknown".into()),
+        _ => "unknown".into(),
+    }
 }

@@ -4,6 +4,7 @@
 //! `service` the use cases; `http` the edge every API function shares; `consumer` the stream
 //! consumer's logic.
 
+pub mod accounts;
 pub mod app;
 pub mod consumer;
 pub mod crypto;
