@@ -135,6 +135,29 @@ impl Stack {
         Self::reply(req).await
     }
 
+    /// Like `send`, as if the clock were `offset_seconds` ahead (local stacks honour the
+    /// `x-gatehouse-clock-offset` header; no sleeping in tests).
+    pub async fn send_at(
+        &self,
+        offset_seconds: i64,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.api, path))
+            .header("x-gatehouse-clock-offset", offset_seconds.to_string());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::reply(req).await
+    }
+
     pub async fn send_raw(
         &self,
         method: Method,
@@ -319,6 +342,19 @@ impl Stack {
         );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
+}
+
+/// The token of the newest link (`token=...`) in the mails to `to` whose subject contains `subject`.
+pub fn link_token(mails: &[Value]) -> String {
+    let body = mails
+        .last()
+        .and_then(|m| m["body"].as_str())
+        .unwrap_or_default();
+    let start = body.find("token=").expect("a link with a token") + "token=".len();
+    body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c))
+        .collect()
 }
 
 /// Polls `f` until it yields a value or the deadline passes.
