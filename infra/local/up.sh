@@ -53,6 +53,8 @@ wait_for "http://127.0.0.1:9000/api/approvals" '^401$' "approvals"
 wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/invites" '^401$' "invites"
 wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/me" '^401$' "sessions"
 curl -s -o /dev/null -X POST -H 'content-type: application/json' -d '{}' \
+  "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/verify-email" || true
+curl -s -o /dev/null -X POST -H 'content-type: application/json' -d '{}' \
   "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/register" || true
 curl -s -o /dev/null -X POST -d '{"Records": []}' \
   "http://127.0.0.1:9000/2015-03-31/functions/stream-consumer/invocations" || true

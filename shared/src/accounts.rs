@@ -7,10 +7,7 @@ use uuid::Uuid;
 
 use crate::app::Config;
 use crate::consumer::INVITE_TOKEN_PREFIX;
-use crate::crypto::{
-    constant_time_eq, derive_token, hash_password, mint_session_token, nonce, token_hash, token_id,
-    verify_password,
-};
+use crate::crypto::{constant_time_eq, derive_token, hash_password, mint_session_token, nonce, token_hash, token_id, verify_password};
 use crate::domain::*;
 use crate::error::AppError;
 use crate::http::Fields;
@@ -59,15 +56,9 @@ impl InviteRequest {
             let quoted = msg.split('`').nth(1).unwrap_or_default().to_string();
             let path = e.path().to_string();
             if msg.starts_with("unknown field") {
-                AppError::field(
-                    if path == "." { &quoted } else { &path },
-                    "is not a known field",
-                )
+                AppError::field(if path == "." { &quoted } else { &path }, "is not a known field")
             } else if msg.starts_with("missing field") {
-                AppError::field(
-                    &quoted,
-                    "is required (give either emails, or username, password and name)",
-                )
+                AppError::field(&quoted, "is required (give either emails, or username, password and name)")
             } else {
                 AppError::field(if path == "." { "body" } else { &path }, msg)
             }
@@ -75,12 +66,7 @@ impl InviteRequest {
     }
 }
 
-fn invite_event(
-    invite: &Invite,
-    event_type: EventType,
-    actor: Actor,
-    now: Timestamp,
-) -> LifecycleEvent {
+fn invite_event(invite: &Invite, event_type: EventType, actor: Actor, now: Timestamp) -> LifecycleEvent {
     LifecycleEvent {
         id: Uuid::now_v7(),
         event_type,
@@ -91,11 +77,7 @@ fn invite_event(
         to_state: None,
         at: now,
         approval_id: None,
-        developer: DeveloperSnapshot {
-            email: Some(invite.email.clone()),
-            name: String::new(),
-            username: None,
-        },
+        developer: DeveloperSnapshot { email: Some(invite.email.clone()), name: String::new(), username: None },
         reason: None,
         invite_id: Some(invite.id),
         token_nonce: (event_type == EventType::InviteSent).then(|| invite.nonce.clone()),
@@ -106,14 +88,7 @@ fn invite_event(
 /// (Re)issues an invite's link: a fresh nonce, token hash and expiry.
 fn issue(invite: &mut Invite, config: &Config, ttl_seconds: u64, now: Timestamp) {
     invite.nonce = nonce();
-    invite.token_hash = derive_token(
-        &config.token_secret,
-        INVITE_TOKEN_PREFIX,
-        "invite",
-        invite.id,
-        &invite.nonce,
-    )
-    .hash;
+    invite.token_hash = derive_token(&config.token_secret, INVITE_TOKEN_PREFIX, "invite", invite.id, &invite.nonce).hash;
     invite.expires_at = now + chrono::Duration::seconds(ttl_seconds as i64);
     invite.updated_at = now;
 }
@@ -140,17 +115,10 @@ where
         f.push("emails", "must list at least one address");
     }
     if body.emails.len() > MAX_INVITES_PER_REQUEST {
-        f.push(
-            "emails",
-            format!("must list at most {MAX_INVITES_PER_REQUEST} addresses"),
-        );
+        f.push("emails", format!("must list at most {MAX_INVITES_PER_REQUEST} addresses"));
     }
-    let parsed: Vec<Option<Email>> = body
-        .emails
-        .iter()
-        .enumerate()
-        .map(|(i, e)| f.check(&format!("emails[{i}]"), Email::parse(e)))
-        .collect();
+    let parsed: Vec<Option<Email>> =
+        body.emails.iter().enumerate().map(|(i, e)| f.check(&format!("emails[{i}]"), Email::parse(e))).collect();
     f.finish()?;
     let portal = portal_for(store, token, portal_id).await?;
     if !portal.settings.invite_email {
@@ -199,15 +167,7 @@ where
     }
     let writes = plan.iter().map(|(_, _, invite)| async {
         match invite {
-            Some(inv) => Some(
-                store
-                    .create_invite(
-                        inv,
-                        &invite_event(inv, EventType::InviteSent, actor.clone(), now),
-                        now,
-                    )
-                    .await,
-            ),
+            Some(inv) => Some(store.create_invite(inv, &invite_event(inv, EventType::InviteSent, actor.clone(), now), now).await),
             None => None,
         }
     });
@@ -237,9 +197,7 @@ where
 pub fn parse_temporary_password(raw: &str, inputs: &[&str]) -> Result<(), String> {
     let n = raw.chars().count();
     if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&n) {
-        return Err(format!(
-            "must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters"
-        ));
+        return Err(format!("must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters"));
     }
     let inputs: Vec<&str> = inputs.iter().copied().filter(|s| !s.is_empty()).collect();
     if zxcvbn::zxcvbn(raw, &inputs).score() < zxcvbn::Score::Two {
@@ -267,67 +225,29 @@ where
         None | Some("") => Some(None),
         Some(e) => f.check("email", Email::parse(e)).map(Some),
     };
-    f.check(
-        "password",
-        parse_temporary_password(
-            &body.password,
-            &[
-                &body.username,
-                &body.name,
-                body.email.as_deref().unwrap_or_default(),
-            ],
-        ),
-    );
+    f.check("password", parse_temporary_password(&body.password, &[&body.username, &body.name, body.email.as_deref().unwrap_or_default()]));
     f.finish()?;
-    let (username, name, email) = (
-        username.expect("checked"),
-        name.expect("checked"),
-        email.expect("checked"),
-    );
+    let (username, name, email) = (username.expect("checked"), name.expect("checked"), email.expect("checked"));
     let portal = portal_for(store, token, portal_id).await?;
     let hash = hash_password(&Password::unchecked(&body.password)).await?;
-    let mut dev = new_developer(
-        portal_id,
-        email.as_ref(),
-        Some(&username),
-        &name,
-        DeveloperState::Approved,
-        hash,
-        now,
-    );
+    let mut dev = new_developer(portal_id, email.as_ref(), Some(&username), &name, DeveloperState::Approved, hash, now);
     dev.must_change_password = true;
-    dev.temporary_password_expires_at = Some(
-        now + chrono::Duration::seconds(portal.settings.temporary_password_ttl_seconds as i64),
-    );
+    dev.temporary_password_expires_at = Some(now + chrono::Duration::seconds(portal.settings.temporary_password_ttl_seconds as i64));
     let mut event = LifecycleEvent::new(EventType::Created, &dev, Actor::admin(&token.id), now);
     event.to_state = Some(DeveloperState::Approved);
-    let new = NewDeveloper {
-        developer: dev,
-        approval: None,
-        accepted_invite: None,
-        event,
-    };
+    let new = NewDeveloper { developer: dev, approval: None, accepted_invite: None, verification: None, event };
     match store.register(&new).await {
         Ok(()) => Ok(new.developer),
-        Err(RegisterError::UsernameTaken) => Err(AppError::Conflict(
-            "this username is taken; choose another".into(),
-        )),
-        Err(RegisterError::EmailTaken(_)) => Err(AppError::Conflict(
-            "a developer with this email already exists in this portal".into(),
-        )),
-        Err(RegisterError::InviteUsed) | Err(RegisterError::Store(StoreError::Conflict)) => Err(
-            AppError::Conflict("the developer was created concurrently".into()),
-        ),
+        Err(RegisterError::UsernameTaken) => Err(AppError::Conflict("this username is taken; choose another".into())),
+        Err(RegisterError::EmailTaken(_)) => Err(AppError::Conflict("a developer with this email already exists in this portal".into())),
+        Err(RegisterError::InviteUsed) | Err(RegisterError::Store(StoreError::Conflict)) => {
+            Err(AppError::Conflict("the developer was created concurrently".into()))
+        }
         Err(RegisterError::Store(e)) => Err(e.into()),
     }
 }
 
-async fn invite_for<S: InviteStore>(
-    store: &S,
-    token: &AdminToken,
-    portal_id: Uuid,
-    id: Uuid,
-) -> Result<Invite, AppError> {
+async fn invite_for<S: InviteStore>(store: &S, token: &AdminToken, portal_id: Uuid, id: Uuid) -> Result<Invite, AppError> {
     if !token.can_access(portal_id) {
         return Err(AppError::NotFound("invite"));
     }
@@ -356,17 +276,7 @@ pub async fn list_invites<S: InviteStore>(
     if !token.can_access(portal_id) {
         return Err(AppError::NotFound("portal"));
     }
-    Ok(store
-        .list_invites(
-            &InviteQuery {
-                portal_id,
-                status,
-                limit,
-                cursor: cursor.filter(|c| !c.is_empty()),
-            },
-            now,
-        )
-        .await?)
+    Ok(store.list_invites(&InviteQuery { portal_id, status, limit, cursor: cursor.filter(|c| !c.is_empty()) }, now).await?)
 }
 
 /// Withdraws a pending (or expired) invite: its link stops working.
@@ -379,29 +289,16 @@ pub async fn withdraw_invite<S: InviteStore>(
 ) -> Result<(), AppError> {
     let mut invite = invite_for(store, token, portal_id, id).await?;
     if invite.status != InviteStatus::Pending {
-        return Err(AppError::Conflict(format!(
-            "this invite is already {}",
-            invite.status.as_str()
-        )));
+        return Err(AppError::Conflict(format!("this invite is already {}", invite.status.as_str())));
     }
     invite.status = InviteStatus::Withdrawn;
     invite.version += 1;
     invite.updated_at = now;
-    let event = invite_event(
-        &invite,
-        EventType::InviteWithdrawn,
-        Actor::admin(&token.id),
-        now,
-    );
-    store
-        .update_invite(&invite, &event)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict => {
-                AppError::Conflict("the invite changed meanwhile; read it again".into())
-            }
-            e => e.into(),
-        })
+    let event = invite_event(&invite, EventType::InviteWithdrawn, Actor::admin(&token.id), now);
+    store.update_invite(&invite, &event).await.map_err(|e| match e {
+        StoreError::Conflict => AppError::Conflict("the invite changed meanwhile; read it again".into()),
+        e => e.into(),
+    })
 }
 
 /// Re-sends an invite with a new token and expiry; the old link is dead.
@@ -414,10 +311,7 @@ pub async fn resend_invite<S: InviteStore + PortalStore>(
     now: Timestamp,
 ) -> Result<Invite, AppError> {
     let mut invite = invite_for(store, token, portal_id, id).await?;
-    let portal = store
-        .get_portal(portal_id)
-        .await?
-        .ok_or(AppError::NotFound("portal"))?;
+    let portal = store.get_portal(portal_id).await?.ok_or(AppError::NotFound("portal"))?;
     if !portal.settings.invite_email {
         return Err(links_disabled());
     }
@@ -430,15 +324,10 @@ pub async fn resend_invite<S: InviteStore + PortalStore>(
     issue(&mut invite, config, portal.settings.invite_ttl_seconds, now);
     invite.version += 1;
     let event = invite_event(&invite, EventType::InviteSent, Actor::admin(&token.id), now);
-    store
-        .update_invite(&invite, &event)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict => {
-                AppError::Conflict("the invite changed meanwhile; read it again".into())
-            }
-            e => e.into(),
-        })?;
+    store.update_invite(&invite, &event).await.map_err(|e| match e {
+        StoreError::Conflict => AppError::Conflict("the invite changed meanwhile; read it again".into()),
+        e => e.into(),
+    })?;
     Ok(invite)
 }
 
@@ -455,18 +344,11 @@ pub struct AcceptInvite {
 }
 
 fn invite_gone(why: &str) -> AppError {
-    AppError::Gone(format!(
-        "this invitation {why}; ask the portal's administrators for a new one"
-    ))
+    AppError::Gone(format!("this invitation {why}; ask the portal's administrators for a new one"))
 }
 
 /// Accepts an invite: the invitee becomes an approved developer at once.
-pub async fn accept_invite<S>(
-    store: &S,
-    portal_id: Uuid,
-    body: AcceptInvite,
-    now: Timestamp,
-) -> Result<Developer, AppError>
+pub async fn accept_invite<S>(store: &S, portal_id: Uuid, body: AcceptInvite, now: Timestamp) -> Result<Developer, AppError>
 where
     S: InviteStore + DeveloperStore,
 {
@@ -481,27 +363,17 @@ where
     }
     let id = token_id(body.token.trim(), INVITE_TOKEN_PREFIX);
     let invite = match id {
-        Some(id) => store.get_invite(id).await?.filter(|i| {
-            i.portal_id == portal_id
-                && constant_time_eq(&i.token_hash, &token_hash(body.token.trim()))
-        }),
+        Some(id) => store
+            .get_invite(id)
+            .await?
+            .filter(|i| i.portal_id == portal_id && constant_time_eq(&i.token_hash, &token_hash(body.token.trim()))),
         None => None,
     };
     let email_input = invite.as_ref().map(|i| i.email.clone()).unwrap_or_default();
-    let password = f.check(
-        "password",
-        Password::parse(
-            &body.password,
-            &[
-                &email_input,
-                &body.name,
-                body.username.as_deref().unwrap_or_default(),
-            ],
-        ),
-    );
+    let password =
+        f.check("password", Password::parse(&body.password, &[&email_input, &body.name, body.username.as_deref().unwrap_or_default()]));
     f.finish()?;
-    let invite = invite
-        .ok_or_else(|| invite_gone("is not valid: it was re-sent, withdrawn or never existed"))?;
+    let invite = invite.ok_or_else(|| invite_gone("is not valid: it was re-sent, withdrawn or never existed"))?;
     match invite.status_at(now) {
         InviteStatus::Pending => {}
         InviteStatus::Expired => return Err(invite_gone("has expired")),
@@ -526,28 +398,16 @@ where
     accepted.accepted_by = Some(dev.id);
     accepted.version += 1;
     accepted.updated_at = now;
-    let mut event = LifecycleEvent::new(
-        EventType::InviteAccepted,
-        &dev,
-        Actor::developer(dev.id),
-        now,
-    );
+    let mut event = LifecycleEvent::new(EventType::InviteAccepted, &dev, Actor::developer(dev.id), now);
     event.to_state = Some(DeveloperState::Approved);
     event.invite_id = Some(invite.id);
-    let new = NewDeveloper {
-        developer: dev,
-        approval: None,
-        accepted_invite: Some(accepted),
-        event,
-    };
+    let new = NewDeveloper { developer: dev, approval: None, accepted_invite: Some(accepted), verification: None, event };
     match store.register(&new).await {
         Ok(()) => Ok(new.developer),
-        Err(RegisterError::UsernameTaken) => Err(AppError::Conflict(
-            "this username is taken; choose another".into(),
-        )),
-        Err(RegisterError::EmailTaken(_)) => Err(AppError::Conflict(
-            "an account with this email already exists; sign in or reset its password".into(),
-        )),
+        Err(RegisterError::UsernameTaken) => Err(AppError::Conflict("this username is taken; choose another".into())),
+        Err(RegisterError::EmailTaken(_)) => {
+            Err(AppError::Conflict("an account with this email already exists; sign in or reset its password".into()))
+        }
         Err(RegisterError::InviteUsed) => Err(invite_gone("was already used or re-sent")),
         Err(RegisterError::Store(e)) => Err(e.into()),
     }
@@ -563,23 +423,11 @@ pub const MAX_FAILURES_PER_CLIENT: u64 = 5;
 pub const MAX_FAILURES_PER_ACCOUNT: u64 = 20;
 
 /// The throttle keys for a login attempt and the end of their window.
-pub fn throttle_keys(
-    portal_id: Uuid,
-    login_norm: &str,
-    client: &str,
-    now: Timestamp,
-) -> ([String; 2], Timestamp) {
+pub fn throttle_keys(portal_id: Uuid, login_norm: &str, client: &str, now: Timestamp) -> ([String; 2], Timestamp) {
     let bucket = now.timestamp().div_euclid(THROTTLE_WINDOW_SECONDS);
     let account = crate::crypto::sha256_hex(format!("{portal_id}|{login_norm}").as_bytes());
-    let ends =
-        chrono::DateTime::from_timestamp((bucket + 1) * THROTTLE_WINDOW_SECONDS, 0).unwrap_or(now);
-    (
-        [
-            format!("login#{account}#{client}#{bucket}"),
-            format!("login#{account}#{bucket}"),
-        ],
-        ends,
-    )
+    let ends = chrono::DateTime::from_timestamp((bucket + 1) * THROTTLE_WINDOW_SECONDS, 0).unwrap_or(now);
+    ([format!("login#{account}#{client}#{bucket}"), format!("login#{account}#{bucket}")], ends)
 }
 
 /// Whether these failure counts hold the attempt back.
@@ -614,21 +462,15 @@ pub async fn login<S>(
     now: Timestamp,
 ) -> Result<LoggedIn, AppError>
 where
-    S: DeveloperStore + SessionStore + ThrottleStore,
+    S: DeveloperStore + SessionStore + ThrottleStore + PortalStore,
 {
     let mut f = Fields::default();
     let login = body.login.trim().to_lowercase();
     if login.is_empty() || login.chars().count() > 254 {
-        f.push(
-            "login",
-            "must be an email or username of at most 254 characters",
-        );
+        f.push("login", "must be an email or username of at most 254 characters");
     }
     if body.password.is_empty() || body.password.chars().count() > PASSWORD_MAX_CHARS {
-        f.push(
-            "password",
-            format!("must be 1 to {PASSWORD_MAX_CHARS} characters"),
-        );
+        f.push("password", format!("must be 1 to {PASSWORD_MAX_CHARS} characters"));
     }
     f.finish()?;
     let (keys, window_ends) = throttle_keys(portal_id, &login, client, now);
@@ -640,21 +482,13 @@ where
             retry_after: wait as u64,
         });
     }
-    let id = store
-        .find_login(portal_id, &login, login.contains('@'))
-        .await?;
+    let (id, portal) = tokio::join!(store.find_login(portal_id, &login, login.contains('@')), store.get_portal(portal_id));
+    let (id, portal) = (id?, portal?);
     let dev = match id {
-        Some(id) => store
-            .get_developer(id)
-            .await?
-            .filter(|d| d.portal_id == portal_id),
+        Some(id) => store.get_developer(id).await?.filter(|d| d.portal_id == portal_id),
         None => None,
     };
-    let ok = verify_password(
-        body.password,
-        dev.as_ref().and_then(|d| d.password_hash.clone()),
-    )
-    .await?;
+    let ok = verify_password(body.password, dev.as_ref().and_then(|d| d.password_hash.clone())).await?;
     let dev = match (ok, dev) {
         (true, Some(d)) => d,
         _ => {
@@ -663,15 +497,16 @@ where
         }
     };
     if dev.must_change_password && dev.temporary_password_expires_at.is_some_and(|t| t <= now) {
-        return Err(AppError::Unauthenticated(
-            "this one-time password has expired; ask an administrator for a new one".into(),
-        ));
+        return Err(AppError::Unauthenticated("this one-time password has expired; ask an administrator for a new one".into()));
     }
     if !lifecycle::may_access(dev.state) {
         return Err(AppError::Forbidden(match dev.state {
             DeveloperState::Pending => "this account is pending approval; you can sign in once an administrator approves it".into(),
             other => format!("this account is {other}; contact the portal's administrators"),
         }));
+    }
+    if portal.is_some_and(|p| p.settings.require_verified_email) && !dev.email_verified {
+        return Err(AppError::Forbidden("confirm your email address first: follow the link in the verification email".into()));
     }
     if counts[0] > 0 {
         store.clear(&keys[0]).await?;
@@ -689,18 +524,11 @@ where
         })
         .await?;
     let mut dev = dev;
-    if dev
-        .last_active_at
-        .is_none_or(|t| (now - t).num_seconds() >= ACTIVITY_RESOLUTION_SECONDS)
-    {
+    if dev.last_active_at.is_none_or(|t| (now - t).num_seconds() >= ACTIVITY_RESOLUTION_SECONDS) {
         store.touch_developer(dev.id, now).await?;
         dev.last_active_at = Some(now);
     }
-    Ok(LoggedIn {
-        token: minted.token,
-        expires_at,
-        developer: dev,
-    })
+    Ok(LoggedIn { token: minted.token, expires_at, developer: dev })
 }
 
 /// An authenticated developer session.
@@ -714,9 +542,7 @@ impl Authenticated {
     /// one-time password first.
     pub fn require_password_changed(&self) -> Result<(), AppError> {
         if self.developer.must_change_password {
-            return Err(AppError::Forbidden(
-                "change your one-time password first (POST /me/password)".into(),
-            ));
+            return Err(AppError::Forbidden("change your one-time password first (POST /me/password)".into()));
         }
         Ok(())
     }
@@ -748,22 +574,15 @@ pub async fn authenticate<S: SessionStore>(
         && session.portal_id == portal_id
         && dev.portal_id == portal_id
         && lifecycle::may_access(dev.state)
-        && !(dev.must_change_password
-            && dev.temporary_password_expires_at.is_some_and(|t| t <= now));
+        && !(dev.must_change_password && dev.temporary_password_expires_at.is_some_and(|t| t <= now));
     if !valid {
         return Err(bad_session());
     }
-    if dev
-        .last_active_at
-        .is_none_or(|t| (now - t).num_seconds() >= ACTIVITY_RESOLUTION_SECONDS)
-    {
+    if dev.last_active_at.is_none_or(|t| (now - t).num_seconds() >= ACTIVITY_RESOLUTION_SECONDS) {
         store.touch_developer(dev.id, now).await?;
         dev.last_active_at = Some(now);
     }
-    Ok(Authenticated {
-        developer: dev,
-        session,
-    })
+    Ok(Authenticated { developer: dev, session })
 }
 
 #[derive(Debug, Deserialize)]
@@ -782,11 +601,7 @@ pub async fn change_password<S: DeveloperStore>(
     now: Timestamp,
 ) -> Result<(), AppError> {
     let dev = auth.developer;
-    let inputs = [
-        dev.email.as_deref().unwrap_or_default(),
-        dev.name.as_str(),
-        dev.username.as_deref().unwrap_or_default(),
-    ];
+    let inputs = [dev.email.as_deref().unwrap_or_default(), dev.name.as_str(), dev.username.as_deref().unwrap_or_default()];
     let mut f = Fields::default();
     let new = f.check("new_password", Password::parse(&body.new_password, &inputs));
     if body.new_password == body.current_password {
@@ -794,10 +609,7 @@ pub async fn change_password<S: DeveloperStore>(
     }
     f.finish()?;
     if !verify_password(body.current_password, dev.password_hash.clone()).await? {
-        return Err(AppError::field(
-            "current_password",
-            "is not the current password",
-        ));
+        return Err(AppError::field("current_password", "is not the current password"));
     }
     let mut after = dev.clone();
     after.password_hash = Some(hash_password(&new.expect("checked")).await?);
@@ -808,12 +620,7 @@ pub async fn change_password<S: DeveloperStore>(
     after.updated_at = now;
     let mut keep = auth.session;
     keep.epoch = after.session_epoch;
-    let mut event = LifecycleEvent::new(
-        EventType::PasswordChanged,
-        &after,
-        Actor::developer(dev.id),
-        now,
-    );
+    let mut event = LifecycleEvent::new(EventType::PasswordChanged, &after, Actor::developer(dev.id), now);
     event.from_state = Some(dev.state);
     event.to_state = Some(dev.state);
     let change = DeveloperChange {
@@ -823,6 +630,7 @@ pub async fn change_password<S: DeveloperStore>(
         open_approval: None,
         event: Some(event),
         keep_session: Some(keep),
+        consume_link: None,
     };
     store.change_developer(&change).await?;
     Ok(())
@@ -843,9 +651,7 @@ mod tests {
     #[test]
     fn throttle_windows_are_fifteen_minutes_and_keys_separate_clients_and_accounts() {
         let p = Uuid::new_v4();
-        let t = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:05:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:05:00Z").unwrap().with_timezone(&chrono::Utc);
         let (k, ends) = throttle_keys(p, "jane", "1.2.3.4", t);
         assert_eq!(ends.to_rfc3339(), "2026-01-01T10:15:00+00:00");
         let (k2, _) = throttle_keys(p, "jane", "5.6.7.8", t);
@@ -853,10 +659,7 @@ mod tests {
         assert_eq!(k[1], k2[1], "the account counter is shared");
         let (k3, _) = throttle_keys(p, "jane", "1.2.3.4", t + chrono::Duration::minutes(15));
         assert_ne!(k[0], k3[0], "a new window starts afresh");
-        assert!(
-            !k[0].contains("jane"),
-            "keys do not carry the login in clear"
-        );
+        assert!(!k[0].contains("jane"), "keys do not carry the login in clear");
     }
 
     #[test]
@@ -869,20 +672,11 @@ mod tests {
     #[test]
     fn an_invite_body_with_emails_is_a_link_invite_and_otherwise_a_password_invite() {
         let links: Map<String, Value> = serde_json::from_str(r#"{"emails": ["a@x.com"]}"#).unwrap();
-        assert!(matches!(
-            InviteRequest::from_body(links),
-            Ok(InviteRequest::Links(_))
-        ));
-        let pw: Map<String, Value> = serde_json::from_str(
-            r#"{"username": "john", "password": "temporary-password-123", "name": "John"}"#,
-        )
-        .unwrap();
-        assert!(matches!(
-            InviteRequest::from_body(pw),
-            Ok(InviteRequest::Password(_))
-        ));
-        let bad: Map<String, Value> =
-            serde_json::from_str(r#"{"emails": ["a@x.com"], "username": "x"}"#).unwrap();
+        assert!(matches!(InviteRequest::from_body(links), Ok(InviteRequest::Links(_))));
+        let pw: Map<String, Value> =
+            serde_json::from_str(r#"{"username": "john", "password": "temporary-password-123", "name": "John"}"#).unwrap();
+        assert!(matches!(InviteRequest::from_body(pw), Ok(InviteRequest::Password(_))));
+        let bad: Map<String, Value> = serde_json::from_str(r#"{"emails": ["a@x.com"], "username": "x"}"#).unwrap();
         assert!(InviteRequest::from_body(bad).is_err());
     }
 }

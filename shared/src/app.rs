@@ -53,12 +53,7 @@ pub struct Clock {
 
 impl Clock {
     pub fn from_env() -> Self {
-        Self {
-            offset_seconds: std::env::var("GATEHOUSE_CLOCK_OFFSET_SECONDS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
-        }
+        Self { offset_seconds: std::env::var("GATEHOUSE_CLOCK_OFFSET_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(0) }
     }
     pub fn fixed_offset(offset_seconds: i64) -> Self {
         Self { offset_seconds }
@@ -74,11 +69,7 @@ impl Clock {
 /// (or the per-service variables), so the emulator, LocalStack or AWS all work unchanged.
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(50)),
-        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(50)))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2))
@@ -110,11 +101,8 @@ impl Ctx {
     /// Now, as this request sees it (the clock override header counts only on local stacks).
     pub fn now(&self, req: &lambda_http::Request) -> Timestamp {
         if self.config.allow_clock_override {
-            if let Some(offset) = req
-                .headers()
-                .get("x-gatehouse-clock-offset")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<i64>().ok())
+            if let Some(offset) =
+                req.headers().get("x-gatehouse-clock-offset").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok())
             {
                 return self.clock.now() + chrono::Duration::seconds(offset);
             }
@@ -125,10 +113,6 @@ impl Ctx {
     pub async fn from_env() -> Self {
         let config = Config::from_env();
         let sdk = sdk_config().await;
-        Self {
-            store: dynamo(&sdk, &config),
-            config,
-            clock: Clock::from_env(),
-        }
+        Self { store: dynamo(&sdk, &config), config, clock: Clock::from_env() }
     }
 }

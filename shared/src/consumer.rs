@@ -13,6 +13,7 @@ use crate::crypto::derive_token;
 use crate::domain::*;
 use crate::error::{error_chain, AppError, BoxError};
 use crate::mail::{render, MailContext, MailKind, Mailer, OutgoingMail};
+use crate::recovery::link_for_event;
 use crate::service::{change_developer, Changed};
 use crate::store::*;
 
@@ -69,11 +70,7 @@ pub struct BatchResult {
 }
 
 fn sequence_number(record: &Value) -> Option<String> {
-    record
-        .get("dynamodb")?
-        .get("SequenceNumber")?
-        .as_str()
-        .map(str::to_string)
+    record.get("dynamodb")?.get("SequenceNumber")?.as_str().map(str::to_string)
 }
 
 impl<S, M> Consumer<S, M>
@@ -103,25 +100,17 @@ where
         result
     }
 
-    pub async fn handle_record(
-        &self,
-        record: &Value,
-        cache: &mut BatchCache,
-    ) -> Result<Outcome, ConsumeError> {
-        let record: EventRecord = serde_json::from_value(record.clone())
-            .map_err(|e| ConsumeError::Malformed(Box::new(e)))?;
+    pub async fn handle_record(&self, record: &Value, cache: &mut BatchCache) -> Result<Outcome, ConsumeError> {
+        let record: EventRecord = serde_json::from_value(record.clone()).map_err(|e| ConsumeError::Malformed(Box::new(e)))?;
         if record.event_name != "INSERT" {
             return Ok(Outcome::Skipped);
         }
         let image = record.change.new_image;
-        let kind: Option<String> = image
-            .get("kind")
-            .and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok());
+        let kind: Option<String> = image.get("kind").and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok());
         if kind.as_deref() != Some(crate::dynamo::KIND_EVENT) {
             return Ok(Outcome::Skipped);
         }
-        let event: LifecycleEvent =
-            serde_dynamo::from_item(image).map_err(|e| ConsumeError::Malformed(Box::new(e)))?;
+        let event: LifecycleEvent = serde_dynamo::from_item(image).map_err(|e| ConsumeError::Malformed(Box::new(e)))?;
         self.handle_event(&event, cache).await
     }
 
@@ -135,11 +124,7 @@ where
         Ok(p)
     }
 
-    pub async fn handle_event(
-        &self,
-        event: &LifecycleEvent,
-        cache: &mut BatchCache,
-    ) -> Result<Outcome, ConsumeError> {
+    pub async fn handle_event(&self, event: &LifecycleEvent, cache: &mut BatchCache) -> Result<Outcome, ConsumeError> {
         let Some(portal) = self.portal(event.portal_id, cache).await? else {
             return Ok(Outcome::Skipped);
         };
@@ -151,58 +136,47 @@ where
                     return Ok(Outcome::Nothing);
                 };
                 let email = Email::parse(email).map_err(|e| ConsumeError::Malformed(e.into()))?;
-                if let Some(rule) = auto_approval(settings, &email) {
-                    return self.auto_approve(event, rule).await;
+                // The verification link goes out with every self-registration.
+                if let Some(token) = link_for_event(&self.config, LinkPurpose::Verify, event) {
+                    self.mail(event, &portal, MailKind::Verification, developer.clone(), Some(("verify-email", token))).await?;
+                }
+                let rule = auto_approval(settings, &email);
+                match rule {
+                    // Auto-approval waits for the address to be confirmed (EmailVerified).
+                    Some(_) if settings.require_verified_email => return Ok(Outcome::Nothing),
+                    Some(rule) => return self.auto_approve(event, rule).await,
+                    None => {}
                 }
                 if !settings.access_request_email {
                     return Ok(Outcome::Nothing);
                 }
-                self.mail(
-                    event,
-                    &portal,
-                    MailKind::AccessRequest,
-                    settings.admin_emails.clone(),
-                    None,
-                )
-                .await
+                self.mail(event, &portal, MailKind::AccessRequest, settings.admin_emails.clone(), None).await
             }
-            EventType::Approved if settings.approved_email => {
-                self.mail(event, &portal, MailKind::Approved, developer, None)
-                    .await
-            }
-            EventType::RegistrationAttempted => {
-                self.mail(
-                    event,
-                    &portal,
-                    MailKind::RegistrationAttempted,
-                    developer,
-                    None,
-                )
-                .await
-            }
-            EventType::InviteSent if settings.invite_email => {
-                let (Some(invite), Some(nonce)) = (event.invite_id, event.token_nonce.as_deref())
-                else {
-                    return Err(ConsumeError::Malformed(
-                        "an invite event without invite id or nonce".into(),
-                    ));
+            EventType::EmailVerified if settings.require_verified_email => {
+                let Some(email) = event.developer.email.as_deref() else {
+                    return Ok(Outcome::Nothing);
                 };
-                let token = derive_token(
-                    &self.config.token_secret,
-                    INVITE_TOKEN_PREFIX,
-                    "invite",
-                    invite,
-                    nonce,
-                )
-                .token;
-                self.mail(
-                    event,
-                    &portal,
-                    MailKind::Invite,
-                    developer,
-                    Some(("invite", token)),
-                )
-                .await
+                let email = Email::parse(email).map_err(|e| ConsumeError::Malformed(e.into()))?;
+                match auto_approval(settings, &email) {
+                    Some(rule) => self.auto_approve(event, rule).await,
+                    None => Ok(Outcome::Nothing),
+                }
+            }
+            EventType::ResetRequested if settings.reset_email => match link_for_event(&self.config, LinkPurpose::Reset, event) {
+                Some(token) => self.mail(event, &portal, MailKind::Reset, developer, Some(("reset-password", token))).await,
+                None => Err(ConsumeError::Malformed("a reset event without its nonce".into())),
+            },
+            EventType::PasswordReset if settings.reset_success_email => {
+                self.mail(event, &portal, MailKind::ResetSuccess, developer, None).await
+            }
+            EventType::Approved if settings.approved_email => self.mail(event, &portal, MailKind::Approved, developer, None).await,
+            EventType::RegistrationAttempted => self.mail(event, &portal, MailKind::RegistrationAttempted, developer, None).await,
+            EventType::InviteSent if settings.invite_email => {
+                let (Some(invite), Some(nonce)) = (event.invite_id, event.token_nonce.as_deref()) else {
+                    return Err(ConsumeError::Malformed("an invite event without invite id or nonce".into()));
+                };
+                let token = derive_token(&self.config.token_secret, INVITE_TOKEN_PREFIX, "invite", invite, nonce).token;
+                self.mail(event, &portal, MailKind::Invite, developer, Some(("invite", token))).await
             }
             _ => Ok(Outcome::Nothing),
         }
@@ -210,11 +184,7 @@ where
 
     /// Approves with the same conditional write an admin uses: a decision made meanwhile wins,
     /// and a replayed record is a quiet no-op.
-    async fn auto_approve(
-        &self,
-        event: &LifecycleEvent,
-        rule: AutoApproval,
-    ) -> Result<Outcome, ConsumeError> {
+    async fn auto_approve(&self, event: &LifecycleEvent, rule: AutoApproval) -> Result<Outcome, ConsumeError> {
         let Some(id) = event.developer_id else {
             return Ok(Outcome::Nothing);
         };
@@ -255,69 +225,41 @@ where
             return Ok(Outcome::Nothing);
         }
         let now = self.clock.now();
-        let mut claim = self
-            .store
-            .claim_mail(event.id, kind.name(), now, MAIL_LEASE_SECONDS)
-            .await?;
+        let mut claim = self.store.claim_mail(event.id, kind.name(), now, MAIL_LEASE_SECONDS).await?;
         if claim == MailClaim::InFlight {
             // An earlier invocation died while sending: wait its lease out once (well within
             // the function's timeout) rather than burn the retries of the event source mapping.
-            tokio::time::sleep(std::time::Duration::from_secs(
-                MAIL_LEASE_SECONDS as u64 + 1,
-            ))
-            .await;
-            claim = self
-                .store
-                .claim_mail(event.id, kind.name(), self.clock.now(), MAIL_LEASE_SECONDS)
-                .await?;
+            tokio::time::sleep(std::time::Duration::from_secs(MAIL_LEASE_SECONDS as u64 + 1)).await;
+            claim = self.store.claim_mail(event.id, kind.name(), self.clock.now(), MAIL_LEASE_SECONDS).await?;
         }
         match claim {
             MailClaim::AlreadySent => return Ok(Outcome::AlreadyMailed(kind)),
             MailClaim::InFlight => return Err(ConsumeError::MailInFlight),
             MailClaim::Acquired => {}
         }
-        let portal_url = portal
-            .settings
-            .portal_url
-            .clone()
-            .or_else(|| self.config.portal_url.clone());
+        let portal_url = portal.settings.portal_url.clone().or_else(|| self.config.portal_url.clone());
         // Links carry their token as a `token` query parameter (base64url: no escaping needed).
-        let link_url = link.map(|(path, token)| {
-            format!(
-                "{}/{path}?token={token}",
-                portal_url.as_deref().unwrap_or("")
-            )
-        });
+        let link_url = link.map(|(path, token)| format!("{}/{path}?token={token}", portal_url.as_deref().unwrap_or("")));
         let ctx = MailContext {
             portal_name: portal.name.clone(),
             login_url: portal_url.as_ref().map(|u| format!("{u}/login")),
             portal_url,
             link_url,
-            expires_at: event
-                .expires_at
-                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            expires_at: event.expires_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
             developer_name: event.developer.name.clone(),
             developer_email: event.developer.email.clone().unwrap_or_default(),
             developer_username: event.developer.username.clone(),
         };
         let sent = async {
-            let content = render(kind, &ctx).map_err(|e| ConsumeError::Mail(Box::new(e)))?;
-            let from = portal
-                .settings
-                .email_from
-                .clone()
-                .unwrap_or_else(|| self.config.sender.clone());
-            self.mailer
-                .send(&OutgoingMail { from, to, content })
-                .await
-                .map_err(ConsumeError::Mail)
+            let content =
+                render(kind, &ctx, portal.settings.email_templates.get(kind.name())).map_err(|e| ConsumeError::Mail(Box::new(e)))?;
+            let from = portal.settings.email_from.clone().unwrap_or_else(|| self.config.sender.clone());
+            self.mailer.send(&OutgoingMail { from, to, content }).await.map_err(ConsumeError::Mail)
         }
         .await;
         match sent {
             Ok(message_id) => {
-                self.store
-                    .complete_mail(event.id, kind.name(), &message_id, self.clock.now())
-                    .await?;
+                self.store.complete_mail(event.id, kind.name(), &message_id, self.clock.now()).await?;
                 tracing::info!(event_id = %event.id, mail = kind.name(), "mail sent");
                 Ok(Outcome::Mailed(kind))
             }

@@ -1,9 +1,7 @@
 //! Password hashing (Argon2id, OWASP parameters, off the async runtime) and opaque tokens
 //! (256 random bits, stored only as SHA-256 hashes).
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -20,22 +18,14 @@ pub const ARGON2_ITERATIONS: u32 = 2;
 pub const ARGON2_PARALLELISM: u32 = 1;
 
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(
-        ARGON2_MEMORY_KIB,
-        ARGON2_ITERATIONS,
-        ARGON2_PARALLELISM,
-        None,
-    )
-    .expect("static Argon2 parameters are valid");
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM, None).expect("static Argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
 /// Hashes synchronously (CPU-bound: call through [`hash_password`] from async code).
 pub fn hash_password_blocking(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2()
-        .hash_password(password.as_bytes(), &salt)?
-        .to_string())
+    Ok(argon2().hash_password(password.as_bytes(), &salt)?.to_string())
 }
 
 /// Hashes a password on the blocking pool so the runtime keeps serving.
@@ -53,10 +43,7 @@ pub async fn verify_password(password: String, phc: Option<String>) -> Result<bo
     tokio::task::spawn_blocking(move || {
         let phc = phc.unwrap_or_else(|| DUMMY_HASH.to_string());
         let parsed = PasswordHash::new(&phc).map_err(|e| AppError::internal(e.to_string()))?;
-        Ok(argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-            && phc != DUMMY_HASH)
+        Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok() && phc != DUMMY_HASH)
     })
     .await
     .map_err(AppError::internal)?
@@ -84,22 +71,11 @@ pub fn mint_token(prefix: &str) -> MintedToken {
 /// `<prefix><id>.<base64url HMAC-SHA256(secret, purpose|id|nonce)>` (256 bits). The table keeps
 /// only the nonce and the token's SHA-256, so nothing stored reveals a usable token, yet the
 /// stream consumer can rebuild the link for the mail from the event (id + nonce) and the secret.
-pub fn derive_token(
-    secret: &[u8],
-    prefix: &str,
-    purpose: &str,
-    id: uuid::Uuid,
-    nonce: &str,
-) -> MintedToken {
+pub fn derive_token(secret: &[u8], prefix: &str, purpose: &str, id: uuid::Uuid, nonce: &str) -> MintedToken {
     use hmac::{Hmac, Mac};
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(format!("{purpose}|{id}|{nonce}").as_bytes());
-    let token = format!(
-        "{prefix}{}.{}",
-        id.simple(),
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-    );
+    let token = format!("{prefix}{}.{}", id.simple(), URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
     let hash = token_hash(&token);
     MintedToken { token, hash }
 }
@@ -125,11 +101,7 @@ pub fn nonce() -> String {
 pub fn mint_session_token(developer: uuid::Uuid) -> MintedToken {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = format!(
-        "ghs_{}.{}",
-        developer.simple(),
-        URL_SAFE_NO_PAD.encode(bytes)
-    );
+    let token = format!("ghs_{}.{}", developer.simple(), URL_SAFE_NO_PAD.encode(bytes));
     let hash = token_hash(&token);
     MintedToken { token, hash }
 }
@@ -158,9 +130,7 @@ mod tests {
         let h = hash_password_blocking("correct horse battery staple").unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
         let parsed = PasswordHash::new(&h).unwrap();
-        assert!(argon2()
-            .verify_password(b"correct horse battery staple", &parsed)
-            .is_ok());
+        assert!(argon2().verify_password(b"correct horse battery staple", &parsed).is_ok());
         assert!(argon2().verify_password(b"wrong", &parsed).is_err());
     }
 
@@ -171,9 +141,7 @@ mod tests {
 
     #[tokio::test]
     async fn verifying_against_no_account_is_false_even_for_any_password() {
-        assert!(!verify_password("anything at all".into(), None)
-            .await
-            .unwrap());
+        assert!(!verify_password("anything at all".into(), None).await.unwrap());
     }
 
     #[test]
@@ -192,23 +160,10 @@ mod tests {
     fn a_derived_token_depends_on_secret_purpose_id_and_nonce_and_names_its_id() {
         let id = uuid::Uuid::new_v4();
         let a = derive_token(b"secret", "ghi_", "invite", id, "n1");
-        assert_eq!(
-            a.token,
-            derive_token(b"secret", "ghi_", "invite", id, "n1").token,
-            "deterministic"
-        );
-        assert_ne!(
-            a.token,
-            derive_token(b"other", "ghi_", "invite", id, "n1").token
-        );
-        assert_ne!(
-            a.token,
-            derive_token(b"secret", "ghi_", "reset", id, "n1").token
-        );
-        assert_ne!(
-            a.token,
-            derive_token(b"secret", "ghi_", "invite", id, "n2").token
-        );
+        assert_eq!(a.token, derive_token(b"secret", "ghi_", "invite", id, "n1").token, "deterministic");
+        assert_ne!(a.token, derive_token(b"other", "ghi_", "invite", id, "n1").token);
+        assert_ne!(a.token, derive_token(b"secret", "ghi_", "reset", id, "n1").token);
+        assert_ne!(a.token, derive_token(b"secret", "ghi_", "invite", id, "n2").token);
         assert_eq!(token_id(&a.token, "ghi_"), Some(id));
         assert_eq!(token_id(&a.token, "ghr_"), None);
         assert_eq!(token_id("ghi_nonsense", "ghi_"), None);

@@ -6,8 +6,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,8 +16,8 @@ use uuid::Uuid;
 
 use crate::crypto::sha256_hex;
 use crate::domain::{
-    Approval, ApprovalStatus, Developer, DeveloperState, Invite, InviteStatus, LifecycleEvent,
-    Portal, Session, Timestamp, EVENT_RETENTION_DAYS,
+    Approval, ApprovalStatus, Developer, DeveloperState, Invite, InviteStatus, LifecycleEvent, LinkPurpose, LinkToken, Portal, Session,
+    Timestamp, EVENT_RETENTION_DAYS,
 };
 use crate::store::*;
 
@@ -89,6 +88,9 @@ pub mod keys {
             None => format!("PORTAL#{portal}#INVITES"),
         }
     }
+    pub fn link(purpose: LinkPurpose) -> String {
+        format!("LINK#{}", purpose.as_str())
+    }
     pub fn session(token_hash: &str) -> String {
         format!("SESSION#{token_hash}")
     }
@@ -101,8 +103,7 @@ pub mod keys {
 }
 
 /// The three search indexes a `q` prefix is matched against.
-const SEARCH_INDEXES: [(&str, &str); 3] =
-    [("gsi3", "EMAIL"), ("gsi4", "USERNAME"), ("gsi5", "NAME")];
+const SEARCH_INDEXES: [(&str, &str); 3] = [("gsi3", "EMAIL"), ("gsi4", "USERNAME"), ("gsi5", "NAME")];
 
 fn to_item<T: Serialize>(v: &T) -> StoreResult<Item> {
     serde_dynamo::to_item(v).map_err(|e| StoreError::Other(Box::new(e)))
@@ -131,9 +132,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match &e {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            StoreError::Unavailable("no answer from DynamoDB".into())
-        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => StoreError::Unavailable("no answer from DynamoDB".into()),
         SdkError::ServiceError(se) => {
             let code = se.err().code().unwrap_or_default();
             let status = se.raw().status().as_u16();
@@ -146,11 +145,7 @@ where
                     | "ServiceUnavailable"
             ) || status >= 500
             {
-                StoreError::Unavailable(if code.is_empty() {
-                    format!("HTTP {status}")
-                } else {
-                    code.to_string()
-                })
+                StoreError::Unavailable(if code.is_empty() { format!("HTTP {status}") } else { code.to_string() })
             } else if code == "ConditionalCheckFailedException" {
                 StoreError::Conflict
             } else {
@@ -167,23 +162,15 @@ where
 /// How a cancelled transaction is retried. In real DynamoDB two transactions touching the
 /// same item (the per-portal counters) cancel each other with `TransactionConflict`, and the
 /// SDK does not retry that: we do, with jittered exponential backoff, a bounded number of times.
-pub fn transaction_retry_delay(
-    reasons: &[Option<&str>],
-    attempt: u32,
-    jitter: f64,
-) -> Option<Duration> {
+pub fn transaction_retry_delay(reasons: &[Option<&str>], attempt: u32, jitter: f64) -> Option<Duration> {
     const MAX_ATTEMPTS: u32 = 6;
     let conflict_only = reasons.iter().any(|r| *r == Some("TransactionConflict"))
-        && reasons
-            .iter()
-            .all(|r| matches!(r, None | Some("None") | Some("TransactionConflict")));
+        && reasons.iter().all(|r| matches!(r, None | Some("None") | Some("TransactionConflict")));
     if !conflict_only || attempt + 1 >= MAX_ATTEMPTS {
         return None;
     }
     let base_ms = 20u64 << attempt.min(6);
-    Some(Duration::from_millis(
-        (base_ms as f64 * (0.5 + jitter.clamp(0.0, 1.0))) as u64,
-    ))
+    Some(Duration::from_millis((base_ms as f64 * (0.5 + jitter.clamp(0.0, 1.0))) as u64))
 }
 
 /// A transaction that was cancelled: per-item reason codes (None where the item was fine).
@@ -194,15 +181,10 @@ struct Cancelled {
 
 impl Cancelled {
     fn failed(&self, index: usize) -> bool {
-        self.reasons
-            .get(index)
-            .and_then(|r| r.code())
-            .is_some_and(|c| c == "ConditionalCheckFailed")
+        self.reasons.get(index).and_then(|r| r.code()).is_some_and(|c| c == "ConditionalCheckFailed")
     }
     fn any_failed(&self) -> bool {
-        self.reasons
-            .iter()
-            .any(|r| r.code() == Some("ConditionalCheckFailed"))
+        self.reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
     }
 }
 
@@ -236,9 +218,7 @@ fn decode_cursor(
     partition_attr: &str,
     partition: &str,
 ) -> StoreResult<BTreeMap<String, String>> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(raw.trim())
-        .map_err(|_| StoreError::BadCursor)?;
+    let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| StoreError::BadCursor)?;
     let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
     if c.f != expected_f
         || c.k.get(partition_attr).map(String::as_str) != Some(partition)
@@ -257,10 +237,7 @@ fn item_str(item: &Item, attr: &str) -> Option<String> {
 
 impl Dynamo {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -282,63 +259,35 @@ impl Dynamo {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn put_with(
-        &self,
-        item: Item,
-        condition: &str,
-        values: Vec<(&str, AttributeValue)>,
-    ) -> StoreResult<TransactWriteItem> {
+    fn put_with(&self, item: Item, condition: &str, values: Vec<(&str, AttributeValue)>) -> StoreResult<TransactWriteItem> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression(condition)
-            .set_expression_attribute_values(Some(
-                values
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
-            ))
+            .set_expression_attribute_values(Some(values.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
             .build()
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
     fn delete(&self, key: Item) -> StoreResult<TransactWriteItem> {
-        let d = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .build()
-            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let d = Delete::builder().table_name(&self.table).set_key(Some(key)).build().map_err(|e| StoreError::Other(Box::new(e)))?;
         Ok(TransactWriteItem::builder().delete(d).build())
     }
 
-    fn delete_if(
-        &self,
-        key: Item,
-        condition: &str,
-        values: Vec<(&str, AttributeValue)>,
-    ) -> StoreResult<TransactWriteItem> {
+    fn delete_if(&self, key: Item, condition: &str, values: Vec<(&str, AttributeValue)>) -> StoreResult<TransactWriteItem> {
         let d = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key))
             .condition_expression(condition)
-            .set_expression_attribute_values(Some(
-                values
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect(),
-            ))
+            .set_expression_attribute_values(Some(values.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
             .build()
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         Ok(TransactWriteItem::builder().delete(d).build())
     }
 
     /// `ADD` deltas to the portal's per-state counters.
-    fn count(
-        &self,
-        portal: Uuid,
-        deltas: &[(DeveloperState, i64)],
-    ) -> StoreResult<TransactWriteItem> {
+    fn count(&self, portal: Uuid, deltas: &[(DeveloperState, i64)]) -> StoreResult<TransactWriteItem> {
         let mut names = HashMap::new();
         let mut values = HashMap::new();
         let mut parts = Vec::new();
@@ -378,9 +327,7 @@ impl Dynamo {
                 if let TransactWriteItemsError::TransactionCanceledException(tc) = se.err() {
                     let reasons = tc.cancellation_reasons().to_vec();
                     let codes: Vec<Option<&str>> = reasons.iter().map(|r| r.code()).collect();
-                    if let Some(delay) =
-                        transaction_retry_delay(&codes, attempt, rand::random::<f64>())
-                    {
+                    if let Some(delay) = transaction_retry_delay(&codes, attempt, rand::random::<f64>()) {
                         attempt += 1;
                         tokio::time::sleep(delay).await;
                         continue;
@@ -396,24 +343,15 @@ impl Dynamo {
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TxError::Cancelled(c)) if c.any_failed() => Err(StoreError::Conflict),
-            Err(TxError::Cancelled(c)) => Err(StoreError::Unavailable(format!(
-                "transaction cancelled: {:?}",
-                c.reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
-            ))),
+            Err(TxError::Cancelled(c)) => {
+                Err(StoreError::Unavailable(format!("transaction cancelled: {:?}", c.reasons.iter().map(|r| r.code()).collect::<Vec<_>>())))
+            }
             Err(TxError::Store(e)) => Err(e),
         }
     }
 
     async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
+        let out = self.client.get_item().table_name(&self.table).set_key(Some(key)).consistent_read(true).send().await.map_err(classify)?;
         Ok(out.item)
     }
 
@@ -457,15 +395,8 @@ impl Dynamo {
     }
 
     fn event_item(&self, e: &LifecycleEvent) -> StoreResult<Item> {
-        let mut item = with_keys(
-            to_item(e)?,
-            KIND_EVENT,
-            &[("pk", keys::event(e.id)), ("sk", "EVENT".to_string())],
-        );
-        item.insert(
-            "ttl".into(),
-            n(e.at.timestamp() + EVENT_RETENTION_DAYS * 86_400),
-        );
+        let mut item = with_keys(to_item(e)?, KIND_EVENT, &[("pk", keys::event(e.id)), ("sk", "EVENT".to_string())]);
+        item.insert("ttl".into(), n(e.at.timestamp() + EVENT_RETENTION_DAYS * 86_400));
         Ok(item)
     }
 
@@ -496,18 +427,12 @@ impl Dynamo {
             ],
         );
         item.insert("expires_epoch".into(), n(i.expires_at.timestamp()));
-        item.insert(
-            "ttl".into(),
-            n(i.expires_at.timestamp() + EVENT_RETENTION_DAYS * 86_400),
-        );
+        item.insert("ttl".into(), n(i.expires_at.timestamp() + EVENT_RETENTION_DAYS * 86_400));
         Ok(item)
     }
 
     fn invite_marker_item(&self, i: &Invite) -> Item {
-        let mut item = key(
-            keys::invite_marker(i.portal_id, &i.email_norm),
-            keys::UNIQUE,
-        );
+        let mut item = key(keys::invite_marker(i.portal_id, &i.email_norm), keys::UNIQUE);
         item.insert("kind".into(), s("invite_marker"));
         item.insert("invite_id".into(), s(i.id.to_string()));
         item.insert("expires_epoch".into(), n(i.expires_at.timestamp()));
@@ -515,15 +440,15 @@ impl Dynamo {
         item
     }
 
+    fn link_item(&self, l: &LinkToken) -> StoreResult<Item> {
+        let mut item = with_keys(to_item(l)?, "link_token", &[("pk", keys::developer(l.developer_id)), ("sk", keys::link(l.purpose))]);
+        item.insert("ttl".into(), n(l.expires_at.timestamp()));
+        Ok(item)
+    }
+
     fn session_item(&self, se: &Session) -> StoreResult<Item> {
-        let mut item = with_keys(
-            to_item(se)?,
-            "session",
-            &[
-                ("pk", keys::developer(se.developer_id)),
-                ("sk", keys::session(&se.token_hash)),
-            ],
-        );
+        let mut item =
+            with_keys(to_item(se)?, "session", &[("pk", keys::developer(se.developer_id)), ("sk", keys::session(&se.token_hash))]);
         item.insert("ttl".into(), n(se.expires_at.timestamp()));
         Ok(item)
     }
@@ -541,39 +466,23 @@ impl Dynamo {
         let mut out = Vec::new();
         let mut start = start;
         loop {
-            let mut vals: HashMap<String, AttributeValue> = values
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect();
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(str::to_string))
-                .key_condition_expression(condition);
+            let mut vals: HashMap<String, AttributeValue> = values.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            let mut q =
+                self.client.query().table_name(&self.table).set_index_name(index.map(str::to_string)).key_condition_expression(condition);
             if let Some((expr, fvals, fnames)) = &filter {
                 q = q.filter_expression(*expr);
                 for (k, v) in fvals {
                     vals.insert(k.to_string(), v.clone());
                 }
                 if !fnames.is_empty() {
-                    q = q.set_expression_attribute_names(Some(
-                        fnames
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.to_string()))
-                            .collect(),
-                    ));
+                    q = q.set_expression_attribute_names(Some(fnames.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()));
                 }
             }
             if let Some(l) = limit {
                 q = q.limit((l - out.len()).clamp(1, 1000) as i32);
             }
-            let page = q
-                .set_expression_attribute_values(Some(vals))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(classify)?;
+            let page =
+                q.set_expression_attribute_values(Some(vals)).set_exclusive_start_key(start.take()).send().await.map_err(classify)?;
             out.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             let full = limit.is_some_and(|l| out.len() >= l);
@@ -586,22 +495,13 @@ impl Dynamo {
 
 /// Reads a cancelled registration by item position: the username marker wins over the email
 /// marker (a taken username is 409 whatever the email), then the invite, then the developer.
-fn registration_cancelled(
-    c: &Cancelled,
-    email_at: Option<usize>,
-    username_at: Option<usize>,
-    invite_at: Option<usize>,
-) -> RegisterError {
+fn registration_cancelled(c: &Cancelled, email_at: Option<usize>, username_at: Option<usize>, invite_at: Option<usize>) -> RegisterError {
     if username_at.is_some_and(|i| c.failed(i)) {
         return RegisterError::UsernameTaken;
     }
     if let Some(i) = email_at.filter(|i| c.failed(*i)) {
-        let owner = c.reasons.get(i).and_then(|r| r.item()).and_then(|i| {
-            Some((
-                item_str(i, "developer_id")?.parse().ok()?,
-                item_str(i, "email")?,
-            ))
-        });
+        let owner =
+            c.reasons.get(i).and_then(|r| r.item()).and_then(|i| Some((item_str(i, "developer_id")?.parse().ok()?, item_str(i, "email")?)));
         return RegisterError::EmailTaken(owner);
     }
     if invite_at.is_some_and(|i| c.failed(i)) {
@@ -618,24 +518,15 @@ fn registration_cancelled(
 
 impl AdminTokenStore for Dynamo {
     async fn find_admin_token(&self, token_hash: &str) -> StoreResult<Option<AdminToken>> {
-        match self
-            .get(key(keys::admin_token(token_hash), "ADMINTOKEN"))
-            .await?
-        {
+        match self.get(key(keys::admin_token(token_hash), "ADMINTOKEN")).await? {
             Some(item) => Ok(Some(from_item(item)?)),
             None => Ok(None),
         }
     }
 
     async fn put_admin_token(&self, token: &AdminToken) -> StoreResult<()> {
-        let item = with_keys(
-            to_item(token)?,
-            "admin_token",
-            &[
-                ("pk", keys::admin_token(&token.token_hash)),
-                ("sk", "ADMINTOKEN".to_string()),
-            ],
-        );
+        let item =
+            with_keys(to_item(token)?, "admin_token", &[("pk", keys::admin_token(&token.token_hash)), ("sk", "ADMINTOKEN".to_string())]);
         self.client
             .put_item()
             .table_name(&self.table)
@@ -650,14 +541,7 @@ impl AdminTokenStore for Dynamo {
 
 impl PortalStore for Dynamo {
     async fn create_portal(&self, portal: &Portal) -> StoreResult<()> {
-        let item = with_keys(
-            to_item(portal)?,
-            "portal",
-            &[
-                ("pk", keys::portal(portal.id)),
-                ("sk", "PORTAL".to_string()),
-            ],
-        );
+        let item = with_keys(to_item(portal)?, "portal", &[("pk", keys::portal(portal.id)), ("sk", "PORTAL".to_string())]);
         // The counters exist from the start: a portal without them does not exist.
         let mut counters = key(keys::portal(portal.id), keys::COUNTERS);
         counters.insert("kind".into(), s("counters"));
@@ -679,22 +563,13 @@ impl PortalStore for Dynamo {
     }
 
     async fn update_portal(&self, portal: &Portal) -> StoreResult<()> {
-        let item = with_keys(
-            to_item(portal)?,
-            "portal",
-            &[
-                ("pk", keys::portal(portal.id)),
-                ("sk", "PORTAL".to_string()),
-            ],
-        );
+        let item = with_keys(to_item(portal)?, "portal", &[("pk", keys::portal(portal.id)), ("sk", "PORTAL".to_string())]);
         let previous = portal.version.saturating_sub(1);
         self.client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(
-                "attribute_exists(pk) AND (attribute_not_exists(version) OR version = :v)",
-            )
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(version) OR version = :v)")
             .expression_attribute_values(":v", n(previous as i64))
             .send()
             .await
@@ -711,18 +586,12 @@ impl DeveloperStore for Dynamo {
         let mut email_at = None;
         if let Some(e) = &d.email_norm {
             email_at = Some(items.len());
-            items.push(self.put(
-                self.marker_item(keys::email_marker(d.portal_id, e), d),
-                absent,
-            )?);
+            items.push(self.put(self.marker_item(keys::email_marker(d.portal_id, e), d), absent)?);
         }
         let mut username_at = None;
         if let Some(u) = &d.username {
             username_at = Some(items.len());
-            items.push(self.put(
-                self.marker_item(keys::username_marker(d.portal_id, &u.to_lowercase()), d),
-                absent,
-            )?);
+            items.push(self.put(self.marker_item(keys::username_marker(d.portal_id, &u.to_lowercase()), d), absent)?);
         }
         if let Some(a) = &new.approval {
             items.push(self.put(self.approval_item(a)?, None)?);
@@ -733,22 +602,15 @@ impl DeveloperStore for Dynamo {
             items.push(self.put_with(
                 self.invite_item(inv)?,
                 "#status = :pending AND token_hash = :h AND version = :v",
-                vec![
-                    (":pending", s("pending")),
-                    (":h", s(inv.token_hash.clone())),
-                    (":v", n(inv.version as i64 - 1)),
-                ],
+                vec![(":pending", s("pending")), (":h", s(inv.token_hash.clone())), (":v", n(inv.version as i64 - 1))],
             )?);
             if let Some(TransactWriteItem { put: Some(p), .. }) = items.last_mut() {
-                p.expression_attribute_names = Some(HashMap::from([(
-                    "#status".to_string(),
-                    "status".to_string(),
-                )]));
+                p.expression_attribute_names = Some(HashMap::from([("#status".to_string(), "status".to_string())]));
             }
-            items.push(self.delete(key(
-                keys::invite_marker(inv.portal_id, &inv.email_norm),
-                keys::UNIQUE,
-            ))?);
+            items.push(self.delete(key(keys::invite_marker(inv.portal_id, &inv.email_norm), keys::UNIQUE))?);
+        }
+        if let Some(link) = &new.verification {
+            items.push(self.put(self.link_item(link)?, None)?);
         }
         items.push(self.put(self.event_item(&new.event)?, None)?);
         items.push(self.count(d.portal_id, &[(d.state, 1)])?);
@@ -759,15 +621,8 @@ impl DeveloperStore for Dynamo {
                     // Without the old item in the reasons, read the marker.
                     RegisterError::EmailTaken(None) => {
                         let e = d.email_norm.as_deref().unwrap_or_default();
-                        let marker = self
-                            .get(key(keys::email_marker(d.portal_id, e), keys::UNIQUE))
-                            .await?;
-                        let owner = marker.and_then(|i| {
-                            Some((
-                                item_str(&i, "developer_id")?.parse().ok()?,
-                                item_str(&i, "email")?,
-                            ))
-                        });
+                        let marker = self.get(key(keys::email_marker(d.portal_id, e), keys::UNIQUE)).await?;
+                        let owner = marker.and_then(|i| Some((item_str(&i, "developer_id")?.parse().ok()?, item_str(&i, "email")?)));
                         Err(RegisterError::EmailTaken(owner))
                     }
                     other => Err(other),
@@ -789,15 +644,11 @@ impl DeveloperStore for Dynamo {
         let mut items = vec![self.put_with(
             self.developer_item(after)?,
             "attribute_exists(pk) AND version = :v AND #state = :s",
-            vec![
-                (":v", n(before.version as i64)),
-                (":s", s(before.state.as_str())),
-            ],
+            vec![(":v", n(before.version as i64)), (":s", s(before.state.as_str()))],
         )?];
         // `state` is a reserved word: the condition needs a name placeholder.
         if let Some(TransactWriteItem { put: Some(p), .. }) = items.first_mut() {
-            p.expression_attribute_names =
-                Some(HashMap::from([("#state".to_string(), "state".to_string())]));
+            p.expression_attribute_names = Some(HashMap::from([("#state".to_string(), "state".to_string())]));
         }
         if before.state != after.state {
             items.push(self.count(after.portal_id, &[(before.state, -1), (after.state, 1)])?);
@@ -806,26 +657,13 @@ impl DeveloperStore for Dynamo {
             let u = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(keys::approval(dec.approval_id), "APPROVAL")))
-                .update_expression(
-                    "SET #status = :st, decided_at = :at, decided_by = :by, gsi1pk = :g",
-                )
+                .update_expression("SET #status = :st, decided_at = :at, decided_by = :by, gsi1pk = :g")
                 .condition_expression("#status = :pending")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":st", s(dec.status.as_str()))
-                .expression_attribute_values(
-                    ":at",
-                    s(dec
-                        .decided_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-                )
+                .expression_attribute_values(":at", s(dec.decided_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
                 .expression_attribute_values(":by", s(dec.decided_by.clone()))
-                .expression_attribute_values(
-                    ":g",
-                    s(keys::approvals(
-                        crate::domain::APPROVAL_EVENT_REGISTRATION,
-                        Some(dec.status),
-                    )),
-                )
+                .expression_attribute_values(":g", s(keys::approvals(crate::domain::APPROVAL_EVENT_REGISTRATION, Some(dec.status))))
                 .expression_attribute_values(":pending", s("pending"))
                 .build()
                 .map_err(|e| StoreError::Other(Box::new(e)))?;
@@ -837,6 +675,13 @@ impl DeveloperStore for Dynamo {
         if let Some(e) = &change.event {
             items.push(self.put(self.event_item(e)?, None)?);
         }
+        if let Some(link) = &change.consume_link {
+            items.push(self.delete_if(
+                key(keys::developer(link.developer_id), &keys::link(link.purpose)),
+                "token_hash = :h",
+                vec![(":h", s(link.token_hash.clone()))],
+            )?);
+        }
         if let Some(session) = &change.keep_session {
             items.push(self.put(self.session_item(session)?, Some("attribute_exists(pk)"))?);
         }
@@ -844,11 +689,8 @@ impl DeveloperStore for Dynamo {
     }
 
     async fn delete_developer(&self, d: &Developer, event: &LifecycleEvent) -> StoreResult<()> {
-        let mut items = vec![self.delete_if(
-            key(keys::developer(d.id), keys::PROFILE),
-            "version = :v",
-            vec![(":v", n(d.version as i64))],
-        )?];
+        let mut items =
+            vec![self.delete_if(key(keys::developer(d.id), keys::PROFILE), "version = :v", vec![(":v", n(d.version as i64))])?];
         if let Some(e) = &d.email_norm {
             items.push(self.delete(key(keys::email_marker(d.portal_id, e), keys::UNIQUE))?);
         }
@@ -856,22 +698,10 @@ impl DeveloperStore for Dynamo {
             items.push(self.delete(key(keys::invite(inv), "INVITE"))?);
         }
         if let Some(u) = &d.username {
-            items.push(self.delete(key(
-                keys::username_marker(d.portal_id, &u.to_lowercase()),
-                keys::UNIQUE,
-            ))?);
+            items.push(self.delete(key(keys::username_marker(d.portal_id, &u.to_lowercase()), keys::UNIQUE))?);
         }
         // Everything else the developer owns lives in its item collection (pk DEV#id).
-        let (owned, _) = self
-            .query(
-                None,
-                "pk = :pk",
-                vec![(":pk", s(keys::developer(d.id)))],
-                None,
-                None,
-                None,
-            )
-            .await?;
+        let (owned, _) = self.query(None, "pk = :pk", vec![(":pk", s(keys::developer(d.id)))], None, None, None).await?;
         for item in owned {
             if item_str(&item, "sk").as_deref() != Some(keys::PROFILE) {
                 if let (Some(pk), Some(sk)) = (item_str(&item, "pk"), item_str(&item, "sk")) {
@@ -885,10 +715,7 @@ impl DeveloperStore for Dynamo {
         items.push(self.count(d.portal_id, &[(d.state, -1)])?);
         items.push(self.put(self.event_item(event)?, None)?);
         if items.len() > 100 {
-            return Err(StoreError::Other(
-                "a developer owning more than 95 items cannot be deleted in one transaction yet"
-                    .into(),
-            ));
+            return Err(StoreError::Other("a developer owning more than 95 items cannot be deleted in one transaction yet".into()));
         }
         self.transact_conditional(items).await
     }
@@ -899,17 +726,9 @@ impl DeveloperStore for Dynamo {
             None => {
                 let (index, pk_attr, sk_attr, partition) = match q.state {
                     Some(st) => ("gsi1", "gsi1pk", "gsi1sk", keys::by_state(q.portal_id, st)),
-                    None => (
-                        "gsi2",
-                        "gsi2pk",
-                        "gsi2sk",
-                        keys::all_developers(q.portal_id),
-                    ),
+                    None => ("gsi2", "gsi2pk", "gsi2sk", keys::all_developers(q.portal_id)),
                 };
-                let f = fingerprint(&[
-                    &q.portal_id.to_string(),
-                    q.state.map(|s| s.as_str()).unwrap_or("*"),
-                ]);
+                let f = fingerprint(&[&q.portal_id.to_string(), q.state.map(|s| s.as_str()).unwrap_or("*")]);
                 let start = match &q.cursor {
                     Some(c) => Some(
                         decode_cursor(c, &f, &["pk", "sk", pk_attr, sk_attr], pk_attr, &partition)?
@@ -921,14 +740,7 @@ impl DeveloperStore for Dynamo {
                 };
                 let condition = format!("{pk_attr} = :p");
                 let (page, counts) = tokio::join!(
-                    self.query(
-                        Some(index),
-                        &condition,
-                        vec![(":p", s(partition.clone()))],
-                        None,
-                        start,
-                        Some(limit + 1)
-                    ),
+                    self.query(Some(index), &condition, vec![(":p", s(partition.clone()))], None, start, Some(limit + 1)),
                     self.count_developers(q.portal_id)
                 );
                 let (mut items, _) = page?;
@@ -936,10 +748,8 @@ impl DeveloperStore for Dynamo {
                 let next_cursor = if items.len() > limit {
                     items.truncate(limit);
                     let last = items.last().expect("limit >= 1");
-                    let k: BTreeMap<String, String> = ["pk", "sk", pk_attr, sk_attr]
-                        .iter()
-                        .filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v)))
-                        .collect();
+                    let k: BTreeMap<String, String> =
+                        ["pk", "sk", pk_attr, sk_attr].iter().filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v))).collect();
                     Some(encode_cursor(f, k))
                 } else {
                     None
@@ -948,56 +758,27 @@ impl DeveloperStore for Dynamo {
                     Some(st) => counts.get(st),
                     None => counts.total(),
                 };
-                Ok(Page {
-                    items: items
-                        .into_iter()
-                        .map(from_item)
-                        .collect::<StoreResult<_>>()?,
-                    total: Some(total),
-                    next_cursor,
-                })
+                Ok(Page { items: items.into_iter().map(from_item).collect::<StoreResult<_>>()?, total: Some(total), next_cursor })
             }
             Some(prefix) => {
                 // Union of three prefix queries (email, username, name), each a bounded
                 // `begins_with` range: exact total, paged by developer id.
-                let f = fingerprint(&[
-                    &q.portal_id.to_string(),
-                    q.state.map(|s| s.as_str()).unwrap_or("*"),
-                    prefix,
-                ]);
+                let f = fingerprint(&[&q.portal_id.to_string(), q.state.map(|s| s.as_str()).unwrap_or("*"), prefix]);
                 let after = match &q.cursor {
                     Some(c) => {
-                        let k = decode_cursor(
-                            c,
-                            &f,
-                            &["portal", "id"],
-                            "portal",
-                            &q.portal_id.to_string(),
-                        )?;
+                        let k = decode_cursor(c, &f, &["portal", "id"], "portal", &q.portal_id.to_string())?;
                         Some(k.get("id").cloned().ok_or(StoreError::BadCursor)?)
                     }
                     None => None,
                 };
-                let filter = q.state.map(|st| {
-                    (
-                        "#state = :st",
-                        vec![(":st", s(st.as_str()))],
-                        vec![("#state", "state")],
-                    )
-                });
+                let filter = q.state.map(|st| ("#state = :st", vec![(":st", s(st.as_str()))], vec![("#state", "state")]));
                 let queries = SEARCH_INDEXES.map(|(index, field)| {
                     let pk_attr = format!("{index}pk");
                     let sk_attr = format!("{index}sk");
                     let condition = format!("{pk_attr} = :p AND begins_with({sk_attr}, :q)");
-                    let values = vec![
-                        (":p", s(format!("PORTAL#{}#{field}", q.portal_id))),
-                        (":q", s(prefix.clone())),
-                    ];
+                    let values = vec![(":p", s(format!("PORTAL#{}#{field}", q.portal_id))), (":q", s(prefix.clone()))];
                     let filter = filter.clone();
-                    async move {
-                        self.query(Some(index), &condition, values, filter, None, None)
-                            .await
-                    }
+                    async move { self.query(Some(index), &condition, values, filter, None, None).await }
                 });
                 let [a, b, c] = queries;
                 let (a, b, c, counts) = tokio::join!(a, b, c, self.count_developers(q.portal_id));
@@ -1011,29 +792,17 @@ impl DeveloperStore for Dynamo {
                     }
                 }
                 let total = all.len() as u64;
-                let mut page: Vec<(String, Item)> = all
-                    .into_iter()
-                    .filter(|(id, _)| after.as_ref().is_none_or(|a| id > a))
-                    .take(limit + 1)
-                    .collect();
+                let mut page: Vec<(String, Item)> =
+                    all.into_iter().filter(|(id, _)| after.as_ref().is_none_or(|a| id > a)).take(limit + 1).collect();
                 let next_cursor = if page.len() > limit {
                     page.truncate(limit);
                     let last = page.last().map(|(id, _)| id.clone()).unwrap_or_default();
-                    Some(encode_cursor(
-                        f,
-                        BTreeMap::from([
-                            ("portal".to_string(), q.portal_id.to_string()),
-                            ("id".to_string(), last),
-                        ]),
-                    ))
+                    Some(encode_cursor(f, BTreeMap::from([("portal".to_string(), q.portal_id.to_string()), ("id".to_string(), last)])))
                 } else {
                     None
                 };
                 Ok(Page {
-                    items: page
-                        .into_iter()
-                        .map(|(_, i)| from_item(i))
-                        .collect::<StoreResult<_>>()?,
+                    items: page.into_iter().map(|(_, i)| from_item(i)).collect::<StoreResult<_>>()?,
                     total: Some(total),
                     next_cursor,
                 })
@@ -1042,18 +811,11 @@ impl DeveloperStore for Dynamo {
     }
 
     async fn count_developers(&self, portal_id: Uuid) -> StoreResult<Option<StateCounts>> {
-        let Some(item) = self
-            .get(key(keys::portal(portal_id), keys::COUNTERS))
-            .await?
-        else {
+        let Some(item) = self.get(key(keys::portal(portal_id), keys::COUNTERS)).await? else {
             return Ok(None);
         };
         let get = |st: DeveloperState| -> u64 {
-            item.get(st.as_str())
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-                .unwrap_or(0)
-                .max(0) as u64
+            item.get(st.as_str()).and_then(|v| v.as_n().ok()).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0).max(0) as u64
         };
         Ok(Some(StateCounts {
             pending: get(DeveloperState::Pending),
@@ -1074,11 +836,7 @@ impl ApprovalStore for Dynamo {
 
     async fn list_approvals(&self, q: &ApprovalQuery) -> StoreResult<Page<Approval>> {
         let limit = q.limit.clamp(1, 100);
-        let (index, pk_attr, sk_attr) = if q.status.is_some() {
-            ("gsi1", "gsi1pk", "gsi1sk")
-        } else {
-            ("gsi2", "gsi2pk", "gsi2sk")
-        };
+        let (index, pk_attr, sk_attr) = if q.status.is_some() { ("gsi1", "gsi1pk", "gsi1sk") } else { ("gsi2", "gsi2pk", "gsi2sk") };
         let partition = keys::approvals(&q.event, q.status);
         let portal = q.portal_id.map(|p| p.to_string());
         let f = fingerprint(&[&partition, portal.as_deref().unwrap_or("*")]);
@@ -1099,45 +857,23 @@ impl ApprovalStore for Dynamo {
             }
             None => format!("{pk_attr} = :p"),
         };
-        let (mut items, _) = self
-            .query(
-                Some(index),
-                &condition,
-                values,
-                None,
-                start,
-                Some(limit + 1),
-            )
-            .await?;
+        let (mut items, _) = self.query(Some(index), &condition, values, None, start, Some(limit + 1)).await?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
             let last = items.last().expect("limit >= 1");
-            let k: BTreeMap<String, String> = ["pk", "sk", pk_attr, sk_attr]
-                .iter()
-                .filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v)))
-                .collect();
+            let k: BTreeMap<String, String> =
+                ["pk", "sk", pk_attr, sk_attr].iter().filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v))).collect();
             Some(encode_cursor(f, k))
         } else {
             None
         };
-        Ok(Page {
-            items: items
-                .into_iter()
-                .map(from_item)
-                .collect::<StoreResult<_>>()?,
-            total: None,
-            next_cursor,
-        })
+        Ok(Page { items: items.into_iter().map(from_item).collect::<StoreResult<_>>()?, total: None, next_cursor })
     }
 }
 
 impl EventLog for Dynamo {
     async fn record_event(&self, event: &LifecycleEvent, dedupe: bool) -> StoreResult<bool> {
-        let mut req = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(self.event_item(event)?));
+        let mut req = self.client.put_item().table_name(&self.table).set_item(Some(self.event_item(event)?));
         if dedupe {
             req = req.condition_expression("attribute_not_exists(pk)");
         }
@@ -1150,29 +886,18 @@ impl EventLog for Dynamo {
 }
 
 impl MailLedger for Dynamo {
-    async fn claim_mail(
-        &self,
-        event_id: Uuid,
-        mail: &str,
-        now: Timestamp,
-        lease_seconds: i64,
-    ) -> StoreResult<MailClaim> {
+    async fn claim_mail(&self, event_id: Uuid, mail: &str, now: Timestamp, lease_seconds: i64) -> StoreResult<MailClaim> {
         let mut item = key(keys::event(event_id), &format!("MAIL#{mail}"));
         item.insert("kind".into(), s("mail_marker"));
         item.insert("status".into(), s("sending"));
         item.insert("lease_until".into(), n(now.timestamp() + lease_seconds));
-        item.insert(
-            "ttl".into(),
-            n(now.timestamp() + EVENT_RETENTION_DAYS * 86_400),
-        );
+        item.insert("ttl".into(), n(now.timestamp() + EVENT_RETENTION_DAYS * 86_400));
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(pk) OR (#status = :sending AND lease_until < :now)",
-            )
+            .condition_expression("attribute_not_exists(pk) OR (#status = :sending AND lease_until < :now)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sending", s("sending"))
             .expression_attribute_values(":now", n(now.timestamp()))
@@ -1182,9 +907,7 @@ impl MailLedger for Dynamo {
         match result {
             Ok(_) => Ok(MailClaim::Acquired),
             Err(StoreError::Conflict) => {
-                let existing = self
-                    .get(key(keys::event(event_id), &format!("MAIL#{mail}")))
-                    .await?;
+                let existing = self.get(key(keys::event(event_id), &format!("MAIL#{mail}"))).await?;
                 match existing.and_then(|i| item_str(&i, "status")).as_deref() {
                     Some("sent") => Ok(MailClaim::AlreadySent),
                     _ => Ok(MailClaim::InFlight),
@@ -1194,27 +917,16 @@ impl MailLedger for Dynamo {
         }
     }
 
-    async fn complete_mail(
-        &self,
-        event_id: Uuid,
-        mail: &str,
-        message_id: &str,
-        now: Timestamp,
-    ) -> StoreResult<()> {
+    async fn complete_mail(&self, event_id: Uuid, mail: &str, message_id: &str, now: Timestamp) -> StoreResult<()> {
         self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::event(event_id), &format!("MAIL#{mail}"))))
-            .update_expression(
-                "SET #status = :sent, message_id = :m, sent_at = :at REMOVE lease_until",
-            )
+            .update_expression("SET #status = :sent, message_id = :m, sent_at = :at REMOVE lease_until")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sent", s("sent"))
             .expression_attribute_values(":m", s(message_id))
-            .expression_attribute_values(
-                ":at",
-                s(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            )
+            .expression_attribute_values(":at", s(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
             .send()
             .await
             .map_err(classify)?;
@@ -1233,13 +945,7 @@ impl MailLedger for Dynamo {
             .await
             .map_err(classify)
             .map(|_| ())
-            .or_else(|e| {
-                if matches!(e, StoreError::Conflict) {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
+            .or_else(|e| if matches!(e, StoreError::Conflict) { Ok(()) } else { Err(e) })
     }
 }
 
@@ -1253,11 +959,7 @@ mod tests {
         let d0 = transaction_retry_delay(&reasons, 0, 0.5).unwrap();
         let d3 = transaction_retry_delay(&reasons, 3, 0.5).unwrap();
         assert!(d3 > d0);
-        assert_ne!(
-            transaction_retry_delay(&reasons, 1, 0.0),
-            transaction_retry_delay(&reasons, 1, 1.0),
-            "jitter spreads retries"
-        );
+        assert_ne!(transaction_retry_delay(&reasons, 1, 0.0), transaction_retry_delay(&reasons, 1, 1.0), "jitter spreads retries");
     }
 
     #[test]
@@ -1269,12 +971,7 @@ mod tests {
 
     #[test]
     fn a_failed_condition_is_never_retried() {
-        assert!(transaction_retry_delay(
-            &[Some("ConditionalCheckFailed"), Some("TransactionConflict")],
-            0,
-            0.5
-        )
-        .is_none());
+        assert!(transaction_retry_delay(&[Some("ConditionalCheckFailed"), Some("TransactionConflict")], 0, 0.5).is_none());
         assert!(transaction_retry_delay(&[Some("ConditionalCheckFailed")], 0, 0.5).is_none());
         assert!(transaction_retry_delay(&[None, None], 0, 0.5).is_none());
     }
@@ -1284,47 +981,23 @@ mod tests {
         let attrs = ["gsi1pk", "gsi1sk"];
         let part = "PORTAL#a#STATE#pending";
         let f = fingerprint(&["portal-a", "pending"]);
-        let k = BTreeMap::from([
-            ("gsi1pk".to_string(), part.to_string()),
-            ("gsi1sk".to_string(), "x".to_string()),
-        ]);
+        let k = BTreeMap::from([("gsi1pk".to_string(), part.to_string()), ("gsi1sk".to_string(), "x".to_string())]);
         let c = encode_cursor(f.clone(), k.clone());
         assert!(decode_cursor(&c, &f, &attrs, "gsi1pk", part).is_ok());
-        assert!(decode_cursor(
-            &c,
-            &fingerprint(&["portal-b", "pending"]),
-            &attrs,
-            "gsi1pk",
-            part
-        )
-        .is_err());
+        assert!(decode_cursor(&c, &fingerprint(&["portal-b", "pending"]), &attrs, "gsi1pk", part).is_err());
         assert!(decode_cursor(&c, &f, &attrs, "gsi1pk", "PORTAL#b#STATE#pending").is_err());
         assert!(decode_cursor("not-a-cursor!", &f, &attrs, "gsi1pk", part).is_err());
         let mut missing = k.clone();
         missing.remove("gsi1sk");
-        assert!(decode_cursor(
-            &encode_cursor(f.clone(), missing),
-            &f,
-            &attrs,
-            "gsi1pk",
-            part
-        )
-        .is_err());
+        assert!(decode_cursor(&encode_cursor(f.clone(), missing), &f, &attrs, "gsi1pk", part).is_err());
         let mut extra = k;
         extra.insert("pk".into(), "DEV#x".into());
-        assert!(
-            decode_cursor(&encode_cursor(f.clone(), extra), &f, &attrs, "gsi1pk", part).is_err()
-        );
+        assert!(decode_cursor(&encode_cursor(f.clone(), extra), &f, &attrs, "gsi1pk", part).is_err());
     }
 }
 
 impl InviteStore for Dynamo {
-    async fn create_invite(
-        &self,
-        invite: &Invite,
-        event: &LifecycleEvent,
-        now: Timestamp,
-    ) -> Result<(), InviteError> {
+    async fn create_invite(&self, invite: &Invite, event: &LifecycleEvent, now: Timestamp) -> Result<(), InviteError> {
         let items = vec![
             self.put(self.invite_item(invite)?, Some("attribute_not_exists(pk)"))?,
             self.put_with(
@@ -1337,12 +1010,8 @@ impl InviteStore for Dynamo {
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(TxError::Cancelled(c)) if c.failed(1) => Err(InviteError::AlreadyInvited),
-            Err(TxError::Cancelled(c)) if c.any_failed() => {
-                Err(InviteError::Store(StoreError::Conflict))
-            }
-            Err(TxError::Cancelled(c)) => Err(InviteError::Store(StoreError::Unavailable(
-                format!("{:?}", c.reasons),
-            ))),
+            Err(TxError::Cancelled(c)) if c.any_failed() => Err(InviteError::Store(StoreError::Conflict)),
+            Err(TxError::Cancelled(c)) => Err(InviteError::Store(StoreError::Unavailable(format!("{:?}", c.reasons)))),
             Err(TxError::Store(e)) => Err(InviteError::Store(e)),
         }
     }
@@ -1355,19 +1024,12 @@ impl InviteStore for Dynamo {
     }
 
     async fn update_invite(&self, invite: &Invite, event: &LifecycleEvent) -> StoreResult<()> {
-        let mut items = vec![self.put_with(
-            self.invite_item(invite)?,
-            "version = :v",
-            vec![(":v", n(invite.version as i64 - 1))],
-        )?];
+        let mut items = vec![self.put_with(self.invite_item(invite)?, "version = :v", vec![(":v", n(invite.version as i64 - 1))])?];
         if invite.status == InviteStatus::Pending {
             items.push(self.put(self.invite_marker_item(invite), None)?);
         } else {
             items.push(self.delete_if(
-                key(
-                    keys::invite_marker(invite.portal_id, &invite.email_norm),
-                    keys::UNIQUE,
-                ),
+                key(keys::invite_marker(invite.portal_id, &invite.email_norm), keys::UNIQUE),
                 "attribute_not_exists(pk) OR invite_id = :id",
                 vec![(":id", s(invite.id.to_string()))],
             )?);
@@ -1380,19 +1042,11 @@ impl InviteStore for Dynamo {
         let limit = q.limit.clamp(1, 100);
         // Expired is pending past its expiry: both read the pending partition with a filter.
         let (stored, filter) = match q.status {
-            Some(InviteStatus::Expired) => {
-                (Some(InviteStatus::Pending), Some("expires_epoch <= :now"))
-            }
-            Some(InviteStatus::Pending) => {
-                (Some(InviteStatus::Pending), Some("expires_epoch > :now"))
-            }
+            Some(InviteStatus::Expired) => (Some(InviteStatus::Pending), Some("expires_epoch <= :now")),
+            Some(InviteStatus::Pending) => (Some(InviteStatus::Pending), Some("expires_epoch > :now")),
             other => (other, None),
         };
-        let (index, pk_attr, sk_attr) = if stored.is_some() {
-            ("gsi1", "gsi1pk", "gsi1sk")
-        } else {
-            ("gsi2", "gsi2pk", "gsi2sk")
-        };
+        let (index, pk_attr, sk_attr) = if stored.is_some() { ("gsi1", "gsi1pk", "gsi1sk") } else { ("gsi2", "gsi2pk", "gsi2sk") };
         let partition = keys::invites(q.portal_id, stored);
         let f = fingerprint(&[&partition, q.status.map(|s| s.as_str()).unwrap_or("*")]);
         let start = match &q.cursor {
@@ -1406,67 +1060,32 @@ impl InviteStore for Dynamo {
         };
         let filter = filter.map(|expr| (expr, vec![(":now", n(now.timestamp()))], vec![]));
         let condition = format!("{pk_attr} = :p");
-        let (mut items, _) = self
-            .query(
-                Some(index),
-                &condition,
-                vec![(":p", s(partition.clone()))],
-                filter,
-                start,
-                Some(limit + 1),
-            )
-            .await?;
+        let (mut items, _) =
+            self.query(Some(index), &condition, vec![(":p", s(partition.clone()))], filter, start, Some(limit + 1)).await?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
             let last = items.last().expect("limit >= 1");
-            let k: BTreeMap<String, String> = ["pk", "sk", pk_attr, sk_attr]
-                .iter()
-                .filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v)))
-                .collect();
+            let k: BTreeMap<String, String> =
+                ["pk", "sk", pk_attr, sk_attr].iter().filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v))).collect();
             Some(encode_cursor(f, k))
         } else {
             None
         };
-        Ok(Page {
-            items: items
-                .into_iter()
-                .map(from_item)
-                .collect::<StoreResult<_>>()?,
-            total: None,
-            next_cursor,
-        })
+        Ok(Page { items: items.into_iter().map(from_item).collect::<StoreResult<_>>()?, total: None, next_cursor })
     }
 
-    async fn registered_emails(
-        &self,
-        portal_id: Uuid,
-        emails: &[String],
-    ) -> StoreResult<Vec<String>> {
+    async fn registered_emails(&self, portal_id: Uuid, emails: &[String]) -> StoreResult<Vec<String>> {
         let mut found = Vec::new();
         for chunk in emails.chunks(100) {
-            let mut keys_: Vec<Item> = chunk
-                .iter()
-                .map(|e| key(keys::email_marker(portal_id, e), keys::UNIQUE))
-                .collect();
+            let mut keys_: Vec<Item> = chunk.iter().map(|e| key(keys::email_marker(portal_id, e), keys::UNIQUE)).collect();
             while !keys_.is_empty() {
                 let ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
                     .set_keys(Some(std::mem::take(&mut keys_)))
                     .consistent_read(true)
                     .build()
                     .map_err(|e| StoreError::Other(Box::new(e)))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, ka)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                for item in out
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                {
+                let out = self.client.batch_get_item().request_items(&self.table, ka).send().await.map_err(classify)?;
+                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
                     if let Some(pk) = item_str(&item, "pk") {
                         if let Some(e) = pk.rsplit_once("#EMAIL#").map(|(_, e)| e.to_string()) {
                             found.push(e);
@@ -1487,47 +1106,23 @@ impl InviteStore for Dynamo {
 
 impl SessionStore for Dynamo {
     async fn put_session(&self, session: &Session) -> StoreResult<()> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(self.session_item(session)?))
-            .send()
-            .await
-            .map_err(classify)?;
+        self.client.put_item().table_name(&self.table).set_item(Some(self.session_item(session)?)).send().await.map_err(classify)?;
         Ok(())
     }
 
-    async fn session_and_developer(
-        &self,
-        developer_id: Uuid,
-        token_hash: &str,
-    ) -> StoreResult<(Option<Session>, Option<Developer>)> {
+    async fn session_and_developer(&self, developer_id: Uuid, token_hash: &str) -> StoreResult<(Option<Session>, Option<Developer>)> {
         let ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
             .keys(key(keys::developer(developer_id), keys::PROFILE))
-            .keys(key(
-                keys::developer(developer_id),
-                &keys::session(token_hash),
-            ))
+            .keys(key(keys::developer(developer_id), &keys::session(token_hash)))
             .consistent_read(true)
             .build()
             .map_err(|e| StoreError::Other(Box::new(e)))?;
-        let out = self
-            .client
-            .batch_get_item()
-            .request_items(&self.table, ka)
-            .send()
-            .await
-            .map_err(classify)?;
+        let out = self.client.batch_get_item().request_items(&self.table, ka).send().await.map_err(classify)?;
         if out.unprocessed_keys.as_ref().is_some_and(|m| !m.is_empty()) {
             return Err(StoreError::Unavailable("session lookup throttled".into()));
         }
         let (mut session, mut developer) = (None, None);
-        for item in out
-            .responses
-            .unwrap_or_default()
-            .remove(&self.table)
-            .unwrap_or_default()
-        {
+        for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
             if item_str(&item, "sk").as_deref() == Some(keys::PROFILE) {
                 developer = Some(from_item(item)?);
             } else {
@@ -1541,10 +1136,7 @@ impl SessionStore for Dynamo {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                keys::developer(developer_id),
-                &keys::session(token_hash),
-            )))
+            .set_key(Some(key(keys::developer(developer_id), &keys::session(token_hash))))
             .send()
             .await
             .map_err(classify)?;
@@ -1559,10 +1151,7 @@ impl SessionStore for Dynamo {
             .set_key(Some(key(keys::developer(developer_id), keys::PROFILE)))
             .update_expression("SET last_active_at = :now")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(
-                ":now",
-                s(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
-            )
+            .expression_attribute_values(":now", s(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
             .send()
             .await
             .map_err(classify);
@@ -1572,22 +1161,9 @@ impl SessionStore for Dynamo {
         }
     }
 
-    async fn find_login(
-        &self,
-        portal_id: Uuid,
-        login_norm: &str,
-        by_email: bool,
-    ) -> StoreResult<Option<Uuid>> {
-        let pk = if by_email {
-            keys::email_marker(portal_id, login_norm)
-        } else {
-            keys::username_marker(portal_id, login_norm)
-        };
-        Ok(self
-            .get(key(pk, keys::UNIQUE))
-            .await?
-            .and_then(|i| item_str(&i, "developer_id"))
-            .and_then(|v| v.parse().ok()))
+    async fn find_login(&self, portal_id: Uuid, login_norm: &str, by_email: bool) -> StoreResult<Option<Uuid>> {
+        let pk = if by_email { keys::email_marker(portal_id, login_norm) } else { keys::username_marker(portal_id, login_norm) };
+        Ok(self.get(key(pk, keys::UNIQUE)).await?.and_then(|i| item_str(&i, "developer_id")).and_then(|v| v.parse().ok()))
     }
 }
 
@@ -1598,30 +1174,16 @@ impl ThrottleStore for Dynamo {
             ka = ka.keys(key(keys::throttle(k), "THROTTLE"));
         }
         let ka = ka.build().map_err(|e| StoreError::Other(Box::new(e)))?;
-        let out = self
-            .client
-            .batch_get_item()
-            .request_items(&self.table, ka)
-            .send()
-            .await
-            .map_err(classify)?;
+        let out = self.client.batch_get_item().request_items(&self.table, ka).send().await.map_err(classify)?;
         let found: HashMap<String, u64> = out
             .responses
             .unwrap_or_default()
             .remove(&self.table)
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|i| {
-                Some((
-                    item_str(&i, "pk")?,
-                    i.get("count")?.as_n().ok()?.parse().ok()?,
-                ))
-            })
+            .filter_map(|i| Some((item_str(&i, "pk")?, i.get("count")?.as_n().ok()?.parse().ok()?)))
             .collect();
-        Ok(keys_
-            .iter()
-            .map(|k| found.get(&keys::throttle(k)).copied().unwrap_or(0))
-            .collect())
+        Ok(keys_.iter().map(|k| found.get(&keys::throttle(k)).copied().unwrap_or(0)).collect())
     }
 
     async fn add_failure(&self, keys_: &[String], expires_at: Timestamp) -> StoreResult<()> {
@@ -1653,5 +1215,45 @@ impl ThrottleStore for Dynamo {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+}
+
+impl LinkStore for Dynamo {
+    async fn put_link(&self, link: &LinkToken, event: &LifecycleEvent) -> StoreResult<()> {
+        // Only for a developer that still exists (no orphan links).
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::developer(link.developer_id), keys::PROFILE)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        self.transact_conditional(vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            self.put(self.link_item(link)?, None)?,
+            self.put(self.event_item(event)?, None)?,
+        ])
+        .await
+    }
+
+    async fn link_and_developer(&self, developer_id: Uuid, purpose: LinkPurpose) -> StoreResult<(Option<LinkToken>, Option<Developer>)> {
+        let ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+            .keys(key(keys::developer(developer_id), keys::PROFILE))
+            .keys(key(keys::developer(developer_id), &keys::link(purpose)))
+            .consistent_read(true)
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let out = self.client.batch_get_item().request_items(&self.table, ka).send().await.map_err(classify)?;
+        if out.unprocessed_keys.as_ref().is_some_and(|m| !m.is_empty()) {
+            return Err(StoreError::Unavailable("link lookup throttled".into()));
+        }
+        let (mut link, mut developer) = (None, None);
+        for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+            if item_str(&item, "sk").as_deref() == Some(keys::PROFILE) {
+                developer = Some(from_item(item)?);
+            } else {
+                link = Some(from_item(item)?);
+            }
+        }
+        Ok((link, developer))
     }
 }

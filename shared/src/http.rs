@@ -24,10 +24,7 @@ pub type HttpResult = Result<Response<Body>, AppError>;
 
 fn slug(e: &AppError) -> (&'static str, &'static str) {
     match e {
-        AppError::Validation(_) => (
-            "validation-error",
-            "Your request parameters didn't validate",
-        ),
+        AppError::Validation(_) => ("validation-error", "Your request parameters didn't validate"),
         AppError::BadRequest(_) => ("bad-request", "Bad request"),
         AppError::Unauthorized | AppError::Unauthenticated(_) => ("unauthorized", "Unauthorized"),
         AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
@@ -58,9 +55,7 @@ pub fn problem(e: &AppError) -> Response<Body> {
     if let AppError::Validation(errs) = e {
         body["errors"] = json!(errs);
     }
-    let mut builder = Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "application/problem+json");
+    let mut builder = Response::builder().status(status).header(CONTENT_TYPE, "application/problem+json");
     if status == 401 {
         builder = builder.header("WWW-Authenticate", "Bearer realm=\"gatehouse\"");
     }
@@ -70,25 +65,16 @@ pub fn problem(e: &AppError) -> Response<Body> {
     if status == 503 {
         builder = builder.header("Retry-After", "1");
     }
-    builder
-        .body(Body::Text(body.to_string()))
-        .expect("static response parts are valid")
+    builder.body(Body::Text(body.to_string())).expect("static response parts are valid")
 }
 
 pub fn json<T: Serialize>(status: u16, value: &T) -> HttpResult {
     let body = serde_json::to_string(value).map_err(AppError::internal)?;
-    Ok(Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Body::Text(body))
-        .expect("valid response"))
+    Ok(Response::builder().status(status).header(CONTENT_TYPE, "application/json").body(Body::Text(body)).expect("valid response"))
 }
 
 pub fn no_content() -> HttpResult {
-    Ok(Response::builder()
-        .status(204)
-        .body(Body::Empty)
-        .expect("valid response"))
+    Ok(Response::builder().status(204).body(Body::Empty).expect("valid response"))
 }
 
 fn body_bytes(req: &Request) -> &[u8] {
@@ -110,18 +96,12 @@ pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T, AppError> {
     if let Some(ct) = req.headers().get(CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
         let mime = ct.split(';').next().unwrap_or_default().trim();
-        if !(mime == "application/json"
-            || (mime.starts_with("application/") && mime.ends_with("+json")))
-        {
-            return Err(AppError::UnsupportedMediaType(format!(
-                "the body must be application/json, not {mime}"
-            )));
+        if !(mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))) {
+            return Err(AppError::UnsupportedMediaType(format!("the body must be application/json, not {mime}")));
         }
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(AppError::BadRequest(
-            "a JSON request body is required".into(),
-        ));
+        return Err(AppError::BadRequest("a JSON request body is required".into()));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| json_error(&e))
@@ -145,21 +125,13 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> AppError {
     };
     if msg.starts_with("unknown field") {
         // The path already ends with the unknown key.
-        let field = if path == quoted || path.ends_with(&format!(".{quoted}")) {
-            path.clone()
-        } else {
-            join(&quoted)
-        };
+        let field = if path == quoted || path.ends_with(&format!(".{quoted}")) { path.clone() } else { join(&quoted) };
         return AppError::field(&field, "is not a known field");
     }
     if msg.starts_with("missing field") {
         return AppError::field(&join(&quoted), "is required");
     }
-    let field = if path == "." || path.is_empty() {
-        "body".to_string()
-    } else {
-        path
-    };
+    let field = if path == "." || path.is_empty() { "body".to_string() } else { path };
     AppError::field(&field, msg)
 }
 
@@ -191,26 +163,17 @@ impl Fields {
 
 /// The path split into segments, without empty ones: `/api/portals/x` → `["api","portals","x"]`.
 pub fn segments(req: &Request) -> Vec<String> {
-    req.uri()
-        .path()
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| s.to_string())
-        .collect()
+    req.uri().path().split('/').filter(|s| !s.is_empty()).map(|s| s.to_string()).collect()
 }
 
 pub fn query(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref()
-        .and_then(|q| q.first(name).map(str::to_string))
+    req.query_string_parameters_ref().and_then(|q| q.first(name).map(str::to_string))
 }
 
 pub fn bearer(req: &Request) -> Option<String> {
     let v = req.headers().get(AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_string())
-        .filter(|t| !t.is_empty() && t.len() <= 512)
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty() && t.len() <= 512)
 }
 
 /// Authenticates an admin API token (stored only as its SHA-256).
@@ -267,11 +230,7 @@ where
 /// The caller's address as API Gateway saw it (`unknown` when not given).
 pub fn client_ip(req: &Request) -> String {
     match req.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx
-            .http
-            .source_ip
-            .clone()
-            .unwrap_or_else(|| "unknown".into()),
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone().unwrap_or_else(|| "unknown".into()),
         _ => "unknown".into(),
     }
 }

@@ -13,6 +13,7 @@ pub mod dynamo;
 pub mod error;
 pub mod http;
 pub mod mail;
+pub mod recovery;
 pub mod service;
 pub mod ses;
 pub mod store;

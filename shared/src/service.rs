@@ -15,9 +15,7 @@ use crate::store::*;
 
 /// `POST /api/portals` body: `name` plus any settings, at the top level (as the contract
 /// shows) or nested under `settings`.
-pub fn parse_new_portal(
-    body: Map<String, Value>,
-) -> Result<(PortalName, PortalSettings), AppError> {
+pub fn parse_new_portal(body: Map<String, Value>) -> Result<(PortalName, PortalSettings), AppError> {
     let mut body = body;
     let mut fields = Fields::default();
     let name = match body.remove("name") {
@@ -29,10 +27,7 @@ pub fn parse_new_portal(
     let (patch_value, prefix) = match nested {
         Some(Value::Object(m)) if body.is_empty() => (Value::Object(m), "settings."),
         Some(Value::Object(_)) => {
-            fields.push(
-                "settings",
-                "give settings either at the top level or under settings, not both",
-            );
+            fields.push("settings", "give settings either at the top level or under settings, not both");
             (Value::Object(Map::new()), "")
         }
         Some(_) => {
@@ -58,13 +53,7 @@ pub fn parse_new_portal(
                 fields.push(&format!("{prefix}{quoted}"), "is not a known field");
             } else {
                 let path = e.path().to_string();
-                fields.push(
-                    &format!(
-                        "{prefix}{}",
-                        if path == "." { "settings".into() } else { path }
-                    ),
-                    msg,
-                );
+                fields.push(&format!("{prefix}{}", if path == "." { "settings".into() } else { path }), msg);
             }
             None
         }
@@ -80,36 +69,20 @@ pub async fn create_portal<S: PortalStore>(
     now: Timestamp,
 ) -> Result<Portal, AppError> {
     if !token.is_global() {
-        return Err(AppError::Forbidden(
-            "this admin token is scoped to one portal and cannot create portals".into(),
-        ));
+        return Err(AppError::Forbidden("this admin token is scoped to one portal and cannot create portals".into()));
     }
     let (name, settings) = parse_new_portal(body)?;
-    let portal = Portal {
-        id: Uuid::new_v4(),
-        name: name.as_str().to_string(),
-        settings,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let portal = Portal { id: Uuid::new_v4(), name: name.as_str().to_string(), settings, created_at: now, updated_at: now, version: 1 };
     store.create_portal(&portal).await?;
     Ok(portal)
 }
 
 /// Loads a portal the token may see; another portal's id is indistinguishable from a missing one.
-pub async fn portal_for<S: PortalStore>(
-    store: &S,
-    token: &AdminToken,
-    id: Uuid,
-) -> Result<Portal, AppError> {
+pub async fn portal_for<S: PortalStore>(store: &S, token: &AdminToken, id: Uuid) -> Result<Portal, AppError> {
     if !token.can_access(id) {
         return Err(AppError::NotFound("portal"));
     }
-    store
-        .get_portal(id)
-        .await?
-        .ok_or(AppError::NotFound("portal"))
+    store.get_portal(id).await?.ok_or(AppError::NotFound("portal"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,18 +109,14 @@ pub async fn patch_portal<S: PortalStore>(
     if let Some(s) = patch.settings {
         match s.apply(portal.settings.clone(), "settings.") {
             Ok(s) => portal.settings = s,
-            Err(errs) => errs
-                .into_iter()
-                .for_each(|e| fields.push(&e.field, e.message)),
+            Err(errs) => errs.into_iter().for_each(|e| fields.push(&e.field, e.message)),
         }
     }
     fields.finish()?;
     portal.updated_at = now;
     portal.version += 1;
     store.update_portal(&portal).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict(
-            "the portal was changed by another request; read it again and retry".into(),
-        ),
+        StoreError::Conflict => AppError::Conflict("the portal was changed by another request; read it again and retry".into()),
         e => e.into(),
     })?;
     Ok(portal)
@@ -180,16 +149,9 @@ pub fn validate_registration(body: &RegisterBody) -> Result<ValidRegistration, A
         None | Some("") => Some(None),
         Some(u) => f.check("username", Username::parse(u)).map(Some),
     };
-    let inputs = [
-        body.email.as_str(),
-        body.name.as_str(),
-        body.username.as_deref().unwrap_or_default(),
-    ];
+    let inputs = [body.email.as_str(), body.name.as_str(), body.username.as_deref().unwrap_or_default()];
     let local = body.email.split('@').next().unwrap_or_default();
-    let password = f.check(
-        "password",
-        Password::parse(&body.password, &[inputs[0], inputs[1], inputs[2], local]),
-    );
+    let password = f.check("password", Password::parse(&body.password, &[inputs[0], inputs[1], inputs[2], local]));
     f.finish()?;
     Ok(ValidRegistration {
         email: email.expect("checked"),
@@ -208,6 +170,7 @@ pub struct Registered {
 /// a known address gets an email instead (at most one per address per hour).
 pub async fn register<S>(
     store: &S,
+    config: &crate::app::Config,
     portal_id: Uuid,
     body: RegisterBody,
     now: Timestamp,
@@ -216,60 +179,33 @@ where
     S: PortalStore + DeveloperStore + EventLog,
 {
     let valid = validate_registration(&body)?;
-    let portal = store
-        .get_portal(portal_id)
-        .await?
-        .ok_or(AppError::NotFound("portal"))?;
+    let portal = store.get_portal(portal_id).await?.ok_or(AppError::NotFound("portal"))?;
     if !portal.settings.self_registration {
-        return Err(AppError::Forbidden(
-            "self-registration is disabled for this portal; ask its administrators for an invite"
-                .into(),
-        ));
+        return Err(AppError::Forbidden("self-registration is disabled for this portal; ask its administrators for an invite".into()));
     }
     let password_hash = hash_password(&valid.password).await?;
-    let mut developer = new_developer(
-        portal_id,
-        Some(&valid.email),
-        valid.username.as_ref(),
-        &valid.name,
-        DeveloperState::Pending,
-        password_hash,
-        now,
-    );
+    let mut developer =
+        new_developer(portal_id, Some(&valid.email), valid.username.as_ref(), &valid.name, DeveloperState::Pending, password_hash, now);
     developer.approval_id = Some(Uuid::now_v7());
     developer.approval_ids = developer.approval_id.into_iter().collect();
     let approval = new_approval(&developer, now);
     let mut event = LifecycleEvent::new(EventType::Registered, &developer, Actor::anonymous(), now);
     event.to_state = Some(DeveloperState::Pending);
-    let new = NewDeveloper {
-        developer,
-        approval: Some(approval),
-        accepted_invite: None,
-        event,
-    };
+    let verification =
+        crate::recovery::new_link(config, &developer, LinkPurpose::Verify, portal.settings.verification_token_ttl_seconds, now);
+    event.token_nonce = Some(verification.nonce.clone());
+    event.expires_at = Some(verification.expires_at);
+    let new = NewDeveloper { developer, approval: Some(approval), accepted_invite: None, verification: Some(verification), event };
     match store.register(&new).await {
-        Ok(()) => Ok(Registered {
-            id: new.developer.id,
-        }),
-        Err(RegisterError::UsernameTaken) => Err(AppError::Conflict(
-            "this username is taken; choose another".into(),
-        )),
+        Ok(()) => Ok(Registered { id: new.developer.id }),
+        Err(RegisterError::UsernameTaken) => Err(AppError::Conflict("this username is taken; choose another".into())),
         Err(RegisterError::EmailTaken(owner)) => {
             if let Some((owner, owner_email)) = owner {
-                let mut attempt = LifecycleEvent::new(
-                    EventType::RegistrationAttempted,
-                    &new.developer,
-                    Actor::anonymous(),
-                    now,
-                );
+                let mut attempt = LifecycleEvent::new(EventType::RegistrationAttempted, &new.developer, Actor::anonymous(), now);
                 attempt.id = attempt_event_id(portal_id, valid.email.normalized(), now);
                 attempt.developer_id = Some(owner);
                 // Only the owner's address: the rest of what was typed is the requester's.
-                attempt.developer = DeveloperSnapshot {
-                    email: Some(owner_email),
-                    name: String::new(),
-                    username: None,
-                };
+                attempt.developer = DeveloperSnapshot { email: Some(owner_email), name: String::new(), username: None };
                 attempt.approval_id = None;
                 attempt.to_state = None;
                 store.record_event(&attempt, true).await?;
@@ -332,9 +268,7 @@ pub fn attempt_event_id(portal: Uuid, email_norm: &str, now: Timestamp) -> Uuid 
 
 fn new_approval(d: &Developer, now: Timestamp) -> Approval {
     Approval {
-        id: d
-            .approval_id
-            .expect("a pending developer has an open approval"),
+        id: d.approval_id.expect("a pending developer has an open approval"),
         event: APPROVAL_EVENT_REGISTRATION.into(),
         status: ApprovalStatus::Pending,
         portal_id: d.portal_id,
@@ -388,9 +322,8 @@ pub async fn change_developer<S: DeveloperStore>(
     let mut open_approval = None;
     let mut event = None;
     if let Some(to) = to {
-        let t = lifecycle::transition(dev.state, to).map_err(|e| {
-            AppError::Conflict(format!("{e}: the lifecycle does not allow this transition"))
-        })?;
+        let t = lifecycle::transition(dev.state, to)
+            .map_err(|e| AppError::Conflict(format!("{e}: the lifecycle does not allow this transition")))?;
         after.state = t.to;
         if t.from == DeveloperState::Approved {
             // Leaving approved ends every session at once.
@@ -400,11 +333,7 @@ pub async fn change_developer<S: DeveloperStore>(
             if let Some(aid) = dev.approval_id {
                 close_approval = Some(ApprovalDecision {
                     approval_id: aid,
-                    status: if t.to == DeveloperState::Approved {
-                        ApprovalStatus::Accepted
-                    } else {
-                        ApprovalStatus::Rejected
-                    },
+                    status: if t.to == DeveloperState::Approved { ApprovalStatus::Accepted } else { ApprovalStatus::Rejected },
                     decided_by: actor.0.clone(),
                     decided_at: now,
                 });
@@ -437,25 +366,13 @@ pub async fn change_developer<S: DeveloperStore>(
         e.to_state = Some(dev.state);
         event = Some(e);
     }
-    let change = DeveloperChange {
-        keep_session: None,
-        before: dev,
-        after,
-        close_approval,
-        open_approval,
-        event,
-    };
+    let change = DeveloperChange { keep_session: None, consume_link: None, before: dev, after, close_approval, open_approval, event };
     store.change_developer(&change).await?;
     Ok(Changed::Updated(change.after))
 }
 
 /// Loads a developer of `portal_id` that the token may see.
-pub async fn developer_for<S: DeveloperStore>(
-    store: &S,
-    token: &AdminToken,
-    portal_id: Uuid,
-    id: Uuid,
-) -> Result<Developer, AppError> {
+pub async fn developer_for<S: DeveloperStore>(store: &S, token: &AdminToken, portal_id: Uuid, id: Uuid) -> Result<Developer, AppError> {
     if !token.can_access(portal_id) {
         return Err(AppError::NotFound("developer"));
     }
@@ -491,35 +408,18 @@ pub async fn patch_developer<S: DeveloperStore + PortalStore>(
         (None, Some(v)) => f.check("state", DeveloperState::parse(v)),
         (None, None) => None,
     };
-    let name = patch
-        .name
-        .as_deref()
-        .and_then(|n| f.check("name", PersonName::parse(n)));
+    let name = patch.name.as_deref().and_then(|n| f.check("name", PersonName::parse(n)));
     if patch.status.is_none() && patch.state.is_none() && patch.name.is_none() {
         f.push("status", "is required (or name)");
     }
     f.finish()?;
     let dev = developer_for(store, token, portal_id, id).await?;
     let reject_action = if to == Some(DeveloperState::Rejected) {
-        store
-            .get_portal(portal_id)
-            .await?
-            .map(|p| p.settings.reject_action)
-            .unwrap_or_default()
+        store.get_portal(portal_id).await?.map(|p| p.settings.reject_action).unwrap_or_default()
     } else {
         RejectAction::Keep
     };
-    change_developer(
-        store,
-        dev,
-        to,
-        name,
-        &Actor::admin(&token.id),
-        None,
-        reject_action,
-        now,
-    )
-    .await
+    change_developer(store, dev, to, name, &Actor::admin(&token.id), None, reject_action, now).await
 }
 
 pub async fn delete_developer<S: DeveloperStore>(
@@ -540,9 +440,7 @@ pub async fn delete_developer<S: DeveloperStore>(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::Conflict(
-        "the developer keeps changing; retry the delete".into(),
-    ))
+    Err(AppError::Conflict("the developer keeps changing; retry the delete".into()))
 }
 
 pub struct ListParams {
@@ -579,10 +477,7 @@ pub async fn list_developers<S: DeveloperStore>(
     let prefix = match p.q.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(q) if q.chars().count() > 100 || q.chars().any(char::is_control) => {
-            f.push(
-                "q",
-                "must be at most 100 characters without control characters",
-            );
+            f.push("q", "must be at most 100 characters without control characters");
             None
         }
         Some(q) => Some(q.to_lowercase()),
@@ -592,13 +487,7 @@ pub async fn list_developers<S: DeveloperStore>(
     if !token.can_access(portal_id) {
         return Err(AppError::NotFound("portal"));
     }
-    let query = DeveloperQuery {
-        portal_id,
-        state,
-        prefix,
-        limit,
-        cursor: p.cursor.filter(|c| !c.is_empty()),
-    };
+    let query = DeveloperQuery { portal_id, state, prefix, limit, cursor: p.cursor.filter(|c| !c.is_empty()) };
     Ok(store.list_developers(&query).await?)
 }
 
@@ -614,9 +503,7 @@ pub async fn list_approvals<S: ApprovalStore>(
     cursor: Option<String>,
 ) -> Result<Page<Approval>, AppError> {
     let mut f = Fields::default();
-    let event = event
-        .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| APPROVAL_EVENT_REGISTRATION.into());
+    let event = event.filter(|e| !e.is_empty()).unwrap_or_else(|| APPROVAL_EVENT_REGISTRATION.into());
     if event != APPROVAL_EVENT_REGISTRATION {
         f.push("event", format!("must be {APPROVAL_EVENT_REGISTRATION}"));
     }
@@ -626,11 +513,7 @@ pub async fn list_approvals<S: ApprovalStore>(
     };
     let portal = match portal_id.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(p) => f.check(
-            "portal_id",
-            p.parse::<Uuid>()
-                .map_err(|_| "must be a portal id (UUID)".to_string()),
-        ),
+        Some(p) => f.check("portal_id", p.parse::<Uuid>().map_err(|_| "must be a portal id (UUID)".to_string())),
     };
     let limit = parse_limit(limit.as_deref(), &mut f);
     f.finish()?;
@@ -640,13 +523,7 @@ pub async fn list_approvals<S: ApprovalStore>(
         (None, true) => None,
         (None, false) => Some(token.scope.parse().map_err(AppError::internal)?),
     };
-    let query = ApprovalQuery {
-        event,
-        status,
-        portal_id,
-        limit,
-        cursor: cursor.filter(|c| !c.is_empty()),
-    };
+    let query = ApprovalQuery { event, status, portal_id, limit, cursor: cursor.filter(|c| !c.is_empty()) };
     Ok(store.list_approvals(&query).await?)
 }
 
@@ -659,55 +536,28 @@ pub async fn decide_approval<S: ApprovalStore + DeveloperStore + PortalStore>(
     accept: bool,
     now: Timestamp,
 ) -> Result<Approval, AppError> {
-    let approval = store
-        .get_approval(approval_id)
-        .await?
-        .filter(|a| token.can_access(a.portal_id))
-        .ok_or(AppError::NotFound("approval"))?;
+    let approval =
+        store.get_approval(approval_id).await?.filter(|a| token.can_access(a.portal_id)).ok_or(AppError::NotFound("approval"))?;
     if approval.status != ApprovalStatus::Pending {
-        return Err(AppError::Conflict(format!(
-            "this approval request was already {}",
-            approval.status.as_str()
-        )));
+        return Err(AppError::Conflict(format!("this approval request was already {}", approval.status.as_str())));
     }
-    let dev = store
-        .get_developer(approval.developer_id)
-        .await?
-        .ok_or(AppError::NotFound("developer"))?;
+    let dev = store.get_developer(approval.developer_id).await?.ok_or(AppError::NotFound("developer"))?;
     if dev.approval_id != Some(approval.id) || dev.state != DeveloperState::Pending {
-        return Err(AppError::Conflict(
-            "this approval request was already decided".into(),
-        ));
+        return Err(AppError::Conflict("this approval request was already decided".into()));
     }
-    let to = if accept {
-        DeveloperState::Approved
-    } else {
-        DeveloperState::Rejected
-    };
+    let to = if accept { DeveloperState::Approved } else { DeveloperState::Rejected };
     let reject_action = if accept {
         RejectAction::Keep
     } else {
-        store
-            .get_portal(approval.portal_id)
-            .await?
-            .map(|p| p.settings.reject_action)
-            .unwrap_or_default()
+        store.get_portal(approval.portal_id).await?.map(|p| p.settings.reject_action).unwrap_or_default()
     };
     let actor = Actor::admin(&token.id);
-    change_developer(store, dev, Some(to), None, &actor, None, reject_action, now)
-        .await
-        .map_err(|e| match e {
-            AppError::Conflict(_) => {
-                AppError::Conflict("this approval request was already decided".into())
-            }
-            e => e,
-        })?;
+    change_developer(store, dev, Some(to), None, &actor, None, reject_action, now).await.map_err(|e| match e {
+        AppError::Conflict(_) => AppError::Conflict("this approval request was already decided".into()),
+        e => e,
+    })?;
     Ok(Approval {
-        status: if accept {
-            ApprovalStatus::Accepted
-        } else {
-            ApprovalStatus::Rejected
-        },
+        status: if accept { ApprovalStatus::Accepted } else { ApprovalStatus::Rejected },
         decided_at: Some(now),
         decided_by: Some(actor.0),
         ..approval
@@ -720,22 +570,18 @@ mod tests {
 
     #[test]
     fn a_new_portal_takes_settings_at_the_top_level_or_nested() {
-        let top: Map<String, Value> =
-            serde_json::from_str(r#"{"name": "Acme", "auto_approve": true}"#).unwrap();
+        let top: Map<String, Value> = serde_json::from_str(r#"{"name": "Acme", "auto_approve": true}"#).unwrap();
         let (name, s) = parse_new_portal(top).unwrap();
         assert_eq!(name.as_str(), "Acme");
         assert!(s.auto_approve);
-        let nested: Map<String, Value> = serde_json::from_str(
-            r#"{"name": "Acme", "settings": {"trusted_domains": ["acme.com"]}}"#,
-        )
-        .unwrap();
+        let nested: Map<String, Value> =
+            serde_json::from_str(r#"{"name": "Acme", "settings": {"trusted_domains": ["acme.com"]}}"#).unwrap();
         assert_eq!(parse_new_portal(nested).unwrap().1.trusted_domains.len(), 1);
     }
 
     #[test]
     fn a_new_portal_with_an_unknown_setting_names_it() {
-        let body: Map<String, Value> =
-            serde_json::from_str(r#"{"name": "Acme", "auto_aprove": true}"#).unwrap();
+        let body: Map<String, Value> = serde_json::from_str(r#"{"name": "Acme", "auto_aprove": true}"#).unwrap();
         match parse_new_portal(body) {
             Err(AppError::Validation(errs)) => assert_eq!(errs[0].field, "auto_aprove"),
             other => panic!("expected a validation error, got {other:?}"),
@@ -744,12 +590,7 @@ mod tests {
 
     #[test]
     fn registration_validation_names_every_bad_field() {
-        let body = RegisterBody {
-            email: "nope".into(),
-            password: "123".into(),
-            name: "".into(),
-            username: Some("x".into()),
-        };
+        let body = RegisterBody { email: "nope".into(), password: "123".into(), name: "".into(), username: Some("x".into()) };
         match validate_registration(&body) {
             Err(AppError::Validation(errs)) => {
                 let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
@@ -773,22 +614,11 @@ mod tests {
     #[test]
     fn repeated_attempts_in_the_same_hour_share_one_event_id() {
         let p = Uuid::new_v4();
-        let t = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:05:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:05:00Z").unwrap().with_timezone(&chrono::Utc);
         let later = t + chrono::Duration::minutes(30);
         let next_hour = t + chrono::Duration::minutes(60);
-        assert_eq!(
-            attempt_event_id(p, "a@x.com", t),
-            attempt_event_id(p, "a@x.com", later)
-        );
-        assert_ne!(
-            attempt_event_id(p, "a@x.com", t),
-            attempt_event_id(p, "a@x.com", next_hour)
-        );
-        assert_ne!(
-            attempt_event_id(p, "a@x.com", t),
-            attempt_event_id(p, "b@x.com", t)
-        );
+        assert_eq!(attempt_event_id(p, "a@x.com", t), attempt_event_id(p, "a@x.com", later));
+        assert_ne!(attempt_event_id(p, "a@x.com", t), attempt_event_id(p, "a@x.com", next_hour));
+        assert_ne!(attempt_event_id(p, "a@x.com", t), attempt_event_id(p, "b@x.com", t));
     }
 }

@@ -15,12 +15,7 @@ pub struct Ses {
 
 impl Ses {
     pub fn new(client: Client) -> Self {
-        Self {
-            client,
-            configuration_set: std::env::var("GATEHOUSE_SES_CONFIGURATION_SET")
-                .ok()
-                .filter(|s| !s.is_empty()),
-        }
+        Self { client, configuration_set: std::env::var("GATEHOUSE_SES_CONFIGURATION_SET").ok().filter(|s| !s.is_empty()) }
     }
 }
 
@@ -32,22 +27,13 @@ impl Mailer for Ses {
     async fn send(&self, mail: &OutgoingMail) -> Result<String, BoxError> {
         let message = Message::builder()
             .subject(content(&mail.content.subject)?)
-            .body(
-                Body::builder()
-                    .text(content(&mail.content.text)?)
-                    .html(content(&mail.content.html)?)
-                    .build(),
-            )
+            .body(Body::builder().text(content(&mail.content.text)?).html(content(&mail.content.html)?).build())
             .build();
         let out = self
             .client
             .send_email()
             .from_email_address(&mail.from)
-            .destination(
-                Destination::builder()
-                    .set_to_addresses(Some(mail.to.clone()))
-                    .build(),
-            )
+            .destination(Destination::builder().set_to_addresses(Some(mail.to.clone())).build())
             .content(EmailContent::builder().simple(message).build())
             .set_configuration_set_name(self.configuration_set.clone())
             .send()

@@ -6,8 +6,8 @@ use std::future::Future;
 use uuid::Uuid;
 
 use crate::domain::{
-    Approval, ApprovalStatus, Developer, DeveloperState, Invite, InviteStatus, LifecycleEvent,
-    Portal, Session, Timestamp,
+    Approval, ApprovalStatus, Developer, DeveloperState, Invite, InviteStatus, LifecycleEvent, LinkPurpose, LinkToken, Portal, Session,
+    Timestamp,
 };
 use crate::error::{AppError, BoxError};
 
@@ -32,16 +32,10 @@ pub enum StoreError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict => AppError::Conflict(
-                "the developer was changed by another request; read it again and retry".into(),
-            ),
+            StoreError::Conflict => AppError::Conflict("the developer was changed by another request; read it again and retry".into()),
             StoreError::NotFound => AppError::NotFound("portal"),
-            StoreError::BadCursor => {
-                AppError::field("cursor", "is not a cursor issued for this query")
-            }
-            StoreError::Unavailable(m) => AppError::Unavailable(format!(
-                "the service is temporarily unavailable ({m}); retry shortly"
-            )),
+            StoreError::BadCursor => AppError::field("cursor", "is not a cursor issued for this query"),
+            StoreError::Unavailable(m) => AppError::Unavailable(format!("the service is temporarily unavailable ({m}); retry shortly")),
             StoreError::Other(e) => AppError::Internal(e),
         }
     }
@@ -78,10 +72,7 @@ impl AdminToken {
 }
 
 pub trait AdminTokenStore: Send + Sync {
-    fn find_admin_token(
-        &self,
-        token_hash: &str,
-    ) -> impl Future<Output = StoreResult<Option<AdminToken>>> + Send;
+    fn find_admin_token(&self, token_hash: &str) -> impl Future<Output = StoreResult<Option<AdminToken>>> + Send;
     fn put_admin_token(&self, token: &AdminToken) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
@@ -100,6 +91,8 @@ pub struct NewDeveloper {
     /// The invite being accepted, as it is to be stored (status accepted, version + 1); the
     /// write is conditional on it still being pending with the token hash presented.
     pub accepted_invite: Option<Invite>,
+    /// The email-verification link written with a self-registration.
+    pub verification: Option<LinkToken>,
     pub event: LifecycleEvent,
 }
 
@@ -129,6 +122,8 @@ pub struct DeveloperChange {
     pub event: Option<LifecycleEvent>,
     /// A session to carry over into the new session epoch (the one that changed the password).
     pub keep_session: Option<Session>,
+    /// A link token used by this change: deleted, conditional on its hash (single use).
+    pub consume_link: Option<LinkToken>,
 }
 
 #[derive(Debug, Clone)]
@@ -159,33 +154,14 @@ pub struct ApprovalQuery {
 }
 
 pub trait DeveloperStore: Send + Sync {
-    fn register(
-        &self,
-        new: &NewDeveloper,
-    ) -> impl Future<Output = Result<(), RegisterError>> + Send;
-    fn get_developer(
-        &self,
-        id: Uuid,
-    ) -> impl Future<Output = StoreResult<Option<Developer>>> + Send;
-    fn change_developer(
-        &self,
-        change: &DeveloperChange,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn register(&self, new: &NewDeveloper) -> impl Future<Output = Result<(), RegisterError>> + Send;
+    fn get_developer(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<Developer>>> + Send;
+    fn change_developer(&self, change: &DeveloperChange) -> impl Future<Output = StoreResult<()>> + Send;
     /// Deletes the developer and everything it owns, conditional on the version read.
-    fn delete_developer(
-        &self,
-        developer: &Developer,
-        event: &LifecycleEvent,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    fn list_developers(
-        &self,
-        query: &DeveloperQuery,
-    ) -> impl Future<Output = StoreResult<Page<Developer>>> + Send;
+    fn delete_developer(&self, developer: &Developer, event: &LifecycleEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    fn list_developers(&self, query: &DeveloperQuery) -> impl Future<Output = StoreResult<Page<Developer>>> + Send;
     /// `None` when the portal does not exist.
-    fn count_developers(
-        &self,
-        portal_id: Uuid,
-    ) -> impl Future<Output = StoreResult<Option<StateCounts>>> + Send;
+    fn count_developers(&self, portal_id: Uuid) -> impl Future<Output = StoreResult<Option<StateCounts>>> + Send;
 }
 
 /// Exact number of developers per state in a portal.
@@ -213,20 +189,13 @@ impl StateCounts {
 
 pub trait ApprovalStore: Send + Sync {
     fn get_approval(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<Approval>>> + Send;
-    fn list_approvals(
-        &self,
-        query: &ApprovalQuery,
-    ) -> impl Future<Output = StoreResult<Page<Approval>>> + Send;
+    fn list_approvals(&self, query: &ApprovalQuery) -> impl Future<Output = StoreResult<Page<Approval>>> + Send;
 }
 
 pub trait EventLog: Send + Sync {
     /// Records an event with no state change. With `dedupe`, an event with the same id that
     /// already exists makes this a no-op (returns false).
-    fn record_event(
-        &self,
-        event: &LifecycleEvent,
-        dedupe: bool,
-    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn record_event(&self, event: &LifecycleEvent, dedupe: bool) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 /// Outcome of claiming the right to send an event's mail.
@@ -249,18 +218,8 @@ pub trait MailLedger: Send + Sync {
         now: Timestamp,
         lease_seconds: i64,
     ) -> impl Future<Output = StoreResult<MailClaim>> + Send;
-    fn complete_mail(
-        &self,
-        event_id: Uuid,
-        mail: &str,
-        message_id: &str,
-        now: Timestamp,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    fn release_mail(
-        &self,
-        event_id: Uuid,
-        mail: &str,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn complete_mail(&self, event_id: Uuid, mail: &str, message_id: &str, now: Timestamp) -> impl Future<Output = StoreResult<()>> + Send;
+    fn release_mail(&self, event_id: Uuid, mail: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -292,22 +251,10 @@ pub trait InviteStore: Send + Sync {
     fn get_invite(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<Invite>>> + Send;
     /// Replaces an invite (version checked) with its event: withdraw (marker removed) or re-send
     /// (marker's expiry moved).
-    fn update_invite(
-        &self,
-        invite: &Invite,
-        event: &LifecycleEvent,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    fn list_invites(
-        &self,
-        query: &InviteQuery,
-        now: Timestamp,
-    ) -> impl Future<Output = StoreResult<Page<Invite>>> + Send;
+    fn update_invite(&self, invite: &Invite, event: &LifecycleEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    fn list_invites(&self, query: &InviteQuery, now: Timestamp) -> impl Future<Output = StoreResult<Page<Invite>>> + Send;
     /// Which of these normalized addresses already have an account in the portal.
-    fn registered_emails(
-        &self,
-        portal_id: Uuid,
-        emails: &[String],
-    ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    fn registered_emails(&self, portal_id: Uuid, emails: &[String]) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
 }
 
 pub trait SessionStore: Send + Sync {
@@ -318,34 +265,28 @@ pub trait SessionStore: Send + Sync {
         developer_id: Uuid,
         token_hash: &str,
     ) -> impl Future<Output = StoreResult<(Option<Session>, Option<Developer>)>> + Send;
-    fn delete_session(
-        &self,
-        developer_id: Uuid,
-        token_hash: &str,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn delete_session(&self, developer_id: Uuid, token_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Records activity without bumping the version (called at most every few minutes).
-    fn touch_developer(
-        &self,
-        developer_id: Uuid,
-        now: Timestamp,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn touch_developer(&self, developer_id: Uuid, now: Timestamp) -> impl Future<Output = StoreResult<()>> + Send;
     /// The developer a normalized email or username belongs to, in a portal.
-    fn find_login(
-        &self,
-        portal_id: Uuid,
-        login_norm: &str,
-        by_email: bool,
-    ) -> impl Future<Output = StoreResult<Option<Uuid>>> + Send;
+    fn find_login(&self, portal_id: Uuid, login_norm: &str, by_email: bool) -> impl Future<Output = StoreResult<Option<Uuid>>> + Send;
 }
 
 pub trait ThrottleStore: Send + Sync {
     /// Failure counts of these throttle keys (0 when absent).
     fn failures(&self, keys: &[String]) -> impl Future<Output = StoreResult<Vec<u64>>> + Send;
     /// Adds one failure to each key; the items expire at `expires_at`.
-    fn add_failure(
-        &self,
-        keys: &[String],
-        expires_at: Timestamp,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn add_failure(&self, keys: &[String], expires_at: Timestamp) -> impl Future<Output = StoreResult<()>> + Send;
     fn clear(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+pub trait LinkStore: Send + Sync {
+    /// Writes (replacing any older one of the same purpose) a link token with its event.
+    fn put_link(&self, link: &LinkToken, event: &LifecycleEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The link token and its developer, in one round trip.
+    fn link_and_developer(
+        &self,
+        developer_id: Uuid,
+        purpose: LinkPurpose,
+    ) -> impl Future<Output = StoreResult<(Option<LinkToken>, Option<Developer>)>> + Send;
 }

@@ -6,44 +6,16 @@ use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-fn admin_routes(
-    portal: &str,
-    developer: &str,
-    approval: &str,
-) -> Vec<(Method, String, Option<Value>)> {
+fn admin_routes(portal: &str, developer: &str, approval: &str) -> Vec<(Method, String, Option<Value>)> {
     vec![
-        (
-            Method::POST,
-            "/portals".into(),
-            Some(json!({ "name": "X" })),
-        ),
+        (Method::POST, "/portals".into(), Some(json!({ "name": "X" }))),
         (Method::GET, format!("/portals/{portal}"), None),
-        (
-            Method::PATCH,
-            format!("/portals/{portal}"),
-            Some(json!({ "name": "Y" })),
-        ),
+        (Method::PATCH, format!("/portals/{portal}"), Some(json!({ "name": "Y" }))),
         (Method::GET, format!("/portals/{portal}/developers"), None),
-        (
-            Method::GET,
-            format!("/portals/{portal}/developers/{developer}"),
-            None,
-        ),
-        (
-            Method::PATCH,
-            format!("/portals/{portal}/developers/{developer}"),
-            Some(json!({ "status": "approved" })),
-        ),
-        (
-            Method::DELETE,
-            format!("/portals/{portal}/developers/{developer}"),
-            None,
-        ),
-        (
-            Method::GET,
-            "/approvals?event=developer_registration&status=pending".into(),
-            None,
-        ),
+        (Method::GET, format!("/portals/{portal}/developers/{developer}"), None),
+        (Method::PATCH, format!("/portals/{portal}/developers/{developer}"), Some(json!({ "status": "approved" }))),
+        (Method::DELETE, format!("/portals/{portal}/developers/{developer}"), None),
+        (Method::GET, "/approvals?event=developer_registration&status=pending".into(), None),
         (Method::POST, format!("/approvals/{approval}/accept"), None),
         (Method::POST, format!("/approvals/{approval}/reject"), None),
     ]
@@ -54,23 +26,12 @@ async fn every_admin_route_is_401_without_a_token_or_with_a_wrong_one_and_change
     let s = stack();
     let portal = s.portal(json!({})).await;
     let dev = s.register_new(&portal, &unique_email("auth"), "Auth").await;
-    let approval = s.approval_of(&portal, &dev).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let approval = s.approval_of(&portal, &dev).await["id"].as_str().unwrap().to_string();
     for (method, path, body) in admin_routes(&portal, &dev, &approval) {
-        for token in [
-            None,
-            Some("gha_wrong"),
-            Some(""),
-            Some(&s.admin_token[..s.admin_token.len() - 1]),
-        ] {
+        for token in [None, Some("gha_wrong"), Some(""), Some(&s.admin_token[..s.admin_token.len() - 1])] {
             let r = s.send(method.clone(), &path, token, body.clone()).await;
             r.assert_problem(401);
-            assert!(
-                r.headers.get("www-authenticate").is_some(),
-                "{method} {path}"
-            );
+            assert!(r.headers.get("www-authenticate").is_some(), "{method} {path}");
         }
         // Not a bearer scheme at all.
         let r = s
@@ -91,73 +52,27 @@ async fn a_token_scoped_to_one_portal_sees_nothing_of_another() {
     let s = stack();
     let mine = s.portal(json!({})).await;
     let theirs = s.portal(json!({})).await;
-    let token = s.ops(&[
-        "mint-admin-token",
-        "--name",
-        "scoped-test",
-        "--portal",
-        &mine,
-    ]);
+    let token = s.ops(&["mint-admin-token", "--name", "scoped-test", "--portal", &mine]);
     assert!(token.starts_with("gha_"));
     let my_dev = s.register_new(&mine, &unique_email("mine"), "Mine").await;
-    let their_dev = s
-        .register_new(&theirs, &unique_email("theirs"), "Theirs")
-        .await;
-    let their_approval = s.approval_of(&theirs, &their_dev).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let their_dev = s.register_new(&theirs, &unique_email("theirs"), "Theirs").await;
+    let their_approval = s.approval_of(&theirs, &their_dev).await["id"].as_str().unwrap().to_string();
 
-    let ok = s
-        .send(
-            Method::GET,
-            &format!("/portals/{mine}/developers/{my_dev}"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let ok = s.send(Method::GET, &format!("/portals/{mine}/developers/{my_dev}"), Some(&token), None).await;
     assert_eq!(ok.status, 200);
-    for (method, path, body) in admin_routes(&theirs, &their_dev, &their_approval)
-        .into_iter()
-        .skip(1)
-    {
+    for (method, path, body) in admin_routes(&theirs, &their_dev, &their_approval).into_iter().skip(1) {
         let r = s.send(method.clone(), &path, Some(&token), body).await;
         if path.starts_with("/approvals?") {
             // Listing without portal_id is limited to the token's own portal.
             assert_eq!(r.status, 200);
-            assert!(
-                r.body["list"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .all(|a| a["portal_id"] == mine.as_str()),
-                "{}",
-                r.body
-            );
+            assert!(r.body["list"].as_array().unwrap().iter().all(|a| a["portal_id"] == mine.as_str()), "{}", r.body);
         } else {
             r.assert_problem(404);
         }
     }
-    let r = s
-        .send(
-            Method::GET,
-            &format!("/approvals?portal_id={theirs}"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let r = s.send(Method::GET, &format!("/approvals?portal_id={theirs}"), Some(&token), None).await;
     r.assert_problem(404);
-    let r = s
-        .send(
-            Method::POST,
-            "/portals",
-            Some(&token),
-            Some(json!({ "name": "Nope" })),
-        )
-        .await;
+    let r = s.send(Method::POST, "/portals", Some(&token), Some(json!({ "name": "Nope" }))).await;
     r.assert_problem(403);
-    assert_eq!(
-        s.developer(&theirs, &their_dev).await.body["state"],
-        "pending"
-    );
+    assert_eq!(s.developer(&theirs, &their_dev).await.body["state"], "pending");
 }

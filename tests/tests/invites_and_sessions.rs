@@ -8,12 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn invite(s: &Stack, portal: &str, emails: Value) -> Reply {
-    s.admin(
-        Method::POST,
-        &format!("/portals/{portal}/developers/invites"),
-        Some(json!({ "emails": emails })),
-    )
-    .await
+    s.admin(Method::POST, &format!("/portals/{portal}/developers/invites"), Some(json!({ "emails": emails }))).await
 }
 
 async fn accept(s: &Stack, portal: &str, token: &str, name: &str) -> Reply {
@@ -27,13 +22,7 @@ async fn accept(s: &Stack, portal: &str, token: &str, name: &str) -> Reply {
 }
 
 async fn login(s: &Stack, portal: &str, login: &str, password: &str) -> Reply {
-    s.send(
-        Method::POST,
-        &format!("/portals/{portal}/login"),
-        None,
-        Some(json!({ "login": login, "password": password })),
-    )
-    .await
+    s.send(Method::POST, &format!("/portals/{portal}/login"), None, Some(json!({ "login": login, "password": password }))).await
 }
 
 async fn session_of(s: &Stack, portal: &str, login_: &str) -> String {
@@ -43,13 +32,7 @@ async fn session_of(s: &Stack, portal: &str, login_: &str) -> String {
 }
 
 async fn me(s: &Stack, portal: &str, session: &str) -> Reply {
-    s.send(
-        Method::GET,
-        &format!("/portals/{portal}/me"),
-        Some(session),
-        None,
-    )
-    .await
+    s.send(Method::GET, &format!("/portals/{portal}/me"), Some(session), None).await
 }
 
 /// An approved developer with a username, ready to log in.
@@ -63,8 +46,7 @@ async fn approved(s: &Stack, portal: &str) -> (String, String) {
 }
 
 #[tokio::test]
-async fn link_invites_mail_every_new_address_and_report_duplicates_and_existing_developers_per_address(
-) {
+async fn link_invites_mail_every_new_address_and_report_duplicates_and_existing_developers_per_address() {
     let s = stack();
     let portal = s.portal(json!({})).await;
     let existing = unique_email("existing");
@@ -72,16 +54,8 @@ async fn link_invites_mail_every_new_address_and_report_duplicates_and_existing_
     let (a, b) = (unique_email("inv-a"), unique_email("inv-b"));
     let r = invite(&s, &portal, json!([a, b, a.to_uppercase(), existing])).await;
     assert_eq!(r.status, 201, "{}", r.body);
-    let statuses: Vec<&str> = r.body["invites"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        statuses,
-        ["pending", "pending", "duplicate", "already_registered"]
-    );
+    let statuses: Vec<&str> = r.body["invites"].as_array().unwrap().iter().map(|i| i["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["pending", "pending", "duplicate", "already_registered"]);
     let first = &r.body["invites"][0];
     assert!(first["id"].is_string() && first["expires_at"].is_string());
     assert_eq!(first["email"], a.as_str());
@@ -92,13 +66,7 @@ async fn link_invites_mail_every_new_address_and_report_duplicates_and_existing_
     // Inviting a pending address again is reported, not fatal, and sends nothing new.
     let again = invite(&s, &portal, json!([a])).await;
     assert_eq!(again.body["invites"][0]["status"], "already_invited");
-    let listed = s
-        .admin(
-            Method::GET,
-            &format!("/portals/{portal}/invites?status=pending"),
-            None,
-        )
-        .await;
+    let listed = s.admin(Method::GET, &format!("/portals/{portal}/invites?status=pending"), None).await;
     assert_eq!(listed.body["list"].as_array().unwrap().len(), 2);
     s.settle().await;
     assert_eq!(s.mails_to(&a).await.len(), 1);
@@ -116,16 +84,8 @@ async fn accepting_an_invite_makes_an_approved_developer_and_the_link_works_once
     assert_eq!(r.body["state"], "approved");
     assert_eq!(r.body["email"], email.as_str());
     assert_eq!(r.body["email_verified"], true);
-    accept(&s, &portal, &token, "Again")
-        .await
-        .assert_problem(410);
-    let accepted = s
-        .admin(
-            Method::GET,
-            &format!("/portals/{portal}/invites?status=accepted"),
-            None,
-        )
-        .await;
+    accept(&s, &portal, &token, "Again").await.assert_problem(410);
+    let accepted = s.admin(Method::GET, &format!("/portals/{portal}/invites?status=accepted"), None).await;
     assert_eq!(accepted.body["list"][0]["developer_id"], r.body["id"]);
     // The new developer can sign in at once.
     session_of(&s, &portal, &email).await;
@@ -134,9 +94,7 @@ async fn accepting_an_invite_makes_an_approved_developer_and_the_link_works_once
     let email2 = unique_email("elsewhere");
     invite(&s, &portal, json!([email2])).await;
     let token2 = link_token(&s.wait_for_mail(&email2, "invited", 1).await);
-    accept(&s, &other, &token2, "Elsewhere")
-        .await
-        .assert_problem(410);
+    accept(&s, &other, &token2, "Elsewhere").await.assert_problem(410);
 }
 
 #[tokio::test]
@@ -144,50 +102,19 @@ async fn a_withdrawn_or_tampered_invite_link_is_410() {
     let s = stack();
     let portal = s.portal(json!({})).await;
     let email = unique_email("withdrawn");
-    let id = invite(&s, &portal, json!([email])).await.body["invites"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = invite(&s, &portal, json!([email])).await.body["invites"][0]["id"].as_str().unwrap().to_string();
     let token = link_token(&s.wait_for_mail(&email, "invited", 1).await);
     let mut tampered = token.clone();
     tampered.pop();
     tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
-    accept(&s, &portal, &tampered, "Tampered")
-        .await
-        .assert_problem(410);
-    assert_eq!(
-        s.admin(
-            Method::DELETE,
-            &format!("/portals/{portal}/invites/{id}"),
-            None
-        )
-        .await
-        .status,
-        204
-    );
-    accept(&s, &portal, &token, "Too Late")
-        .await
-        .assert_problem(410);
-    s.admin(
-        Method::DELETE,
-        &format!("/portals/{portal}/invites/{id}"),
-        None,
-    )
-    .await
-    .assert_problem(409);
-    let listed = s
-        .admin(
-            Method::GET,
-            &format!("/portals/{portal}/invites?status=withdrawn"),
-            None,
-        )
-        .await;
+    accept(&s, &portal, &tampered, "Tampered").await.assert_problem(410);
+    assert_eq!(s.admin(Method::DELETE, &format!("/portals/{portal}/invites/{id}"), None).await.status, 204);
+    accept(&s, &portal, &token, "Too Late").await.assert_problem(410);
+    s.admin(Method::DELETE, &format!("/portals/{portal}/invites/{id}"), None).await.assert_problem(409);
+    let listed = s.admin(Method::GET, &format!("/portals/{portal}/invites?status=withdrawn"), None).await;
     assert_eq!(listed.body["list"][0]["id"], id.as_str());
     // The address can be invited afresh.
-    assert_eq!(
-        invite(&s, &portal, json!([email])).await.body["invites"][0]["status"],
-        "pending"
-    );
+    assert_eq!(invite(&s, &portal, json!([email])).await.body["invites"][0]["status"], "pending");
 }
 
 #[tokio::test]
@@ -196,36 +123,16 @@ async fn re_sending_an_invite_issues_a_new_link_and_expiry_and_kills_the_old_lin
     let portal = s.portal(json!({})).await;
     let email = unique_email("resend");
     let created = invite(&s, &portal, json!([email])).await;
-    let id = created.body["invites"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = created.body["invites"][0]["id"].as_str().unwrap().to_string();
     let old = link_token(&s.wait_for_mail(&email, "invited", 1).await);
-    let r = s
-        .send_at(
-            3600,
-            Method::POST,
-            &format!("/portals/{portal}/invites/{id}/resend"),
-            Some(&s.admin_token),
-            None,
-        )
-        .await;
+    let r = s.send_at(3600, Method::POST, &format!("/portals/{portal}/invites/{id}/resend"), Some(&s.admin_token), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_ne!(
-        r.body["expires_at"], created.body["invites"][0]["expires_at"],
-        "a new expiry"
-    );
+    assert_ne!(r.body["expires_at"], created.body["invites"][0]["expires_at"], "a new expiry");
     let new = link_token(&s.wait_for_mail(&email, "invited", 2).await);
     assert_ne!(old, new);
     accept(&s, &portal, &old, "Old").await.assert_problem(410);
     assert_eq!(accept(&s, &portal, &new, "New").await.status, 201);
-    s.admin(
-        Method::POST,
-        &format!("/portals/{portal}/invites/{id}/resend"),
-        None,
-    )
-    .await
-    .assert_problem(409);
+    s.admin(Method::POST, &format!("/portals/{portal}/invites/{id}/resend"), None).await.assert_problem(409);
 }
 
 #[tokio::test]
@@ -236,36 +143,12 @@ async fn an_invite_expires_after_invite_ttl_seconds() {
     invite(&s, &portal, json!([email])).await;
     let token = link_token(&s.wait_for_mail(&email, "invited", 1).await);
     let body = json!({ "token": token, "password": STRONG_PASSWORD, "name": "Late" });
-    let late = s
-        .send_at(
-            3601,
-            Method::POST,
-            &format!("/portals/{portal}/invites/accept"),
-            None,
-            Some(body.clone()),
-        )
-        .await;
+    let late = s.send_at(3601, Method::POST, &format!("/portals/{portal}/invites/accept"), None, Some(body.clone())).await;
     late.assert_problem(410);
     assert!(late.body["detail"].as_str().unwrap().contains("expired"));
-    let listed = s
-        .send_at(
-            3601,
-            Method::GET,
-            &format!("/portals/{portal}/invites?status=expired"),
-            Some(&s.admin_token),
-            None,
-        )
-        .await;
+    let listed = s.send_at(3601, Method::GET, &format!("/portals/{portal}/invites?status=expired"), Some(&s.admin_token), None).await;
     assert_eq!(listed.body["list"].as_array().unwrap().len(), 1);
-    let in_time = s
-        .send_at(
-            3500,
-            Method::POST,
-            &format!("/portals/{portal}/invites/accept"),
-            None,
-            Some(body),
-        )
-        .await;
+    let in_time = s.send_at(3500, Method::POST, &format!("/portals/{portal}/invites/accept"), None, Some(body)).await;
     assert_eq!(in_time.status, 201, "{}", in_time.body);
 }
 
@@ -277,7 +160,13 @@ async fn with_invite_email_off_link_invites_are_403_and_password_invites_still_w
     r.assert_problem(403);
     assert!(r.body["detail"].as_str().unwrap().contains("invite_email"));
     let username = unique_username("otp");
-    let r = s.admin(Method::POST, &format!("/portals/{portal}/developers/invites"), Some(json!({ "username": username, "password": "temporary-password-123", "name": "John Doe" }))).await;
+    let r = s
+        .admin(
+            Method::POST,
+            &format!("/portals/{portal}/developers/invites"),
+            Some(json!({ "username": username, "password": "temporary-password-123", "name": "John Doe" })),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["state"], "approved");
     assert_eq!(r.body["must_change_password"], true);
@@ -289,7 +178,13 @@ async fn a_one_time_password_session_can_only_read_me_until_the_password_is_chan
     let portal = s.portal(json!({})).await;
     let username = unique_username("otp");
     let otp = "temporary-password-123";
-    let r = s.admin(Method::POST, &format!("/portals/{portal}/developers/invites"), Some(json!({ "username": username, "password": otp, "name": "John Doe", "email": unique_email("otp") }))).await;
+    let r = s
+        .admin(
+            Method::POST,
+            &format!("/portals/{portal}/developers/invites"),
+            Some(json!({ "username": username, "password": otp, "name": "John Doe", "email": unique_email("otp") })),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let r = login(&s, &portal, &username, otp).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -324,24 +219,15 @@ async fn a_one_time_password_session_can_only_read_me_until_the_password_is_chan
         )
         .await;
     assert_eq!(ok.status, 204, "{}", ok.body);
-    assert_eq!(
-        me(&s, &portal, &session).await.body["must_change_password"],
-        false,
-        "this session lives on"
-    );
+    assert_eq!(me(&s, &portal, &session).await.body["must_change_password"], false, "this session lives on");
     login(&s, &portal, &username, otp).await.assert_problem(401);
-    assert_eq!(
-        login(&s, &portal, &username, STRONG_PASSWORD).await.status,
-        200
-    );
+    assert_eq!(login(&s, &portal, &username, STRONG_PASSWORD).await.status, 200);
 }
 
 #[tokio::test]
 async fn a_one_time_password_stops_working_after_its_ttl() {
     let s = stack();
-    let portal = s
-        .portal(json!({ "temporary_password_ttl_seconds": 3600 }))
-        .await;
+    let portal = s.portal(json!({ "temporary_password_ttl_seconds": 3600 })).await;
     let username = unique_username("ttl");
     let otp = "temporary-password-123";
     s.admin(
@@ -351,27 +237,8 @@ async fn a_one_time_password_stops_working_after_its_ttl() {
     )
     .await;
     let body = json!({ "login": username, "password": otp });
-    assert_eq!(
-        s.send_at(
-            3500,
-            Method::POST,
-            &format!("/portals/{portal}/login"),
-            None,
-            Some(body.clone())
-        )
-        .await
-        .status,
-        200
-    );
-    let late = s
-        .send_at(
-            3601,
-            Method::POST,
-            &format!("/portals/{portal}/login"),
-            None,
-            Some(body),
-        )
-        .await;
+    assert_eq!(s.send_at(3500, Method::POST, &format!("/portals/{portal}/login"), None, Some(body.clone())).await.status, 200);
+    let late = s.send_at(3601, Method::POST, &format!("/portals/{portal}/login"), None, Some(body)).await;
     late.assert_problem(401);
     assert!(late.body["detail"].as_str().unwrap().contains("expired"));
 }
@@ -397,10 +264,7 @@ async fn login_works_with_email_or_username_and_failures_share_one_generic_answe
     let unknown = login(&s, &portal, "nobody-here", "not the password at all").await;
     wrong.assert_problem(401);
     unknown.assert_problem(401);
-    assert_eq!(
-        wrong.body, unknown.body,
-        "no way to tell a wrong password from an unknown login"
-    );
+    assert_eq!(wrong.body, unknown.body, "no way to tell a wrong password from an unknown login");
     login(&s, &portal, "", "x").await.assert_problem(400);
     let r = s
         .send(
@@ -428,11 +292,7 @@ async fn a_right_password_on_an_account_that_is_not_approved_is_403_naming_the_s
         }
         let r = login(&s, &portal, &email, STRONG_PASSWORD).await;
         r.assert_problem(403);
-        assert!(
-            r.body["detail"].as_str().unwrap().contains(state),
-            "{}",
-            r.body
-        );
+        assert!(r.body["detail"].as_str().unwrap().contains(state), "{}", r.body);
     }
 }
 
@@ -443,31 +303,25 @@ async fn changing_the_password_ends_the_other_sessions_and_logout_ends_this_one(
     let (_, username) = approved(&s, &portal).await;
     let a = session_of(&s, &portal, &username).await;
     let b = session_of(&s, &portal, &username).await;
-    let r = s.send(Method::POST, &format!("/portals/{portal}/me/password"), Some(&a), Some(json!({ "current_password": STRONG_PASSWORD, "new_password": "a different strong passphrase" }))).await;
+    let r = s
+        .send(
+            Method::POST,
+            &format!("/portals/{portal}/me/password"),
+            Some(&a),
+            Some(json!({ "current_password": STRONG_PASSWORD, "new_password": "a different strong passphrase" })),
+        )
+        .await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(me(&s, &portal, &a).await.status, 200);
     me(&s, &portal, &b).await.assert_problem(401);
-    assert_eq!(
-        s.send(
-            Method::POST,
-            &format!("/portals/{portal}/logout"),
-            Some(&a),
-            None
-        )
-        .await
-        .status,
-        204
-    );
+    assert_eq!(s.send(Method::POST, &format!("/portals/{portal}/logout"), Some(&a), None).await.status, 204);
     me(&s, &portal, &a).await.assert_problem(401);
     me(&s, &portal, "ghs_garbage").await.assert_problem(401);
-    s.send(Method::GET, &format!("/portals/{portal}/me"), None, None)
-        .await
-        .assert_problem(401);
+    s.send(Method::GET, &format!("/portals/{portal}/me"), None, None).await.assert_problem(401);
 }
 
 #[tokio::test]
-async fn revoking_or_deleting_a_developer_ends_all_their_sessions_and_re_approval_does_not_revive_them(
-) {
+async fn revoking_or_deleting_a_developer_ends_all_their_sessions_and_re_approval_does_not_revive_them() {
     let s = stack();
     let portal = s.portal(json!({})).await;
     let (id, username) = approved(&s, &portal).await;
@@ -483,16 +337,7 @@ async fn revoking_or_deleting_a_developer_ends_all_their_sessions_and_re_approva
     // A session is bound to its portal.
     let other = s.portal(json!({})).await;
     me(&s, &other, &c).await.assert_problem(401);
-    assert_eq!(
-        s.admin(
-            Method::DELETE,
-            &format!("/portals/{portal}/developers/{id}"),
-            None
-        )
-        .await
-        .status,
-        204
-    );
+    assert_eq!(s.admin(Method::DELETE, &format!("/portals/{portal}/developers/{id}"), None).await.status, 204);
     me(&s, &portal, &c).await.assert_problem(401);
 }
 
@@ -506,27 +351,8 @@ async fn a_session_expires_after_its_lifetime() {
     let (_, username) = approved(&s, &portal).await;
     let r = login(&s, &portal, &username, STRONG_PASSWORD).await;
     let token = r.body["token"].as_str().unwrap();
-    assert_eq!(
-        s.send_at(
-            SESSION_TTL_SECONDS - 60,
-            Method::GET,
-            &format!("/portals/{portal}/me"),
-            Some(token),
-            None
-        )
-        .await
-        .status,
-        200
-    );
-    s.send_at(
-        SESSION_TTL_SECONDS + 60,
-        Method::GET,
-        &format!("/portals/{portal}/me"),
-        Some(token),
-        None,
-    )
-    .await
-    .assert_problem(401);
+    assert_eq!(s.send_at(SESSION_TTL_SECONDS - 60, Method::GET, &format!("/portals/{portal}/me"), Some(token), None).await.status, 200);
+    s.send_at(SESSION_TTL_SECONDS + 60, Method::GET, &format!("/portals/{portal}/me"), Some(token), None).await.assert_problem(401);
 }
 
 #[tokio::test]
@@ -535,27 +361,15 @@ async fn repeated_failed_logins_are_throttled_with_retry_after_for_one_window_on
     let portal = s.portal(json!({})).await;
     let (_, username) = approved(&s, &portal).await;
     for _ in 0..5 {
-        login(&s, &portal, &username, "wrong wrong wrong")
-            .await
-            .assert_problem(401);
+        login(&s, &portal, &username, "wrong wrong wrong").await.assert_problem(401);
     }
     let held = login(&s, &portal, &username, STRONG_PASSWORD).await;
     held.assert_problem(429);
-    let retry: u64 = held
-        .headers
-        .get("retry-after")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry: u64 = held.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry), "{retry}");
     // Another account is not affected, and the window ends.
     let (_, other) = approved(&s, &portal).await;
-    assert_eq!(
-        login(&s, &portal, &other, STRONG_PASSWORD).await.status,
-        200
-    );
+    assert_eq!(login(&s, &portal, &other, STRONG_PASSWORD).await.status, 200);
     let later = s
         .send_at(
             900,
@@ -577,11 +391,7 @@ async fn invite_routes_refuse_bad_input_and_missing_admin_tokens() {
     assert_eq!(r.error_fields(), ["emails[1]"]);
     invite(&s, &portal, json!([])).await.assert_problem(400);
     let r = s
-        .admin(
-            Method::POST,
-            &format!("/portals/{portal}/developers/invites"),
-            Some(json!({ "emails": ["a@example.com"], "role": "x" })),
-        )
+        .admin(Method::POST, &format!("/portals/{portal}/developers/invites"), Some(json!({ "emails": ["a@example.com"], "role": "x" })))
         .await;
     r.assert_problem(400);
     let r = s
@@ -604,42 +414,16 @@ async fn invite_routes_refuse_bad_input_and_missing_admin_tokens() {
     r.assert_problem(400);
     assert_eq!(r.error_fields(), ["username", "name", "password"]);
     let big = json!({ "emails": vec!["x".repeat(1000); 70] });
-    s.admin(
-        Method::POST,
-        &format!("/portals/{portal}/developers/invites"),
-        Some(big),
-    )
-    .await
-    .assert_problem(413);
+    s.admin(Method::POST, &format!("/portals/{portal}/developers/invites"), Some(big)).await.assert_problem(413);
     let fake = uuid::Uuid::new_v4();
     for (m, p) in [
-        (
-            Method::POST,
-            format!("/portals/{portal}/developers/invites"),
-        ),
+        (Method::POST, format!("/portals/{portal}/developers/invites")),
         (Method::GET, format!("/portals/{portal}/invites")),
         (Method::DELETE, format!("/portals/{portal}/invites/{fake}")),
-        (
-            Method::POST,
-            format!("/portals/{portal}/invites/{fake}/resend"),
-        ),
+        (Method::POST, format!("/portals/{portal}/invites/{fake}/resend")),
     ] {
-        s.send(
-            m.clone(),
-            &p,
-            None,
-            Some(json!({ "emails": ["a@example.com"] })),
-        )
-        .await
-        .assert_problem(401);
-        s.send(
-            m,
-            &p,
-            Some("gha_wrong"),
-            Some(json!({ "emails": ["a@example.com"] })),
-        )
-        .await
-        .assert_problem(401);
+        s.send(m.clone(), &p, None, Some(json!({ "emails": ["a@example.com"] }))).await.assert_problem(401);
+        s.send(m, &p, Some("gha_wrong"), Some(json!({ "emails": ["a@example.com"] }))).await.assert_problem(401);
     }
     let r = s
         .send(

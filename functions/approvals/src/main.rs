@@ -4,9 +4,7 @@
 
 use gatehouse::app::Ctx;
 use gatehouse::domain::{Developer, DeveloperView};
-use gatehouse::http::{
-    self, json, no_content, parse_json, parse_uuid, query, route_not_found, segments, HttpResult,
-};
+use gatehouse::http::{self, json, no_content, parse_json, parse_uuid, query, route_not_found, segments, HttpResult};
 use gatehouse::service::{self, ListParams};
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
@@ -29,46 +27,29 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
                 query(&req, "cursor"),
             )
             .await?;
-            json(
-                200,
-                &j!({ "list": page.items, "next_cursor": page.next_cursor }),
-            )
+            json(200, &j!({ "list": page.items, "next_cursor": page.next_cursor }))
         }
         (Method::POST, ["api", "approvals", id, action @ ("accept" | "reject")]) => {
             let id = parse_uuid(id, "approval")?;
-            let approval =
-                service::decide_approval(store, &token, id, *action == "accept", now).await?;
+            let approval = service::decide_approval(store, &token, id, *action == "accept", now).await?;
             json(200, &approval)
         }
         (Method::GET, ["api", "portals", portal, "developers"]) => {
             let portal = parse_uuid(portal, "portal")?;
-            let params = ListParams {
-                state: query(&req, "state"),
-                q: query(&req, "q"),
-                limit: query(&req, "limit"),
-                cursor: query(&req, "cursor"),
-            };
+            let params =
+                ListParams { state: query(&req, "state"), q: query(&req, "q"), limit: query(&req, "limit"), cursor: query(&req, "cursor") };
             let page = service::list_developers(store, &token, portal, params).await?;
             let list: Vec<DeveloperView> = page.items.iter().map(Developer::view).collect();
-            json(
-                200,
-                &j!({ "list": list, "total": page.total, "next_cursor": page.next_cursor }),
-            )
+            json(200, &j!({ "list": list, "total": page.total, "next_cursor": page.next_cursor }))
         }
         (method, ["api", "portals", portal, "developers", id]) => {
             let portal = parse_uuid(portal, "portal")?;
             let id = parse_uuid(id, "developer")?;
             match method {
-                Method::GET => json(
-                    200,
-                    &service::developer_for(store, &token, portal, id)
-                        .await?
-                        .view(),
-                ),
+                Method::GET => json(200, &service::developer_for(store, &token, portal, id).await?.view()),
                 Method::PATCH => {
                     let patch = parse_json(&req)?;
-                    let changed =
-                        service::patch_developer(store, &token, portal, id, patch, now).await?;
+                    let changed = service::patch_developer(store, &token, portal, id, patch, now).await?;
                     json(200, &changed.developer().view())
                 }
                 Method::DELETE => {

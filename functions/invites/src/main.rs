@@ -4,9 +4,7 @@
 
 use gatehouse::accounts::{self, InviteRequest};
 use gatehouse::app::Ctx;
-use gatehouse::http::{
-    self, json, no_content, parse_json, parse_uuid, query, route_not_found, segments, HttpResult,
-};
+use gatehouse::http::{self, json, no_content, parse_json, parse_uuid, query, route_not_found, segments, HttpResult};
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
 
@@ -15,9 +13,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     let now = ctx.now(&req);
     let store = &ctx.store;
-    if let (&Method::POST, ["api", "portals", portal, "invites", "accept"]) =
-        (req.method(), path.as_slice())
-    {
+    if let (&Method::POST, ["api", "portals", portal, "invites", "accept"]) = (req.method(), path.as_slice()) {
         let portal = parse_uuid(portal, "portal")?;
         let body = parse_json(&req)?;
         let dev = accounts::accept_invite(store, portal, body, now).await?;
@@ -29,54 +25,30 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
             let portal = parse_uuid(portal, "portal")?;
             match InviteRequest::from_body(parse_json(&req)?)? {
                 InviteRequest::Links(body) => {
-                    let invites =
-                        accounts::invite_links(store, &ctx.config, &token, portal, body, now)
-                            .await?;
+                    let invites = accounts::invite_links(store, &ctx.config, &token, portal, body, now).await?;
                     json(201, &j!({ "invites": invites }))
                 }
                 InviteRequest::Password(body) => {
-                    let dev =
-                        accounts::invite_with_password(store, &token, portal, body, now).await?;
+                    let dev = accounts::invite_with_password(store, &token, portal, body, now).await?;
                     json(201, &dev.view())
                 }
             }
         }
         (Method::GET, ["api", "portals", portal, "invites"]) => {
             let portal = parse_uuid(portal, "portal")?;
-            let page = accounts::list_invites(
-                store,
-                &token,
-                portal,
-                query(&req, "status"),
-                query(&req, "limit"),
-                query(&req, "cursor"),
-                now,
-            )
-            .await?;
+            let page =
+                accounts::list_invites(store, &token, portal, query(&req, "status"), query(&req, "limit"), query(&req, "cursor"), now)
+                    .await?;
             let list: Vec<_> = page.items.iter().map(|i| i.view(now)).collect();
             json(200, &j!({ "list": list, "next_cursor": page.next_cursor }))
         }
         (Method::DELETE, ["api", "portals", portal, "invites", id]) => {
-            accounts::withdraw_invite(
-                store,
-                &token,
-                parse_uuid(portal, "portal")?,
-                parse_uuid(id, "invite")?,
-                now,
-            )
-            .await?;
+            accounts::withdraw_invite(store, &token, parse_uuid(portal, "portal")?, parse_uuid(id, "invite")?, now).await?;
             no_content()
         }
         (Method::POST, ["api", "portals", portal, "invites", id, "resend"]) => {
-            let invite = accounts::resend_invite(
-                store,
-                &ctx.config,
-                &token,
-                parse_uuid(portal, "portal")?,
-                parse_uuid(id, "invite")?,
-                now,
-            )
-            .await?;
+            let invite =
+                accounts::resend_invite(store, &ctx.config, &token, parse_uuid(portal, "portal")?, parse_uuid(id, "invite")?, now).await?;
             json(200, &invite.view(now))
         }
         _ => Err(route_not_found()),

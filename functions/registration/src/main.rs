@@ -13,7 +13,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         (Method::POST, ["api", "portals", portal, "register"]) => {
             let portal = parse_uuid(portal, "portal")?;
             let body = parse_json(&req)?;
-            let done = service::register(&ctx.store, portal, body, ctx.clock.now()).await?;
+            let done = service::register(&ctx.store, &ctx.config, portal, body, ctx.now(&req)).await?;
             json(202, &j!({ "id": done.id, "state": "pending" }))
         }
         _ => Err(route_not_found()),

@@ -3,10 +3,7 @@
 
 use gatehouse::accounts;
 use gatehouse::app::Ctx;
-use gatehouse::http::{
-    self, bearer, client_ip, json, no_content, parse_json, parse_uuid, route_not_found, segments,
-    HttpResult,
-};
+use gatehouse::http::{self, bearer, client_ip, json, no_content, parse_json, parse_uuid, route_not_found, segments, HttpResult};
 use gatehouse::store::SessionStore;
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
@@ -17,20 +14,14 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     let now = ctx.now(&req);
     let store = &ctx.store;
     let (method, portal, rest) = match path.as_slice() {
-        ["api", "portals", portal, rest @ ..] => {
-            (req.method().clone(), parse_uuid(portal, "portal")?, rest)
-        }
+        ["api", "portals", portal, rest @ ..] => (req.method().clone(), parse_uuid(portal, "portal")?, rest),
         _ => return Err(route_not_found()),
     };
     match (method, rest) {
         (Method::POST, ["login"]) => {
             let body = parse_json(&req)?;
-            let done =
-                accounts::login(store, &ctx.config, portal, body, &client_ip(&req), now).await?;
-            json(
-                200,
-                &j!({ "token": done.token, "expires_at": done.expires_at, "developer": done.developer.view() }),
-            )
+            let done = accounts::login(store, &ctx.config, portal, body, &client_ip(&req), now).await?;
+            json(200, &j!({ "token": done.token, "expires_at": done.expires_at, "developer": done.developer.view() }))
         }
         (Method::GET, ["me"]) => {
             let auth = accounts::authenticate(store, bearer(&req), portal, now).await?;
@@ -45,9 +36,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         (Method::POST, ["logout"]) => {
             // Ending a session is allowed even before a one-time password is changed.
             let auth = accounts::authenticate(store, bearer(&req), portal, now).await?;
-            store
-                .delete_session(auth.developer.id, &auth.session.token_hash)
-                .await?;
+            store.delete_session(auth.developer.id, &auth.session.token_hash).await?;
             no_content()
         }
         _ => Err(route_not_found()),

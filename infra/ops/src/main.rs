@@ -13,9 +13,8 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use gatehouse::app::{self, Clock, Config};
 use gatehouse::crypto::mint_token;
@@ -44,28 +43,12 @@ fn flags(args: &[String]) -> HashMap<String, String> {
 }
 
 async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), Error> {
-    if client
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .is_ok()
-    {
+    if client.describe_table().table_name(table).send().await.is_ok() {
         eprintln!("table {table} exists");
         return Ok(());
     }
-    let s = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-    };
-    let k = |name: &str, t: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(t)
-            .build()
-    };
+    let s = |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
+    let k = |name: &str, t: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(t).build();
     let mut attrs = vec![s("pk")?, s("sk")?];
     let mut gsis = Vec::new();
     for i in 1..=5 {
@@ -77,11 +60,7 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<
                 .index_name(format!("gsi{i}"))
                 .key_schema(k(&pk, KeyType::Hash)?)
                 .key_schema(k(&sk, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()?,
         );
     }
@@ -94,60 +73,35 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<
         .key_schema(k("sk", KeyType::Range)?)
         .set_global_secondary_indexes(Some(gsis))
         .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()?,
+            StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewAndOldImages).build()?,
         )
         .send()
         .await?;
     client
         .update_time_to_live()
         .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("ttl")
-                .enabled(true)
-                .build()?,
-        )
+        .time_to_live_specification(TimeToLiveSpecification::builder().attribute_name("ttl").enabled(true).build()?)
         .send()
         .await?;
     eprintln!("created table {table}");
     Ok(())
 }
 
-async fn create_portal(
-    store: &impl PortalStore,
-    name: &str,
-    settings: Option<&str>,
-) -> Result<Portal, Error> {
+async fn create_portal(store: &impl PortalStore, name: &str, settings: Option<&str>) -> Result<Portal, Error> {
     let settings = match settings {
         Some(json) => {
             let patch: SettingsPatch = serde_json::from_str(json)?;
-            patch
-                .apply(PortalSettings::default(), "")
-                .map_err(|e| format!("invalid settings: {e:?}"))?
+            patch.apply(PortalSettings::default(), "").map_err(|e| format!("invalid settings: {e:?}"))?
         }
         None => PortalSettings::default(),
     };
     let now = Clock::default().now();
-    let portal = Portal {
-        id: Uuid::new_v4(),
-        name: name.to_string(),
-        settings,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let portal = Portal { id: Uuid::new_v4(), name: name.to_string(), settings, created_at: now, updated_at: now, version: 1 };
     store.create_portal(&portal).await?;
     Ok(portal)
 }
 
-async fn mint_admin_token(
-    store: &impl AdminTokenStore,
-    name: &str,
-    portal: Option<&str>,
-) -> Result<String, Error> {
+async fn mint_admin_token(store: &impl AdminTokenStore, name: &str, portal: Option<&str>) -> Result<String, Error> {
     let scope = match portal {
         Some(p) => p.parse::<Uuid>()?.to_string(),
         None => "*".to_string(),
@@ -166,12 +120,7 @@ async fn mint_admin_token(
 
 async fn verify_sender(sdk: &aws_config::SdkConfig, identity: &str) -> Result<(), Error> {
     let ses = aws_sdk_sesv2::Client::new(sdk);
-    match ses
-        .create_email_identity()
-        .email_identity(identity)
-        .send()
-        .await
-    {
+    match ses.create_email_identity().email_identity(identity).send().await {
         Ok(_) => Ok(()),
         Err(e) if format!("{e:?}").contains("AlreadyExists") => Ok(()),
         Err(e) => Err(Box::new(e)),
@@ -199,10 +148,7 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
             let Some(name) = f.get("name") else {
                 return Ok(Some(usage()));
             };
-            println!(
-                "{}",
-                mint_admin_token(&store, name, f.get("portal").map(String::as_str)).await?
-            );
+            println!("{}", mint_admin_token(&store, name, f.get("portal").map(String::as_str)).await?);
         }
         "verify-sender" => {
             let Some(identity) = args.get(1) else {
@@ -216,17 +162,16 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
             };
             create_table(store.client(), &config.table).await?;
             verify_sender(&sdk, &config.sender).await?;
-            let portal = create_portal(&store, "Demo portal", Some(r#"{"admin_emails": ["admin@gatehouse.local"], "portal_url": "http://127.0.0.1:9000/portal"}"#)).await?;
+            let portal = create_portal(
+                &store,
+                "Demo portal",
+                Some(r#"{"admin_emails": ["admin@gatehouse.local"], "portal_url": "http://127.0.0.1:9000/portal"}"#),
+            )
+            .await?;
             let token = mint_admin_token(&store, "local-admin", None).await?;
             let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-            let api = f
-                .get("api")
-                .cloned()
-                .unwrap_or_else(|| "http://127.0.0.1:9000/api".into());
-            let mailbox = f
-                .get("mailbox")
-                .cloned()
-                .unwrap_or_else(|| "http://127.0.0.1:9001/mailbox".into());
+            let api = f.get("api").cloned().unwrap_or_else(|| "http://127.0.0.1:9000/api".into());
+            let mailbox = f.get("mailbox").cloned().unwrap_or_else(|| "http://127.0.0.1:9001/mailbox".into());
             let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
             let env = format!(
                 "GATEHOUSE_API={api}\nGATEHOUSE_ADMIN_TOKEN={token}\nGATEHOUSE_PORTAL_ID={}\nAWS_ENDPOINT_URL={endpoint}\nGATEHOUSE_MAILBOX={mailbox}\nGATEHOUSE_TABLE={}\nGATEHOUSE_SENDER={}\nAWS_REGION={region}\nAWS_DEFAULT_REGION={region}\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\nGATEHOUSE_TOKEN_SECRET={}\nGATEHOUSE_PORTAL_URL=http://127.0.0.1:9000/portal\nGATEHOUSE_ALLOW_CLOCK_OVERRIDE=1\n",
@@ -250,10 +195,7 @@ async fn main() -> ExitCode {
         Ok(Some(code)) => code,
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!(
-                "gatehouse-ops: {}",
-                gatehouse::error::error_chain(e.as_ref())
-            );
+            eprintln!("gatehouse-ops: {}", gatehouse::error::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -23,10 +23,7 @@ pub struct ForbiddenTransition {
 /// revoked → approved (re-approve); rejected | revoked → pending.
 /// Staying in the same state is not a transition: it is refused too, so automation that raced
 /// another admin learns it did nothing.
-pub fn transition(
-    from: DeveloperState,
-    to: DeveloperState,
-) -> Result<Transition, ForbiddenTransition> {
+pub fn transition(from: DeveloperState, to: DeveloperState) -> Result<Transition, ForbiddenTransition> {
     let allowed = matches!(
         (from, to),
         (Pending, Approved)
@@ -72,11 +69,7 @@ pub fn auto_approval(settings: &PortalSettings, email: &Email) -> Option<AutoApp
     if settings.auto_approve {
         return Some(AutoApproval::PortalSwitch);
     }
-    settings
-        .trusted_domains
-        .iter()
-        .find(|d| d.contains(email.domain()))
-        .map(|d| AutoApproval::TrustedDomain(d.as_str().to_string()))
+    settings.trusted_domains.iter().find(|d| d.contains(email.domain())).map(|d| AutoApproval::TrustedDomain(d.as_str().to_string()))
 }
 
 #[cfg(test)]
@@ -99,17 +92,9 @@ mod tests {
             for to in DeveloperState::ALL {
                 let result = transition(from, to);
                 if allowed.contains(&(from, to)) {
-                    assert_eq!(
-                        result,
-                        Ok(Transition { from, to }),
-                        "{from} -> {to} should be allowed"
-                    );
+                    assert_eq!(result, Ok(Transition { from, to }), "{from} -> {to} should be allowed");
                 } else {
-                    assert_eq!(
-                        result,
-                        Err(ForbiddenTransition { from, to }),
-                        "{from} -> {to} should be forbidden"
-                    );
+                    assert_eq!(result, Err(ForbiddenTransition { from, to }), "{from} -> {to} should be forbidden");
                 }
             }
         }
@@ -118,10 +103,7 @@ mod tests {
     #[test]
     fn a_forbidden_transition_explains_itself() {
         let err = transition(Approved, Pending).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "a approved developer cannot become pending"
-        );
+        assert_eq!(err.to_string(), "a approved developer cannot become pending");
     }
 
     #[test]
@@ -153,18 +135,12 @@ mod tests {
 
     #[test]
     fn the_portal_switch_approves_everyone() {
-        assert_eq!(
-            auto_approval(&settings(true, &[]), &email("x@anything.org")),
-            Some(AutoApproval::PortalSwitch)
-        );
+        assert_eq!(auto_approval(&settings(true, &[]), &email("x@anything.org")), Some(AutoApproval::PortalSwitch));
     }
 
     #[test]
     fn without_switch_or_trusted_domains_nobody_is_auto_approved() {
-        assert_eq!(
-            auto_approval(&settings(false, &[]), &email("x@acme.com")),
-            None
-        );
+        assert_eq!(auto_approval(&settings(false, &[]), &email("x@acme.com")), None);
     }
 
     #[test]
@@ -174,27 +150,14 @@ mod tests {
         assert_eq!(auto_approval(&s, &email("jane@acme.com")), expected);
         assert_eq!(auto_approval(&s, &email("jane@eu.dev.acme.com")), expected);
         assert_eq!(auto_approval(&s, &email("Jane@ACME.COM")), expected);
-        assert_eq!(
-            auto_approval(&s, &email("x@partner.io")),
-            Some(AutoApproval::TrustedDomain("partner.io".into()))
-        );
+        assert_eq!(auto_approval(&s, &email("x@partner.io")), Some(AutoApproval::TrustedDomain("partner.io".into())));
     }
 
     #[test]
     fn look_alike_domains_are_not_trusted() {
         let s = settings(false, &["acme.com"]);
-        for e in [
-            "jane@evilacme.com",
-            "jane@acme.com.evil.net",
-            "jane@acme.co",
-            "acme.com@evil.net",
-            "jane@notacme.com",
-        ] {
-            assert_eq!(
-                auto_approval(&s, &email(e)),
-                None,
-                "{e} must not be auto-approved"
-            );
+        for e in ["jane@evilacme.com", "jane@acme.com.evil.net", "jane@acme.co", "acme.com@evil.net", "jane@notacme.com"] {
+            assert_eq!(auto_approval(&s, &email(e)), None, "{e} must not be auto-approved");
         }
     }
 }

@@ -43,13 +43,7 @@ pub struct PortalView<'a> {
 
 impl Portal {
     pub fn view(&self) -> PortalView<'_> {
-        PortalView {
-            id: self.id,
-            name: &self.name,
-            settings: &self.settings,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
+        PortalView { id: self.id, name: &self.name, settings: &self.settings, created_at: self.created_at, updated_at: self.updated_at }
     }
 }
 
@@ -135,11 +129,7 @@ impl Developer {
     }
 
     pub fn snapshot(&self) -> DeveloperSnapshot {
-        DeveloperSnapshot {
-            email: self.email.clone(),
-            name: self.name.clone(),
-            username: self.username.clone(),
-        }
+        DeveloperSnapshot { email: self.email.clone(), name: self.name.clone(), username: self.username.clone() }
     }
 }
 
@@ -231,6 +221,14 @@ pub enum EventType {
     InviteSent,
     #[serde(rename = "invite.withdrawn")]
     InviteWithdrawn,
+    /// A password reset link was issued (voiding any older one): the consumer mails it.
+    #[serde(rename = "developer.password_reset_requested")]
+    ResetRequested,
+    /// The password was reset with a link (every session ended).
+    #[serde(rename = "developer.password_reset")]
+    PasswordReset,
+    #[serde(rename = "developer.email_verified")]
+    EmailVerified,
 }
 
 impl EventType {
@@ -396,4 +394,41 @@ pub struct Session {
     pub epoch: u64,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+}
+
+/// A single-use link token (password reset, email verification) of one developer. At most one
+/// per purpose: issuing a new one replaces (voids) the old. The token is derived from `nonce`
+/// with the server secret; only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkToken {
+    pub developer_id: Uuid,
+    pub portal_id: Uuid,
+    pub purpose: LinkPurpose,
+    pub nonce: String,
+    pub token_hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkPurpose {
+    Reset,
+    Verify,
+}
+
+impl LinkPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reset => "reset",
+            Self::Verify => "verify",
+        }
+    }
+    /// The token prefix of links for this purpose.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Reset => "ghr_",
+            Self::Verify => "ghv_",
+        }
+    }
 }

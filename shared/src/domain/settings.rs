@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use std::collections::BTreeMap;
+
 use super::types::{Domain, Email, FieldError};
+use crate::mail::{validate_override, MailKind, TemplateOverride};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -34,6 +37,15 @@ pub struct PortalSettings {
     pub reset_token_ttl_seconds: u64,
     pub invite_ttl_seconds: u64,
     pub temporary_password_ttl_seconds: u64,
+    /// Approved developers must also have confirmed their email before they can sign in, and
+    /// auto-approval waits for the confirmation [false].
+    pub require_verified_email: bool,
+    /// `verification_token_ttl_seconds` [604800]: how long an email-verification link works.
+    pub verification_token_ttl_seconds: u64,
+    /// Per-email overrides of subject, text and HTML, keyed by mail name
+    /// (access_request, approved, registration_attempted, invite, reset, reset_success,
+    /// verification).
+    pub email_templates: BTreeMap<String, TemplateOverride>,
 }
 
 impl Default for PortalSettings {
@@ -54,6 +66,9 @@ impl Default for PortalSettings {
             reset_token_ttl_seconds: 21_600,
             invite_ttl_seconds: 604_800,
             temporary_password_ttl_seconds: 604_800,
+            require_verified_email: false,
+            verification_token_ttl_seconds: 604_800,
+            email_templates: BTreeMap::new(),
         }
     }
 }
@@ -64,9 +79,7 @@ fn ser_domains<S: Serializer>(v: &[Domain], s: S) -> Result<S::Ok, S::Error> {
 
 fn de_domains<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Domain>, D::Error> {
     let raw = Vec::<String>::deserialize(d)?;
-    raw.iter()
-        .map(|s| Domain::parse(s).map_err(serde::de::Error::custom))
-        .collect()
+    raw.iter().map(|s| Domain::parse(s).map_err(serde::de::Error::custom)).collect()
 }
 
 /// A settings change as a client sends it: every field optional, unknown fields refused.
@@ -91,12 +104,14 @@ pub struct SettingsPatch {
     pub reset_token_ttl_seconds: Option<u64>,
     pub invite_ttl_seconds: Option<u64>,
     pub temporary_password_ttl_seconds: Option<u64>,
+    pub require_verified_email: Option<bool>,
+    pub verification_token_ttl_seconds: Option<u64>,
+    /// Merged per mail; `null` for a mail removes its override.
+    pub email_templates: Option<BTreeMap<String, Option<TemplateOverride>>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn de_nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+fn de_nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -106,11 +121,7 @@ const TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=31_536_000;
 impl SettingsPatch {
     /// Merges this patch into `settings`, or names every field that is invalid.
     /// `prefix` is prepended to field names (`settings.` when nested in a portal body).
-    pub fn apply(
-        self,
-        mut settings: PortalSettings,
-        prefix: &str,
-    ) -> Result<PortalSettings, Vec<FieldError>> {
+    pub fn apply(self, mut settings: PortalSettings, prefix: &str) -> Result<PortalSettings, Vec<FieldError>> {
         let mut errors = Vec::new();
         let field = |name: &str| format!("{prefix}{name}");
 
@@ -119,20 +130,14 @@ impl SettingsPatch {
         }
         if let Some(list) = self.trusted_domains {
             if list.len() > MAX_LIST {
-                errors.push(FieldError::new(
-                    field("trusted_domains"),
-                    format!("must list at most {MAX_LIST} domains"),
-                ));
+                errors.push(FieldError::new(field("trusted_domains"), format!("must list at most {MAX_LIST} domains")));
             }
             let mut domains = Vec::new();
             for (i, raw) in list.iter().enumerate() {
                 match Domain::parse(raw.trim_start_matches("*.").trim_start_matches('@')) {
                     Ok(d) if !domains.contains(&d) => domains.push(d),
                     Ok(_) => {}
-                    Err(m) => errors.push(FieldError::new(
-                        format!("{}[{i}]", field("trusted_domains")),
-                        m,
-                    )),
+                    Err(m) => errors.push(FieldError::new(format!("{}[{i}]", field("trusted_domains")), m)),
                 }
             }
             settings.trusted_domains = domains;
@@ -145,22 +150,14 @@ impl SettingsPatch {
         }
         if let Some(list) = self.admin_emails {
             if list.len() > MAX_LIST {
-                errors.push(FieldError::new(
-                    field("admin_emails"),
-                    format!("must list at most {MAX_LIST} addresses"),
-                ));
+                errors.push(FieldError::new(field("admin_emails"), format!("must list at most {MAX_LIST} addresses")));
             }
             let mut emails: Vec<String> = Vec::new();
             for (i, raw) in list.iter().enumerate() {
                 match Email::parse(raw) {
-                    Ok(e) if !emails.iter().any(|x| x.eq_ignore_ascii_case(e.as_str())) => {
-                        emails.push(e.as_str().to_string())
-                    }
+                    Ok(e) if !emails.iter().any(|x| x.eq_ignore_ascii_case(e.as_str())) => emails.push(e.as_str().to_string()),
                     Ok(_) => {}
-                    Err(m) => errors.push(FieldError::new(
-                        format!("{}[{i}]", field("admin_emails")),
-                        m,
-                    )),
+                    Err(m) => errors.push(FieldError::new(format!("{}[{i}]", field("admin_emails")), m)),
                 }
             }
             settings.admin_emails = emails;
@@ -189,34 +186,21 @@ impl SettingsPatch {
         }
         for (value, target) in [
             (self.invite_email, &mut settings.invite_email),
-            (
-                self.access_request_email,
-                &mut settings.access_request_email,
-            ),
+            (self.access_request_email, &mut settings.access_request_email),
             (self.approved_email, &mut settings.approved_email),
             (self.reset_email, &mut settings.reset_email),
             (self.reset_success_email, &mut settings.reset_success_email),
+            (self.require_verified_email, &mut settings.require_verified_email),
         ] {
             if let Some(v) = value {
                 *target = v;
             }
         }
         for (name, value, target) in [
-            (
-                "reset_token_ttl_seconds",
-                self.reset_token_ttl_seconds,
-                &mut settings.reset_token_ttl_seconds,
-            ),
-            (
-                "invite_ttl_seconds",
-                self.invite_ttl_seconds,
-                &mut settings.invite_ttl_seconds,
-            ),
-            (
-                "temporary_password_ttl_seconds",
-                self.temporary_password_ttl_seconds,
-                &mut settings.temporary_password_ttl_seconds,
-            ),
+            ("reset_token_ttl_seconds", self.reset_token_ttl_seconds, &mut settings.reset_token_ttl_seconds),
+            ("invite_ttl_seconds", self.invite_ttl_seconds, &mut settings.invite_ttl_seconds),
+            ("temporary_password_ttl_seconds", self.temporary_password_ttl_seconds, &mut settings.temporary_password_ttl_seconds),
+            ("verification_token_ttl_seconds", self.verification_token_ttl_seconds, &mut settings.verification_token_ttl_seconds),
         ] {
             if let Some(v) = value {
                 if TTL_RANGE.contains(&v) {
@@ -224,12 +208,33 @@ impl SettingsPatch {
                 } else {
                     errors.push(FieldError::new(
                         field(name),
-                        format!(
-                            "must be between {} and {} seconds",
-                            TTL_RANGE.start(),
-                            TTL_RANGE.end()
-                        ),
+                        format!("must be between {} and {} seconds", TTL_RANGE.start(), TTL_RANGE.end()),
                     ));
+                }
+            }
+        }
+        if let Some(templates) = self.email_templates {
+            for (name, o) in templates {
+                let at = format!("{}.{name}", field("email_templates"));
+                if MailKind::from_name(&name).is_none() {
+                    let known: Vec<&str> = MailKind::ALL.iter().map(|k| k.name()).collect();
+                    errors.push(FieldError::new(at, format!("is not an email Gatehouse sends (one of {})", known.join(", "))));
+                    continue;
+                }
+                match o {
+                    None => {
+                        settings.email_templates.remove(&name);
+                    }
+                    Some(o) => {
+                        let problems = validate_override(&o);
+                        if problems.is_empty() {
+                            settings.email_templates.insert(name, o);
+                        } else {
+                            for (part, msg) in problems {
+                                errors.push(FieldError::new(format!("{at}.{part}"), msg));
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -249,11 +254,7 @@ pub fn parse_base_url(raw: &str) -> Result<String, String> {
         .or_else(|| s.strip_prefix("http://"))
         .ok_or("must be an absolute http(s) URL such as https://portal.example.com")?;
     let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty()
-        || s.len() > 2048
-        || s.contains(['?', '#', ' ', '"', '<', '>', '\\'])
-        || s.chars().any(char::is_control)
-    {
+    if host.is_empty() || s.len() > 2048 || s.contains(['?', '#', ' ', '"', '<', '>', '\\']) || s.chars().any(char::is_control) {
         return Err("must be an absolute http(s) URL such as https://portal.example.com, without query or fragment".into());
     }
     Ok(s.trim_end_matches('/').to_string())
@@ -269,28 +270,16 @@ mod tests {
         assert!(!s.auto_approve && s.self_registration && s.invite_email && s.access_request_email);
         assert!(s.approved_email && s.reset_email && s.reset_success_email);
         assert_eq!(s.reject_action, RejectAction::Keep);
-        assert_eq!(
-            (
-                s.reset_token_ttl_seconds,
-                s.invite_ttl_seconds,
-                s.temporary_password_ttl_seconds
-            ),
-            (21_600, 604_800, 604_800)
-        );
+        assert_eq!((s.reset_token_ttl_seconds, s.invite_ttl_seconds, s.temporary_password_ttl_seconds), (21_600, 604_800, 604_800));
     }
 
     #[test]
     fn a_patch_merges_only_the_fields_it_names() {
-        let patch: SettingsPatch = serde_json::from_str(r#"{"auto_approve": true, "trusted_domains": ["Acme.com", "*.partner.io", "acme.com"]}"#).unwrap();
+        let patch: SettingsPatch =
+            serde_json::from_str(r#"{"auto_approve": true, "trusted_domains": ["Acme.com", "*.partner.io", "acme.com"]}"#).unwrap();
         let s = patch.apply(PortalSettings::default(), "").unwrap();
         assert!(s.auto_approve);
-        assert_eq!(
-            s.trusted_domains
-                .iter()
-                .map(Domain::as_str)
-                .collect::<Vec<_>>(),
-            ["acme.com", "partner.io"]
-        );
+        assert_eq!(s.trusted_domains.iter().map(Domain::as_str).collect::<Vec<_>>(), ["acme.com", "partner.io"]);
         assert!(s.self_registration, "untouched fields keep their value");
     }
 
@@ -300,18 +289,11 @@ mod tests {
             r#"{"trusted_domains": ["not a domain"], "admin_emails": ["ok@example.com", "nope"], "portal_url": "ftp://x", "invite_ttl_seconds": 1}"#,
         )
         .unwrap();
-        let errors = patch
-            .apply(PortalSettings::default(), "settings.")
-            .unwrap_err();
+        let errors = patch.apply(PortalSettings::default(), "settings.").unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            [
-                "settings.trusted_domains[0]",
-                "settings.admin_emails[1]",
-                "settings.portal_url",
-                "settings.invite_ttl_seconds"
-            ]
+            ["settings.trusted_domains[0]", "settings.admin_emails[1]", "settings.portal_url", "settings.invite_ttl_seconds"]
         );
     }
 
@@ -322,12 +304,9 @@ mod tests {
 
     #[test]
     fn null_clears_an_optional_setting() {
-        let base = SettingsPatch {
-            portal_url: Some(Some("https://p.example.com/".into())),
-            ..Default::default()
-        }
-        .apply(PortalSettings::default(), "")
-        .unwrap();
+        let base = SettingsPatch { portal_url: Some(Some("https://p.example.com/".into())), ..Default::default() }
+            .apply(PortalSettings::default(), "")
+            .unwrap();
         assert_eq!(base.portal_url.as_deref(), Some("https://p.example.com"));
         let patch: SettingsPatch = serde_json::from_str(r#"{"portal_url": null}"#).unwrap();
         assert_eq!(patch.apply(base, "").unwrap().portal_url, None);
@@ -335,12 +314,9 @@ mod tests {
 
     #[test]
     fn stored_settings_round_trip_through_json() {
-        let s = SettingsPatch {
-            trusted_domains: Some(vec!["acme.com".into()]),
-            ..Default::default()
-        }
-        .apply(PortalSettings::default(), "")
-        .unwrap();
+        let s = SettingsPatch { trusted_domains: Some(vec!["acme.com".into()]), ..Default::default() }
+            .apply(PortalSettings::default(), "")
+            .unwrap();
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["trusted_domains"], serde_json::json!(["acme.com"]));
         assert_eq!(serde_json::from_value::<PortalSettings>(json).unwrap(), s);

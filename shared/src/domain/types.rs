@@ -13,10 +13,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -44,29 +41,20 @@ impl Email {
         if has_control(s) || s.chars().any(char::is_whitespace) {
             return Err("must not contain spaces or control characters".into());
         }
-        let (local, domain) = s
-            .rsplit_once('@')
-            .ok_or("must be an email address such as dev@example.com")?;
+        let (local, domain) = s.rsplit_once('@').ok_or("must be an email address such as dev@example.com")?;
         if local.is_empty() || local.len() > 64 || local.contains('@') {
             return Err("must be an email address such as dev@example.com".into());
         }
         if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
             return Err("must be an email address such as dev@example.com".into());
         }
-        if !local
-            .chars()
-            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
-        {
+        if !local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)) {
             return Err("must be an email address such as dev@example.com".into());
         }
-        let domain = Domain::parse(domain)
-            .map_err(|_| "must have a valid domain, such as example.com".to_string())?;
+        let domain = Domain::parse(domain).map_err(|_| "must have a valid domain, such as example.com".to_string())?;
         let display = format!("{local}@{}", domain.as_str());
         let normalized = display.to_lowercase();
-        Ok(Self {
-            display,
-            normalized,
-        })
+        Ok(Self { display, normalized })
     }
 
     pub fn as_str(&self) -> &str {
@@ -79,17 +67,11 @@ impl Email {
 
     /// The lower-cased domain part.
     pub fn domain(&self) -> &str {
-        self.normalized
-            .rsplit_once('@')
-            .map(|(_, d)| d)
-            .unwrap_or_default()
+        self.normalized.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
     }
 
     pub fn local_part(&self) -> &str {
-        self.display
-            .rsplit_once('@')
-            .map(|(l, _)| l)
-            .unwrap_or_default()
+        self.display.rsplit_once('@').map(|(l, _)| l).unwrap_or_default()
     }
 }
 
@@ -111,26 +93,19 @@ impl Domain {
         }
         let labels: Vec<&str> = s.split('.').collect();
         if labels.len() < 2 {
-            return Err(
-                "must be a domain name with at least two labels, such as example.com".into(),
-            );
+            return Err("must be a domain name with at least two labels, such as example.com".into());
         }
         for label in &labels {
             let ok = !label.is_empty()
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| {
-                    c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric())
-                });
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric()));
             if !ok {
                 return Err("must be a domain name such as example.com".into());
             }
         }
-        if labels
-            .last()
-            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
-        {
+        if labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit())) {
             return Err("must be a domain name, not an IP address".into());
         }
         Ok(Self(s))
@@ -144,10 +119,7 @@ impl Domain {
     /// `a.acme.com` is within `acme.com`; `evilacme.com` is not.
     pub fn contains(&self, other: &str) -> bool {
         let other = other.trim_end_matches('.').to_lowercase();
-        other == self.0
-            || other
-                .strip_suffix(&self.0)
-                .is_some_and(|rest| rest.ends_with('.'))
+        other == self.0 || other.strip_suffix(&self.0).is_some_and(|rest| rest.ends_with('.'))
     }
 }
 
@@ -163,10 +135,7 @@ impl Username {
         if !(3..=32).contains(&n) {
             return Err("must be 3 to 32 characters".into());
         }
-        if !s
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        {
+        if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
             return Err("may contain only letters, digits, '.', '_' and '-'".into());
         }
         if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
@@ -233,20 +202,12 @@ impl Password {
         if n > PASSWORD_MAX_CHARS {
             return Err(format!("must be at most {PASSWORD_MAX_CHARS} characters"));
         }
-        let inputs: Vec<&str> = user_inputs
-            .iter()
-            .copied()
-            .filter(|s| !s.is_empty())
-            .collect();
+        let inputs: Vec<&str> = user_inputs.iter().copied().filter(|s| !s.is_empty()).collect();
         let entropy = zxcvbn::zxcvbn(raw, &inputs);
         if entropy.score() < zxcvbn::Score::Three {
             let hint = entropy
                 .feedback()
-                .and_then(|f| {
-                    f.warning()
-                        .map(|w| w.to_string())
-                        .or_else(|| f.suggestions().first().map(|s| s.to_string()))
-                })
+                .and_then(|f| f.warning().map(|w| w.to_string()).or_else(|| f.suggestions().first().map(|s| s.to_string())))
                 .unwrap_or_else(|| "add more words or characters".into());
             return Err(format!("is too easy to guess: {hint}"));
         }
@@ -280,8 +241,7 @@ pub enum DeveloperState {
 }
 
 impl DeveloperState {
-    pub const ALL: [DeveloperState; 4] =
-        [Self::Pending, Self::Approved, Self::Rejected, Self::Revoked];
+    pub const ALL: [DeveloperState; 4] = [Self::Pending, Self::Approved, Self::Rejected, Self::Revoked];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -300,9 +260,7 @@ impl DeveloperState {
             "approved" | "active" => Ok(Self::Approved),
             "rejected" => Ok(Self::Rejected),
             "revoked" => Ok(Self::Revoked),
-            _ => Err(
-                "must be one of pending, approved, rejected, revoked (or requested, active)".into(),
-            ),
+            _ => Err("must be one of pending, approved, rejected, revoked (or requested, active)".into()),
         }
     }
 }
@@ -365,22 +323,9 @@ mod tests {
 
     #[test]
     fn usernames_follow_the_character_rules() {
-        assert_eq!(
-            Username::parse("jane.smith").unwrap().normalized(),
-            "jane.smith"
-        );
-        assert_eq!(
-            Username::parse("Jane_Smith-2").unwrap().normalized(),
-            "jane_smith-2"
-        );
-        for bad in [
-            "ab",
-            ".jane",
-            "jane smith",
-            "jane@x",
-            &"a".repeat(33),
-            "<script>",
-        ] {
+        assert_eq!(Username::parse("jane.smith").unwrap().normalized(), "jane.smith");
+        assert_eq!(Username::parse("Jane_Smith-2").unwrap().normalized(), "jane_smith-2");
+        for bad in ["ab", ".jane", "jane smith", "jane@x", &"a".repeat(33), "<script>"] {
             assert!(Username::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -390,20 +335,13 @@ mod tests {
         assert!(PersonName::parse("Jane\r\nBcc: x@y.com").is_err());
         assert!(PersonName::parse("   ").is_err());
         assert!(PersonName::parse(&"é".repeat(101)).is_err());
-        assert_eq!(
-            PersonName::parse(" <b>Jane</b> ").unwrap().as_str(),
-            "<b>Jane</b>"
-        );
+        assert_eq!(PersonName::parse(" <b>Jane</b> ").unwrap().as_str(), "<b>Jane</b>");
     }
 
     #[test]
     fn weak_and_short_passwords_are_refused_and_strong_ones_accepted() {
-        assert!(Password::parse("short", &[])
-            .unwrap_err()
-            .contains("at least"));
-        assert!(Password::parse("password123", &[])
-            .unwrap_err()
-            .contains("too easy"));
+        assert!(Password::parse("short", &[]).unwrap_err().contains("at least"));
+        assert!(Password::parse("password123", &[]).unwrap_err().contains("too easy"));
         assert!(Password::parse("janedoe2024!", &["janedoe@example.com", "janedoe"]).is_err());
         assert!(Password::parse("correct horse battery staple", &[]).is_ok());
         assert!(Password::parse(&"x".repeat(129), &[]).is_err());
@@ -417,26 +355,11 @@ mod tests {
 
     #[test]
     fn states_parse_case_insensitively_with_aliases() {
-        assert_eq!(
-            DeveloperState::parse("Pending").unwrap(),
-            DeveloperState::Pending
-        );
-        assert_eq!(
-            DeveloperState::parse("REQUESTED").unwrap(),
-            DeveloperState::Pending
-        );
-        assert_eq!(
-            DeveloperState::parse("active").unwrap(),
-            DeveloperState::Approved
-        );
-        assert_eq!(
-            DeveloperState::parse("Rejected").unwrap(),
-            DeveloperState::Rejected
-        );
-        assert_eq!(
-            DeveloperState::parse("revoked").unwrap(),
-            DeveloperState::Revoked
-        );
+        assert_eq!(DeveloperState::parse("Pending").unwrap(), DeveloperState::Pending);
+        assert_eq!(DeveloperState::parse("REQUESTED").unwrap(), DeveloperState::Pending);
+        assert_eq!(DeveloperState::parse("active").unwrap(), DeveloperState::Approved);
+        assert_eq!(DeveloperState::parse("Rejected").unwrap(), DeveloperState::Rejected);
+        assert_eq!(DeveloperState::parse("revoked").unwrap(), DeveloperState::Revoked);
         assert!(DeveloperState::parse("deleted").is_err());
     }
 }

@@ -20,24 +20,15 @@ pub struct Stack {
 }
 
 fn env_file() -> HashMap<String, String> {
-    let path = std::env::var("GATEHOUSE_ENV_FILE")
-        .unwrap_or_else(|_| format!("{}/../.gatehouse/local.env", env!("CARGO_MANIFEST_DIR")));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("cannot read {path} ({e}); start the stack with infra/local/up.sh")
-    });
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
+    let path = std::env::var("GATEHOUSE_ENV_FILE").unwrap_or_else(|_| format!("{}/../.gatehouse/local.env", env!("CARGO_MANIFEST_DIR")));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path} ({e}); start the stack with infra/local/up.sh"));
+    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect()
 }
 
 pub fn stack() -> Stack {
     let mut env = env_file();
-    for k in [
-        "GATEHOUSE_API",
-        "GATEHOUSE_ADMIN_TOKEN",
-        "GATEHOUSE_MAILBOX",
-    ] {
+    for k in ["GATEHOUSE_API", "GATEHOUSE_ADMIN_TOKEN", "GATEHOUSE_MAILBOX"] {
         if let Ok(v) = std::env::var(k) {
             env.insert(k.to_string(), v);
         }
@@ -47,11 +38,7 @@ pub fn stack() -> Stack {
         admin_token: env["GATEHOUSE_ADMIN_TOKEN"].clone(),
         mailbox: env["GATEHOUSE_MAILBOX"].clone(),
         env,
-        http: Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap(),
+        http: Client::builder().no_proxy().timeout(Duration::from_secs(60)).build().unwrap(),
     }
 }
 
@@ -72,35 +59,15 @@ pub struct Reply {
 
 impl Reply {
     pub fn content_type(&self) -> String {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
     }
 
     /// Asserts an RFC 9457 problem with this status.
     pub fn assert_problem(&self, status: u16) -> &Self {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "expected {status}, got {} {}",
-            self.status,
-            self.body
-        );
-        assert!(
-            self.content_type().starts_with("application/problem+json"),
-            "content-type {}",
-            self.content_type()
-        );
+        assert_eq!(self.status.as_u16(), status, "expected {status}, got {} {}", self.status, self.body);
+        assert!(self.content_type().starts_with("application/problem+json"), "content-type {}", self.content_type());
         assert_eq!(self.body["status"], status, "{}", self.body);
-        assert!(
-            self.body["title"].is_string()
-                && self.body["detail"].is_string()
-                && self.body["type"].is_string(),
-            "{}",
-            self.body
-        );
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string() && self.body["type"].is_string(), "{}", self.body);
         self
     }
 
@@ -108,23 +75,13 @@ impl Reply {
     pub fn error_fields(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|e| e["field"].as_str().map(str::to_string))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_string)).collect())
             .unwrap_or_default()
     }
 }
 
 impl Stack {
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
         let mut req = self.http.request(method, format!("{}{}", self.api, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -137,18 +94,9 @@ impl Stack {
 
     /// Like `send`, as if the clock were `offset_seconds` ahead (local stacks honour the
     /// `x-gatehouse-clock-offset` header; no sleeping in tests).
-    pub async fn send_at(
-        &self,
-        offset_seconds: i64,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut req = self
-            .http
-            .request(method, format!("{}{}", self.api, path))
-            .header("x-gatehouse-clock-offset", offset_seconds.to_string());
+    pub async fn send_at(&self, offset_seconds: i64, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut req =
+            self.http.request(method, format!("{}{}", self.api, path)).header("x-gatehouse-clock-offset", offset_seconds.to_string());
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -158,19 +106,8 @@ impl Stack {
         Self::reply(req).await
     }
 
-    pub async fn send_raw(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> Reply {
-        let mut req = self
-            .http
-            .request(method, format!("{}{}", self.api, path))
-            .header("content-type", content_type)
-            .body(body);
+    pub async fn send_raw(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.api, path)).header("content-type", content_type).body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -182,21 +119,12 @@ impl Stack {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Reply { status, headers, body }
     }
 
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        self.send(method, path, Some(&self.admin_token.clone()), body)
-            .await
+        self.send(method, path, Some(&self.admin_token.clone()), body).await
     }
 
     /// Creates a fresh portal for one test; `settings` are merged at creation.
@@ -213,100 +141,58 @@ impl Stack {
     }
 
     pub async fn register(&self, portal: &str, body: Value) -> Reply {
-        self.send(
-            Method::POST,
-            &format!("/portals/{portal}/register"),
-            None,
-            Some(body),
-        )
-        .await
+        self.send(Method::POST, &format!("/portals/{portal}/register"), None, Some(body)).await
     }
 
     /// Registers a new developer and returns its id (the 202's id).
     pub async fn register_new(&self, portal: &str, email: &str, name: &str) -> String {
-        let r = self
-            .register(
-                portal,
-                json!({ "email": email, "password": STRONG_PASSWORD, "name": name }),
-            )
-            .await;
+        let r = self.register(portal, json!({ "email": email, "password": STRONG_PASSWORD, "name": name })).await;
         assert_eq!(r.status, 202, "{}", r.body);
         r.body["id"].as_str().unwrap().to_string()
     }
 
     pub async fn developer(&self, portal: &str, id: &str) -> Reply {
-        self.admin(
-            Method::GET,
-            &format!("/portals/{portal}/developers/{id}"),
-            None,
-        )
-        .await
+        self.admin(Method::GET, &format!("/portals/{portal}/developers/{id}"), None).await
     }
 
     pub async fn set_state(&self, portal: &str, id: &str, state: &str) -> Reply {
-        self.admin(
-            Method::PATCH,
-            &format!("/portals/{portal}/developers/{id}"),
-            Some(json!({ "status": state })),
-        )
-        .await
+        self.admin(Method::PATCH, &format!("/portals/{portal}/developers/{id}"), Some(json!({ "status": state }))).await
     }
 
     pub async fn list(&self, portal: &str, query: &str) -> Reply {
-        self.admin(
-            Method::GET,
-            &format!("/portals/{portal}/developers?{query}"),
-            None,
-        )
-        .await
+        self.admin(Method::GET, &format!("/portals/{portal}/developers?{query}"), None).await
     }
 
     /// The pending approval request of a developer.
     pub async fn approval_of(&self, portal: &str, developer: &str) -> Value {
-        let r = self.admin(Method::GET, &format!("/approvals?event=developer_registration&status=pending&portal_id={portal}&limit=100"), None).await;
+        let r = self
+            .admin(Method::GET, &format!("/approvals?event=developer_registration&status=pending&portal_id={portal}&limit=100"), None)
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
-        r.body["list"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["developer_id"] == developer)
-            .cloned()
-            .unwrap_or(Value::Null)
+        r.body["list"].as_array().unwrap().iter().find(|a| a["developer_id"] == developer).cloned().unwrap_or(Value::Null)
     }
 
     /// Every mail sent to `to` so far.
     pub async fn mails_to(&self, to: &str) -> Vec<Value> {
-        let all: Value = self
-            .http
-            .get(&self.mailbox)
-            .send()
-            .await
-            .expect("mailbox answers")
-            .json()
-            .await
-            .expect("mailbox JSON");
+        let all: Value = self.http.get(&self.mailbox).send().await.expect("mailbox answers").json().await.expect("mailbox JSON");
         all.as_array()
             .unwrap()
             .iter()
-            .filter(|m| {
-                m["to"].as_array().is_some_and(|r| {
-                    r.iter()
-                        .any(|a| a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(to)))
-                })
-            })
+            .filter(|m| m["to"].as_array().is_some_and(|r| r.iter().any(|a| a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(to)))))
             .cloned()
             .collect()
+    }
+
+    /// The mails to `to` whose subject contains `subject`.
+    pub async fn mails_about(&self, to: &str, subject: &str) -> Vec<Value> {
+        self.mails_to(to).await.into_iter().filter(|m| m["subject"].as_str().unwrap_or_default().contains(subject)).collect()
     }
 
     /// Waits (bounded) until `to` has received at least `n` mails whose subject contains `subject`.
     pub async fn wait_for_mail(&self, to: &str, subject: &str, n: usize) -> Vec<Value> {
         eventually(Duration::from_secs(30), || async {
-            let found: Vec<Value> = self
-                .mails_to(to)
-                .await
-                .into_iter()
-                .filter(|m| m["subject"].as_str().unwrap_or_default().contains(subject))
-                .collect();
+            let found: Vec<Value> =
+                self.mails_to(to).await.into_iter().filter(|m| m["subject"].as_str().unwrap_or_default().contains(subject)).collect();
             (found.len() >= n).then_some(found)
         })
         .await
@@ -319,42 +205,24 @@ impl Stack {
     pub async fn settle(&self) {
         let admin = unique_email("sentinel-admin");
         let portal = self.portal(json!({ "admin_emails": [admin] })).await;
-        self.register_new(&portal, &unique_email("sentinel"), "Sentinel")
-            .await;
+        self.register_new(&portal, &unique_email("sentinel"), "Sentinel").await;
         self.wait_for_mail(&admin, "requests access", 1).await;
     }
 
     /// Runs the ops CLI against the local stack (for scoped tokens).
     pub fn ops(&self, args: &[&str]) -> String {
-        let bin = format!(
-            "{}/../target/debug/gatehouse-ops",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let out = std::process::Command::new(bin)
-            .args(args)
-            .envs(self.env.iter())
-            .output()
-            .expect("gatehouse-ops runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let bin = format!("{}/../target/debug/gatehouse-ops", env!("CARGO_MANIFEST_DIR"));
+        let out = std::process::Command::new(bin).args(args).envs(self.env.iter()).output().expect("gatehouse-ops runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 }
 
 /// The token of the newest link (`token=...`) in the mails to `to` whose subject contains `subject`.
 pub fn link_token(mails: &[Value]) -> String {
-    let body = mails
-        .last()
-        .and_then(|m| m["body"].as_str())
-        .unwrap_or_default();
+    let body = mails.last().and_then(|m| m["body"].as_str()).unwrap_or_default();
     let start = body.find("token=").expect("a link with a token") + "token=".len();
-    body[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c))
-        .collect()
+    body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c)).collect()
 }
 
 /// Polls `f` until it yields a value or the deadline passes.
