@@ -54,6 +54,10 @@ wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000
 wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/me" '^401$' "sessions"
 curl -s -o /dev/null -X POST -H 'content-type: application/json' -d '{}' \
   "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/verify-email" || true
+wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/teams" '^401$' "teams"
+wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/applications" '^401$' "applications"
+curl -s -o /dev/null -X POST --data @functions/authorizer/events/request.json \
+  "http://127.0.0.1:9000/2015-03-31/functions/authorizer/invocations" || true
 curl -s -o /dev/null -X POST -H 'content-type: application/json' -d '{}' \
   "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/register" || true
 curl -s -o /dev/null -X POST -d '{"Records": []}' \

@@ -106,6 +106,15 @@ pub fn mint_session_token(developer: uuid::Uuid) -> MintedToken {
     MintedToken { token, hash }
 }
 
+/// An API key naming its developer and application: `ghk_<developer><application>.<256 random bits>`.
+pub fn mint_api_key(developer: uuid::Uuid, application: uuid::Uuid) -> MintedToken {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = format!("ghk_{}{}.{}", developer.simple(), application.simple(), URL_SAFE_NO_PAD.encode(bytes));
+    let hash = token_hash(&token);
+    MintedToken { token, hash }
+}
+
 /// The stored form of a token: hex SHA-256.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::crypto::sha256_hex;
 use crate::domain::{
-    Approval, ApprovalStatus, Developer, DeveloperState, Invite, InviteStatus, LifecycleEvent, LinkPurpose, LinkToken, Portal, Session,
-    Timestamp, EVENT_RETENTION_DAYS,
+    Application, Approval, ApprovalStatus, Credential, Developer, DeveloperState, Invite, InviteStatus, LifecycleEvent, LinkPurpose,
+    LinkToken, Portal, Session, Team, Timestamp, EVENT_RETENTION_DAYS,
 };
 use crate::store::*;
 
@@ -90,6 +90,15 @@ pub mod keys {
     }
     pub fn link(purpose: LinkPurpose) -> String {
         format!("LINK#{}", purpose.as_str())
+    }
+    pub fn team(id: Uuid) -> String {
+        format!("TEAM#{id}")
+    }
+    pub fn app(id: Uuid) -> String {
+        format!("APP#{id}")
+    }
+    pub fn api_key(hash: &str) -> String {
+        format!("KEY#{hash}")
     }
     pub fn session(token_hash: &str) -> String {
         format!("SESSION#{token_hash}")
@@ -453,6 +462,35 @@ impl Dynamo {
         Ok(item)
     }
 
+    /// Deletes items in batches of 25, retrying unprocessed ones.
+    async fn batch_delete(&self, keys_: Vec<Item>) -> StoreResult<()> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+        for chunk in keys_.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|k| {
+                    DeleteRequest::builder()
+                        .set_key(Some(k.clone()))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(|e| StoreError::Other(Box::new(e)))
+                })
+                .collect::<StoreResult<_>>()?;
+            for attempt in 0..8u32 {
+                let out = self.client.batch_write_item().request_items(&self.table, requests).send().await.map_err(classify)?;
+                requests = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == 7 {
+                    return Err(StoreError::Unavailable("batch delete kept being throttled".into()));
+                }
+                tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+            }
+        }
+        Ok(())
+    }
+
     /// Queries one index page by page; `limit` caps the items returned (None: all).
     async fn query(
         &self,
@@ -700,23 +738,28 @@ impl DeveloperStore for Dynamo {
         if let Some(u) = &d.username {
             items.push(self.delete(key(keys::username_marker(d.portal_id, &u.to_lowercase()), keys::UNIQUE))?);
         }
-        // Everything else the developer owns lives in its item collection (pk DEV#id).
+        // Everything else the developer owns lives in its item collection (pk DEV#id):
+        // applications, credentials, team memberships, sessions, link tokens.
         let (owned, _) = self.query(None, "pk = :pk", vec![(":pk", s(keys::developer(d.id)))], None, None, None).await?;
-        for item in owned {
-            if item_str(&item, "sk").as_deref() != Some(keys::PROFILE) {
-                if let (Some(pk), Some(sk)) = (item_str(&item, "pk"), item_str(&item, "sk")) {
-                    items.push(self.delete(key(pk, &sk))?);
-                }
-            }
+        let mut owned_keys: Vec<Item> = owned
+            .iter()
+            .filter(|i| item_str(i, "sk").as_deref() != Some(keys::PROFILE))
+            .filter_map(|i| Some(key(item_str(i, "pk")?, &item_str(i, "sk")?)))
+            .collect();
+        owned_keys.extend(d.approval_ids.iter().map(|a| key(keys::approval(*a), "APPROVAL")));
+        // One transaction holds at most 100 items. Beyond what fits, owned items go first in
+        // batches: credentials and sessions stop working before the developer disappears, and
+        // a retried delete finds whatever is left.
+        let room = 100 - items.len() - 2;
+        if owned_keys.len() > room {
+            let overflow = owned_keys.split_off(room);
+            self.batch_delete(overflow).await?;
         }
-        for a in &d.approval_ids {
-            items.push(self.delete(key(keys::approval(*a), "APPROVAL"))?);
+        for k in owned_keys {
+            items.push(self.delete(k)?);
         }
         items.push(self.count(d.portal_id, &[(d.state, -1)])?);
         items.push(self.put(self.event_item(event)?, None)?);
-        if items.len() > 100 {
-            return Err(StoreError::Other("a developer owning more than 95 items cannot be deleted in one transaction yet".into()));
-        }
         self.transact_conditional(items).await
     }
 
@@ -1255,5 +1298,264 @@ impl LinkStore for Dynamo {
             }
         }
         Ok((link, developer))
+    }
+}
+
+impl Dynamo {
+    fn team_item(&self, t: &Team) -> StoreResult<Item> {
+        Ok(with_keys(
+            to_item(t)?,
+            "team",
+            &[
+                ("pk", keys::team(t.id)),
+                ("sk", "TEAM".to_string()),
+                ("gsi2pk", format!("PORTAL#{}#TEAMS", t.portal_id)),
+                ("gsi2sk", t.id.to_string()),
+            ],
+        ))
+    }
+
+    fn membership_item(&self, team: &Team, developer: Uuid) -> Item {
+        let mut item = key(keys::developer(developer), &keys::team(team.id));
+        item.insert("kind".into(), s("team_membership"));
+        item.insert("team_id".into(), s(team.id.to_string()));
+        item.insert("developer_id".into(), s(developer.to_string()));
+        item.insert("gsi1pk".into(), s(format!("TEAM#{}#MEMBERS", team.id)));
+        item.insert("gsi1sk".into(), s(developer.to_string()));
+        item
+    }
+
+    fn app_item(&self, a: &Application) -> StoreResult<Item> {
+        Ok(with_keys(to_item(a)?, "application", &[("pk", keys::developer(a.developer_id)), ("sk", keys::app(a.id))]))
+    }
+
+    fn credential_item(&self, c: &Credential) -> StoreResult<Item> {
+        Ok(with_keys(to_item(c)?, "credential", &[("pk", keys::developer(c.developer_id)), ("sk", keys::api_key(&c.key_hash))]))
+    }
+
+    /// The developer written back with a version check (counts, team lists).
+    fn developer_put(&self, before: &Developer, after: &Developer) -> StoreResult<TransactWriteItem> {
+        let mut item = self.put_with(
+            self.developer_item(after)?,
+            "attribute_exists(pk) AND version = :v AND #state = :s",
+            vec![(":v", n(before.version as i64)), (":s", s(before.state.as_str()))],
+        )?;
+        if let Some(p) = item.put.as_mut() {
+            p.expression_attribute_names = Some(HashMap::from([("#state".to_string(), "state".to_string())]));
+        }
+        Ok(item)
+    }
+
+    async fn batch_get(&self, keys_: Vec<Item>) -> StoreResult<Vec<Item>> {
+        let mut out_items = Vec::new();
+        for chunk in keys_.chunks(100) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..8u32 {
+                let ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Other(Box::new(e)))?;
+                let out = self.client.batch_get_item().request_items(&self.table, ka).send().await.map_err(classify)?;
+                out_items.extend(out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default());
+                pending = out.unprocessed_keys.and_then(|mut m| m.remove(&self.table)).map(|ka| ka.keys).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt == 7 {
+                    return Err(StoreError::Unavailable("batch read kept being throttled".into()));
+                }
+                tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+            }
+        }
+        Ok(out_items)
+    }
+}
+
+impl TeamStore for Dynamo {
+    async fn create_team(&self, team: &Team) -> StoreResult<()> {
+        let mut marker = key(format!("PORTAL#{}#TEAMNAME#{}", team.portal_id, team.name.to_lowercase()), keys::UNIQUE);
+        marker.insert("kind".into(), s("unique"));
+        marker.insert("team_id".into(), s(team.id.to_string()));
+        self.transact_conditional(vec![
+            self.put(self.team_item(team)?, Some("attribute_not_exists(pk)"))?,
+            self.put(marker, Some("attribute_not_exists(pk)"))?,
+        ])
+        .await
+    }
+
+    async fn get_team(&self, id: Uuid) -> StoreResult<Option<Team>> {
+        match self.get(key(keys::team(id), "TEAM")).await? {
+            Some(item) => Ok(Some(from_item(item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_teams(&self, portal_id: Uuid, limit: usize, cursor: Option<String>) -> StoreResult<Page<Team>> {
+        let limit = limit.clamp(1, 100);
+        let partition = format!("PORTAL#{portal_id}#TEAMS");
+        let f = fingerprint(&[&partition]);
+        let start = match &cursor {
+            Some(c) => Some(
+                decode_cursor(c, &f, &["pk", "sk", "gsi2pk", "gsi2sk"], "gsi2pk", &partition)?
+                    .into_iter()
+                    .map(|(k, v)| (k, s(v)))
+                    .collect::<Item>(),
+            ),
+            None => None,
+        };
+        let (mut items, _) =
+            self.query(Some("gsi2"), "gsi2pk = :p", vec![(":p", s(partition.clone()))], None, start, Some(limit + 1)).await?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            let last = items.last().expect("limit >= 1");
+            Some(encode_cursor(
+                f,
+                ["pk", "sk", "gsi2pk", "gsi2sk"].iter().filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v))).collect(),
+            ))
+        } else {
+            None
+        };
+        Ok(Page { items: items.into_iter().map(from_item).collect::<StoreResult<_>>()?, total: None, next_cursor })
+    }
+
+    async fn set_membership(&self, before: &Developer, after: &Developer, team: &Team, add: bool) -> StoreResult<()> {
+        let membership = if add {
+            self.put(self.membership_item(team, before.id), Some("attribute_not_exists(pk)"))?
+        } else {
+            self.delete_if(key(keys::developer(before.id), &keys::team(team.id)), "attribute_exists(pk)", vec![])?
+        };
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::team(team.id), "TEAM")))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        self.transact_conditional(vec![
+            self.developer_put(before, after)?,
+            membership,
+            TransactWriteItem::builder().condition_check(check).build(),
+        ])
+        .await
+    }
+
+    async fn team_members(&self, team_id: Uuid) -> StoreResult<Vec<Developer>> {
+        let (members, _) =
+            self.query(Some("gsi1"), "gsi1pk = :p", vec![(":p", s(format!("TEAM#{team_id}#MEMBERS")))], None, None, None).await?;
+        let keys_: Vec<Item> = members.iter().filter_map(|m| item_str(m, "pk")).map(|pk| key(pk, keys::PROFILE)).collect();
+        let mut devs: Vec<Developer> = self.batch_get(keys_).await?.into_iter().map(from_item).collect::<StoreResult<_>>()?;
+        devs.sort_by_key(|d| d.id);
+        Ok(devs)
+    }
+}
+
+impl AppStore for Dynamo {
+    async fn create_app(&self, before: &Developer, after: &Developer, app: &Application) -> StoreResult<()> {
+        self.transact_conditional(vec![
+            self.developer_put(before, after)?,
+            self.put(self.app_item(app)?, Some("attribute_not_exists(pk)"))?,
+        ])
+        .await
+    }
+
+    async fn get_app(&self, developer_id: Uuid, app_id: Uuid) -> StoreResult<Option<Application>> {
+        match self.get(key(keys::developer(developer_id), &keys::app(app_id))).await? {
+            Some(item) => Ok(Some(from_item(item)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_apps(&self, developer_id: Uuid) -> StoreResult<Vec<Application>> {
+        let (items, _) = self
+            .query(
+                None,
+                "pk = :pk AND begins_with(sk, :app)",
+                vec![(":pk", s(keys::developer(developer_id))), (":app", s("APP#"))],
+                None,
+                None,
+                None,
+            )
+            .await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn update_app(&self, app: &Application) -> StoreResult<()> {
+        self.transact_conditional(vec![self.put_with(self.app_item(app)?, "version = :v", vec![(":v", n(app.version as i64 - 1))])?]).await
+    }
+
+    async fn delete_app(&self, before: &Developer, after: &Developer, app: &Application) -> StoreResult<()> {
+        let creds = self.list_credentials(app.developer_id, app.id).await?;
+        let mut items = vec![
+            self.developer_put(before, after)?,
+            self.delete_if(key(keys::developer(app.developer_id), &keys::app(app.id)), "attribute_exists(pk)", vec![])?,
+        ];
+        for c in creds.iter().take(90) {
+            items.push(self.delete(key(keys::developer(c.developer_id), &keys::api_key(&c.key_hash)))?);
+        }
+        self.transact_conditional(items).await
+    }
+
+    async fn put_credential(&self, c: &Credential) -> StoreResult<()> {
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::developer(c.developer_id), &keys::app(c.application_id))))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        self.transact_conditional(vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            self.put(self.credential_item(c)?, Some("attribute_not_exists(pk)"))?,
+        ])
+        .await
+    }
+
+    async fn list_credentials(&self, developer_id: Uuid, app_id: Uuid) -> StoreResult<Vec<Credential>> {
+        let (items, _) = self
+            .query(
+                None,
+                "pk = :pk AND begins_with(sk, :key)",
+                vec![(":pk", s(keys::developer(developer_id))), (":key", s("KEY#"))],
+                Some(("application_id = :app", vec![(":app", s(app_id.to_string()))], vec![])),
+                None,
+                None,
+            )
+            .await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn delete_credential(&self, c: &Credential) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::developer(c.developer_id), &keys::api_key(&c.key_hash))))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn key_lookup(
+        &self,
+        developer_id: Uuid,
+        app_id: Uuid,
+        key_hash: &str,
+    ) -> StoreResult<(Option<Credential>, Option<Developer>, Option<Application>)> {
+        let items = self
+            .batch_get(vec![
+                key(keys::developer(developer_id), keys::PROFILE),
+                key(keys::developer(developer_id), &keys::api_key(key_hash)),
+                key(keys::developer(developer_id), &keys::app(app_id)),
+            ])
+            .await?;
+        let (mut c, mut d, mut a) = (None, None, None);
+        for item in items {
+            match item_str(&item, "kind").as_deref() {
+                Some("developer") => d = Some(from_item(item)?),
+                Some("credential") => c = Some(from_item(item)?),
+                Some("application") => a = Some(from_item(item)?),
+                _ => {}
+            }
+        }
+        Ok((c, d, a))
     }
 }

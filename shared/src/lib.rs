@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod apps;
 pub mod consumer;
 pub mod crypto;
 pub mod domain;

@@ -6,8 +6,8 @@ use std::future::Future;
 use uuid::Uuid;
 
 use crate::domain::{
-    Approval, ApprovalStatus, Developer, DeveloperState, Invite, InviteStatus, LifecycleEvent, LinkPurpose, LinkToken, Portal, Session,
-    Timestamp,
+    Application, Approval, ApprovalStatus, Credential, Developer, DeveloperState, Invite, InviteStatus, LifecycleEvent, LinkPurpose,
+    LinkToken, Portal, Session, Team, Timestamp,
 };
 use crate::error::{AppError, BoxError};
 
@@ -289,4 +289,36 @@ pub trait LinkStore: Send + Sync {
         developer_id: Uuid,
         purpose: LinkPurpose,
     ) -> impl Future<Output = StoreResult<(Option<LinkToken>, Option<Developer>)>> + Send;
+}
+
+pub trait TeamStore: Send + Sync {
+    /// Creates a team; its name is unique per portal (case-insensitive): Conflict otherwise.
+    fn create_team(&self, team: &Team) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_team(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<Team>>> + Send;
+    fn list_teams(&self, portal_id: Uuid, limit: usize, cursor: Option<String>) -> impl Future<Output = StoreResult<Page<Team>>> + Send;
+    /// Adds or removes a membership with the developer's `teams` list (version checked).
+    /// Conflict when the membership already exists (add) or is missing (remove).
+    fn set_membership(&self, before: &Developer, after: &Developer, team: &Team, add: bool)
+        -> impl Future<Output = StoreResult<()>> + Send;
+    fn team_members(&self, team_id: Uuid) -> impl Future<Output = StoreResult<Vec<Developer>>> + Send;
+}
+
+pub trait AppStore: Send + Sync {
+    /// Creates an application with the developer's new `application_count` (version checked).
+    fn create_app(&self, before: &Developer, after: &Developer, app: &Application) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_app(&self, developer_id: Uuid, app_id: Uuid) -> impl Future<Output = StoreResult<Option<Application>>> + Send;
+    fn list_apps(&self, developer_id: Uuid) -> impl Future<Output = StoreResult<Vec<Application>>> + Send;
+    fn update_app(&self, app: &Application) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Deletes an application with its credentials, and the developer's new count.
+    fn delete_app(&self, before: &Developer, after: &Developer, app: &Application) -> impl Future<Output = StoreResult<()>> + Send;
+    fn put_credential(&self, credential: &Credential) -> impl Future<Output = StoreResult<()>> + Send;
+    fn list_credentials(&self, developer_id: Uuid, app_id: Uuid) -> impl Future<Output = StoreResult<Vec<Credential>>> + Send;
+    fn delete_credential(&self, credential: &Credential) -> impl Future<Output = StoreResult<()>> + Send;
+    /// For the authorizer: the credential, its developer and its application, in one round trip.
+    fn key_lookup(
+        &self,
+        developer_id: Uuid,
+        app_id: Uuid,
+        key_hash: &str,
+    ) -> impl Future<Output = StoreResult<(Option<Credential>, Option<Developer>, Option<Application>)>> + Send;
 }

@@ -432,3 +432,68 @@ impl LinkPurpose {
         }
     }
 }
+
+/// A team of developers in a portal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Team {
+    pub id: Uuid,
+    pub portal_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// A developer's application; `products` are the API products it is subscribed to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Application {
+    pub id: Uuid,
+    pub portal_id: Uuid,
+    pub developer_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub products: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: u64,
+}
+
+impl Application {
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "portal_id": self.portal_id,
+            "developer_id": self.developer_id,
+            "name": self.name,
+            "description": self.description,
+            "products": self.products,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// An API key of an application, stored by hash in its developer's item collection. The key
+/// names its developer and application (`ghk_<developer><application>.<secret>`), so the
+/// authorizer reads key, developer and application in one round trip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Credential {
+    pub id: Uuid,
+    pub portal_id: Uuid,
+    pub developer_id: Uuid,
+    pub application_id: Uuid,
+    pub key_hash: String,
+    /// The first characters of the key, to recognise it in lists.
+    pub key_prefix: String,
+    pub created_at: Timestamp,
+}
+
+impl Credential {
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "application_id": self.application_id,
+            "key_prefix": self.key_prefix,
+            "created_at": self.created_at,
+        })
+    }
+}
