@@ -26,6 +26,9 @@ trap 'bash infra/local/down.sh' EXIT
 bash infra/local/up.sh --detach
 cargo test -p gatehouse-tests --tests 2>&1 | tee -a "$log"
 
+echo "== cargo lambda invoke with every sample event"
+bash infra/local/invoke_samples.sh
+
 # One closing line for the whole suite.
 passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 py=$(grep -oE '^Ran [0-9]+ tests' "$log" | awk '{s+=$2} END {print s+0}')
