@@ -44,6 +44,15 @@ wait_for "$AWS_ENDPOINT_URL/moto-api/" '^200$' "moto"
 target/debug/gatehouse-ops bootstrap --env-file "$state/local.env" \
   --api http://127.0.0.1:9000/api --mailbox http://127.0.0.1:9001/mailbox
 
+# The functions reach moto through a transparent proxy that tests can tell to inject faults
+# (SES down, DynamoDB throttling); the pump and the ops tooling talk to moto directly.
+proxy_port=${GATEHOUSE_PROXY_PORT:-4567}
+setsid python3 infra/local/faultproxy.py --listen "$proxy_port" --upstream "$AWS_ENDPOINT_URL" >"$state/logs/faultproxy.log" 2>&1 &
+echo $! >"$state/pids/faultproxy"
+wait_for "http://127.0.0.1:$proxy_port/__faults" '^200$' "fault proxy"
+sed -i "s|^AWS_ENDPOINT_URL=.*|AWS_ENDPOINT_URL=http://127.0.0.1:$proxy_port|" "$state/local.env"
+echo "GATEHOUSE_FAULTS=http://127.0.0.1:$proxy_port/__faults" >>"$state/local.env"
+
 setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port 9000 --env-file "$state/local.env" \
   >"$state/logs/functions.log" 2>&1 &
 echo $! >"$state/pids/functions"
