@@ -18,6 +18,9 @@ cargo fmt --all -- --check
 echo "== unit tests"
 cargo test --workspace --exclude gatehouse-tests 2>&1 | tee -a "$log"
 
+echo "== OpenAPI document vs router and template"
+python3 -m unittest tests/contract/test_openapi.py 2>&1 | tee -a "$log"
+
 echo "== stream pump and mailbox tests (moto)"
 python3 -m unittest infra/local/test_sidecar.py 2>&1 | tee -a "$log"
 
@@ -28,6 +31,19 @@ cargo test -p gatehouse-tests --tests 2>&1 | tee -a "$log"
 
 echo "== cargo lambda invoke with every sample event"
 bash infra/local/invoke_samples.sh
+
+echo "== no password, token or token hash in the logs of the whole run"
+secret_re='gh[asikrv]_[A-Za-z0-9_.-]{20,}|[$]argon2id[$]|correct horse battery staple|temporary-password-123|TOKEN_SECRET=[^<]'
+if grep -rEn "$secret_re" .gatehouse/logs/; then
+  echo "secrets found in the logs above" >&2
+  exit 1
+fi
+token_secret=$(grep '^GATEHOUSE_TOKEN_SECRET=' .gatehouse/local.env | cut -d= -f2-)
+if [ -n "$token_secret" ] && grep -rqF "$token_secret" .gatehouse/logs/; then
+  echo "the token secret appears in the logs" >&2
+  exit 1
+fi
+echo "logs are clean"
 
 # One closing line for the whole suite.
 passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')

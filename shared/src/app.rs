@@ -25,6 +25,9 @@ pub struct Config {
     /// `GATEHOUSE_ALLOW_CLOCK_OVERRIDE=1` (local stacks only): honour the
     /// `x-gatehouse-clock-offset` request header so tests can move time without sleeping.
     pub allow_clock_override: bool,
+    /// `GATEHOUSE_MAIL_RETRY_SECONDS` [12]: how long the consumer retries a failing send before
+    /// failing the record (must stay below the mail claim's lease).
+    pub mail_retry_seconds: u64,
 }
 
 impl Config {
@@ -40,6 +43,7 @@ impl Config {
             }),
             session_ttl_seconds: var("GATEHOUSE_SESSION_TTL_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(43_200),
             allow_clock_override: var("GATEHOUSE_ALLOW_CLOCK_OVERRIDE").as_deref() == Some("1"),
+            mail_retry_seconds: var("GATEHOUSE_MAIL_RETRY_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(12).min(15),
         }
     }
 }

@@ -254,7 +254,22 @@ where
             let content =
                 render(kind, &ctx, portal.settings.email_templates.get(kind.name())).map_err(|e| ConsumeError::Mail(Box::new(e)))?;
             let from = portal.settings.email_from.clone().unwrap_or_else(|| self.config.sender.clone());
-            self.mailer.send(&OutgoingMail { from, to, content }).await.map_err(ConsumeError::Mail)
+            let mail = OutgoingMail { from, to, content };
+            // SES failing is usually brief: back off here (well inside the claim's lease) before
+            // failing the record, so an outage does not burn the event source mapping's retries.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(self.config.mail_retry_seconds);
+            let mut delay = std::time::Duration::from_millis(250);
+            loop {
+                match self.mailer.send(&mail).await {
+                    Ok(id) => break Ok(id),
+                    Err(e) if std::time::Instant::now() + delay < deadline => {
+                        tracing::warn!(event_id = %event.id, mail = kind.name(), error = %e, "send failed; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(std::time::Duration::from_secs(4));
+                    }
+                    Err(e) => break Err(ConsumeError::Mail(e)),
+                }
+            }
         }
         .await;
         match sent {

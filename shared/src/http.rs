@@ -194,6 +194,24 @@ pub fn route_not_found() -> AppError {
     AppError::NotFound("route")
 }
 
+/// Turns a handler's outcome into a response: errors become problems, and a panic becomes a
+/// 500 problem instead of a crashed runtime (handlers are built with `panic = "unwind"`).
+pub async fn guard<Fut: Future<Output = HttpResult>>(handling: Fut) -> Response<Body> {
+    match AssertUnwindSafe(handling).catch_unwind().await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => {
+            if let AppError::Internal(_) | AppError::Unavailable(_) = e {
+                tracing::error!(error = %error_chain(&e), "request failed");
+            }
+            problem(&e)
+        }
+        Err(_) => {
+            tracing::error!("handler panicked");
+            problem(&AppError::internal("panic"))
+        }
+    }
+}
+
 /// Runs an HTTP function: every error becomes a problem response, every panic a 500 problem,
 /// and each request is logged by method, path and status only (never bodies or headers).
 pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
@@ -207,20 +225,7 @@ where
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let result = AssertUnwindSafe(handler(req)).catch_unwind().await;
-        let response = match result {
-            Ok(Ok(resp)) => resp,
-            Ok(Err(e)) => {
-                if let AppError::Internal(_) | AppError::Unavailable(_) = e {
-                    tracing::error!(error = %error_chain(&e), "request failed");
-                }
-                problem(&e)
-            }
-            Err(_) => {
-                tracing::error!("handler panicked");
-                problem(&AppError::internal("panic"))
-            }
-        };
+        let response = guard(handler(req)).await;
         tracing::info!(%method, %path, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
         Ok::<_, std::convert::Infallible>(response)
     }))
@@ -232,5 +237,102 @@ pub fn client_ip(req: &Request) -> String {
     match req.request_context_ref() {
         Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone().unwrap_or_else(|| "unknown".into()),
         _ => "unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_json(resp: &Response<Body>) -> serde_json::Value {
+        match resp.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            other => panic!("unexpected body {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_500_problem() {
+        let resp = guard(async {
+            let v: Vec<u8> = Vec::new();
+            let _ = v[3];
+            no_content()
+        })
+        .await;
+        assert_eq!(resp.status(), 500);
+        assert_eq!(resp.headers()[CONTENT_TYPE], "application/problem+json");
+        let body = body_json(&resp);
+        assert_eq!(body["status"], 500);
+        assert!(!body["detail"].as_str().unwrap().contains("index"), "no internals leak");
+    }
+
+    #[tokio::test]
+    async fn an_error_answers_its_problem_with_the_right_headers() {
+        let resp = guard(async { Err(AppError::TooManyRequests { detail: "slow down".into(), retry_after: 42 }) }).await;
+        assert_eq!(resp.status(), 429);
+        assert_eq!(resp.headers()["retry-after"], "42");
+        let resp = guard(async { Err(AppError::Validation(vec![FieldError::new("email", "is required")])) }).await;
+        let body = body_json(&resp);
+        assert_eq!(body["errors"][0]["field"], "email");
+        assert_eq!(body["detail"], "email is required");
+    }
+
+    fn request(body: &[u8], content_type: Option<&str>) -> Request {
+        let mut b = lambda_http::http::Request::builder().method("POST").uri("/api/x");
+        if let Some(ct) = content_type {
+            b = b.header(CONTENT_TYPE, ct);
+        }
+        b.body(Body::Binary(body.to_vec())).unwrap()
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        email: String,
+        #[serde(default)]
+        age: Option<u8>,
+    }
+
+    #[test]
+    fn bodies_are_parsed_or_refused_with_the_right_status() {
+        assert!(parse_json::<Sample>(&request(br#"{"email": "a@b.co"}"#, Some("application/json; charset=utf-8"))).is_ok());
+        let status = |b: &[u8], ct| parse_json::<Sample>(&request(b, ct)).unwrap_err().status();
+        assert_eq!(status(br#"{"email": "#, Some("application/json")), 400);
+        assert_eq!(status(br#"{"email": "x", "role": 1}"#, None), 400);
+        assert_eq!(status(br#"{"email": 5}"#, None), 400);
+        assert_eq!(status(b"", None), 400);
+        assert_eq!(status(br#"{"email": "x"}"#, Some("text/plain")), 415);
+        assert_eq!(status(&vec![b' '; MAX_BODY_BYTES + 1], None), 413);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+        #[test]
+        fn no_body_makes_the_json_parser_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = parse_json::<Sample>(&request(&bytes, None));
+        }
+
+        #[test]
+        fn no_string_makes_a_domain_parser_panic(s in "\\PC{0,300}") {
+            let _ = crate::domain::Email::parse(&s);
+            let _ = crate::domain::Username::parse(&s);
+            let _ = crate::domain::PersonName::parse(&s);
+            let _ = crate::domain::Domain::parse(&s);
+            let _ = crate::domain::DeveloperState::parse(&s);
+            let _ = crate::domain::settings::parse_base_url(&s);
+            let _ = crate::crypto::token_id(&s, "ghs_");
+            let _ = crate::apps::key_ids(&s);
+            let _ = crate::apps::parse_product(&s);
+        }
+
+        #[test]
+        fn an_accepted_email_always_reparses_to_itself(local in "[a-zA-Z0-9._%+-]{1,20}", domain in "[a-z0-9-]{1,20}\\.[a-z]{2,6}") {
+            if let Ok(e) = crate::domain::Email::parse(&format!("{local}@{domain}")) {
+                let again = crate::domain::Email::parse(e.as_str()).unwrap();
+                proptest::prop_assert_eq!(again.normalized(), e.normalized());
+            }
+        }
     }
 }

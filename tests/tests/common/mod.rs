@@ -190,7 +190,12 @@ impl Stack {
 
     /// Waits (bounded) until `to` has received at least `n` mails whose subject contains `subject`.
     pub async fn wait_for_mail(&self, to: &str, subject: &str, n: usize) -> Vec<Value> {
-        eventually(Duration::from_secs(30), || async {
+        self.wait_for_mail_within(to, subject, n, Duration::from_secs(30)).await
+    }
+
+    /// Like `wait_for_mail`, with its own deadline (for loads that queue hundreds of events).
+    pub async fn wait_for_mail_within(&self, to: &str, subject: &str, n: usize, deadline: Duration) -> Vec<Value> {
+        eventually(deadline, || async {
             let found: Vec<Value> =
                 self.mails_to(to).await.into_iter().filter(|m| m["subject"].as_str().unwrap_or_default().contains(subject)).collect();
             (found.len() >= n).then_some(found)

@@ -1,0 +1,975 @@
+#!/usr/bin/env python3
+"""Gatehouse benchmark: measures what `infra/bench.sh` reports, in one Markdown table.
+
+Run through `bash infra/bench.sh` (which builds first). This script expects the release
+binaries (`target/release/<function>`) and the arm64 zips (`target/lambda/<function>/bootstrap.zip`)
+to exist. It starts its own moto server (`infra/local/moto_server.py`, on a free port), a
+counting proxy in front of it and one Lambda Runtime API emulator per function process, all on
+127.0.0.1, and stops every process it started on exit (also on Ctrl-C, SIGTERM or its own
+time limit). Nothing of a running `infra/local/up.sh` stack is used or touched.
+
+1. zip size of each function (arm64 release), budget 4 MB (10^6 bytes);
+2. cold start (x86_64 release): process spawn -> first response POST, median of N starts,
+   budget < 50 ms;
+3. DynamoDB round trips per API operation, counted at the proxy by X-Amz-Target, next to the
+   minimum docs/design.md claims, with estimated capacity units;
+4. stream consumer throughput: batches of registration events with auto-approval;
+5. Argon2id hash time inside the release registration function (the gap between its portal
+   read and its transaction, seen at the proxy), with argon2-cffi as a reference if installed.
+
+Exit status: 0 all budgets met, 1 a budget failed, 2 the benchmark itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import ctypes
+import json
+import os
+import re
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from counting_proxy import CountingProxy, estimate_capacity, item_size, sequential_depth  # noqa: E402
+from runtime_api import FunctionFailed, RuntimeAPI  # noqa: E402
+
+ZIP_BUDGET_BYTES = 4_000_000
+ZIP_GOAL_BYTES = 2_000_000
+COLD_BUDGET_MS = 50.0
+PASSWORD = "correct horse battery staple"
+REGION = "us-east-1"
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------- processes
+
+
+class Processes:
+    """Every process the benchmark starts, each in its own process group; `stop_all` ends
+    them (TERM, then KILL). Long-lived ones also get PR_SET_PDEATHSIG so they die with us
+    even if we are killed with SIGKILL."""
+
+    def __init__(self):
+        self.procs: list[subprocess.Popen] = []
+        try:
+            self._libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        except OSError:
+            self._libc = None
+
+    def _pdeathsig(self):
+        if self._libc is not None:
+            self._libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+    def start(self, cmd: list[str], env: dict, log_path: Path | None = None, long_lived: bool = True) -> subprocess.Popen:
+        out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        try:
+            p = subprocess.Popen(
+                cmd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=self._pdeathsig if long_lived else None,
+            )
+        finally:
+            if log_path:
+                out.close()
+        self.procs.append(p)
+        return p
+
+    def stop(self, p: subprocess.Popen, grace: float = 2.0) -> None:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(grace)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait(5)
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def kill_now(self, p: subprocess.Popen) -> None:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait(5)
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def stop_all(self) -> None:
+        for p in list(reversed(self.procs)):
+            try:
+                self.stop(p)
+            except Exception as e:  # keep stopping the others
+                log(f"could not stop pid {p.pid}: {e}")
+
+
+# ------------------------------------------------------------------------------- helpers
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def pctl(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    return xs[min(len(xs) - 1, max(0, round(p * (len(xs) - 1))))]
+
+
+def mb(n: int) -> str:
+    return f"{n / 1e6:.2f} MB"
+
+
+def apigw_event(method: str, path: str, query: dict | None = None, headers: dict | None = None, body: Any = None,
+                route_key: str = "$default") -> dict:
+    qs = "&".join(f"{urllib.parse.quote(k)}={urllib.parse.quote(str(v))}" for k, v in (query or {}).items())
+    h = {"user-agent": "gatehouse-bench", "host": "bench.execute-api.us-east-1.amazonaws.com"}
+    h.update({k.lower(): v for k, v in (headers or {}).items()})
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(body)
+        h.setdefault("content-type", "application/json")
+    now = time.time()
+    ev: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": qs,
+        "headers": h,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "bench", "domainName": h["host"], "domainPrefix": "bench",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7", "userAgent": "gatehouse-bench"},
+            "requestId": str(uuid.uuid4()), "routeKey": route_key, "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if query:
+        ev["queryStringParameters"] = {k: str(v) for k, v in query.items()}
+    if body is not None:
+        ev["body"] = body
+    return ev
+
+
+import urllib.parse  # noqa: E402  (used above; kept with the stdlib group for clarity)
+
+
+class Router:
+    """The deployed /api routes, from the workspace Cargo.toml (cargo lambda watch's router)."""
+
+    def __init__(self, cargo_toml: Path):
+        meta = tomllib.loads(cargo_toml.read_text())
+        router = meta.get("workspace", {}).get("metadata", {}).get("lambda", {}).get("watch", {}).get("router", {})
+        self.routes: list[tuple[str, list[str], str]] = []
+        for path, targets in router.items():
+            for t in targets:
+                self.routes.append((t["method"].upper(), [s for s in path.split("/") if s], t["function"]))
+
+    def resolve(self, method: str, path: str) -> tuple[str, str]:
+        segs = [s for s in path.split("/") if s]
+        best = None
+        for m, rsegs, fn in self.routes:
+            if m != method or len(rsegs) != len(segs):
+                continue
+            if all(r.startswith("{") or r == s for r, s in zip(rsegs, segs)):
+                score = sum(not r.startswith("{") for r in rsegs)
+                if best is None or score > best[0]:
+                    best = (score, fn, "/" + "/".join(rsegs))
+        if best is None:
+            raise BenchError(f"no route for {method} {path} in Cargo.toml")
+        return best[1], f"{method} {best[2]}"
+
+    def first_route(self, function: str) -> tuple[str, str] | None:
+        for m, rsegs, fn in sorted(self.routes, key=lambda r: r[0] != "GET"):
+            if fn == function:
+                return m, "/" + "/".join(rsegs)
+        return None
+
+
+# ------------------------------------------------------------------- design.md minimums
+
+
+def design_minimums(design: Path) -> list[tuple[str, str]]:
+    """(operation cell, total cell) of every row of the round-trips table in docs/design.md."""
+    rows, in_table = [], False
+    for line in design.read_text().splitlines():
+        if line.startswith("| operation |"):
+            in_table = True
+            continue
+        if in_table:
+            if not line.startswith("|"):
+                break
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 3 and not set(cells[0]) <= set("-: "):
+                rows.append((cells[0], cells[-1]))
+    return rows
+
+
+def _range(m: re.Match) -> tuple[int, int]:
+    return int(m.group(1)), int(m.group(2) or m.group(1))
+
+
+def claimed(total: str) -> dict[str, tuple[int, int | None]]:
+    """What a 'total' cell of the design note claims, as ranges of calls and/or sequential calls:
+    '2' -> calls 2; '3-4' -> calls 3..4; '3 calls, 2 sequential' -> calls 3, sequential 2;
+    '1 + ≥4' -> calls ≥ 5; '4 (≤ 10 ...)' -> calls 4..10; '1 (2)' -> calls 1..2; '≥ 2'; 'success 4-6 sequential; ...' -> sequential 4..6."""
+    t = total.replace("**", "").replace("`", "")
+    out: dict[str, tuple[int, int | None]] = {}
+    m = re.search(r"(\d+)(?:\s*[-–]\s*(\d+))?\s+calls", t)
+    if m:
+        out["calls"] = _range(m)
+    m = re.search(r"(\d+)(?:\s*[-–]\s*(\d+))?\s+sequential", t)
+    if m:
+        out["sequential"] = _range(m)
+    if out:
+        return out
+    m = re.match(r"\s*(\d+)\s*\+\s*≥\s*(\d+)", t)
+    if m:
+        return {"calls": (int(m.group(1)) + int(m.group(2)), None)}
+    m = re.match(r"\s*(\d+)\s*\(≤?\s*(\d+)", t)  # '4 (≤ 10 ...)', '1 (2)': up to the bracketed count
+    if m:
+        return {"calls": (int(m.group(1)), int(m.group(2)))}
+    m = re.match(r"\s*≥\s*(\d+)", t)
+    if m:
+        return {"calls": (int(m.group(1)), None)}
+    m = re.match(r"\s*(\d+)(?:\s*[-–]\s*(\d+))?", t)
+    if m:
+        return {"calls": _range(m)}
+    return {}
+
+
+def compare(claim: dict[str, tuple[int, int | None]], calls: int, seq: int) -> str:
+    """'=' when the measurement is within every claimed range, else '≠' with what differs."""
+    if not claim:
+        return "?"
+    diffs = []
+    for what, n in (("calls", calls), ("sequential", seq)):
+        if what not in claim:
+            continue
+        lo, hi = claim[what]
+        if n < lo:
+            diffs.append(f"{n - lo:+d} {what}")
+        elif hi is not None and n > hi:
+            diffs.append(f"+{n - hi} {what}")
+    return "=" if not diffs else "≠ (" + ", ".join(diffs) + ")"
+
+
+# Which design.md row each measured operation corresponds to (regex on the operation cell).
+DESIGN_ROWS = {
+    "register": r"^`POST \.\.\./register`$",
+    "register duplicate email": r"email already registered",
+    "list developers": r"^`GET \.\.\./developers` \(no `q`\)",
+    "list with q": r"developers\?q=",
+    "get developer": r"^`GET \.\.\./developers/\{id\}`$",
+    "patch state": r"^`PATCH \.\.\./developers/\{id\}`$",
+    "accept approval": r"approvals/\{id\}/accept",
+    "delete developer": r"^`DELETE \.\.\./developers/\{id\}`",
+    "login": r"login",
+    "GET /me": r"^`GET [^`]*/me`",
+    "create application": r"^`POST [^`]*/applications`",
+    "create key": r"credentials",
+    "authorizer decision": r"authori[sz]",
+}
+
+
+# ------------------------------------------------------------------------------- results
+
+
+@dataclass
+class Row:
+    section: str
+    subject: str
+    result: str
+    target: str = ""
+    ok: str = ""
+    details: str = ""
+
+
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    budget_failed: bool = False
+
+    def add(self, *a, **k):
+        self.rows.append(Row(*a, **k))
+
+    def render(self) -> str:
+        out = ["| # | measurement | subject | result | target | ok | details |", "|---|---|---|---|---|---|---|"]
+        for r in self.rows:
+            n = r.section.split(" ", 1)[0]
+            cells = [n, r.section.split(" ", 1)[1], r.subject, r.result, r.target, r.ok, r.details]
+            out.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+        out += [""] + [f"- {n}" for n in self.notes]
+        return "\n".join(out)
+
+
+# ------------------------------------------------------------------------------- the bench
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.root = Path(args.root).resolve()
+        self.state = self.root / ".gatehouse" / "bench"
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.logs = self.state / "logs"
+        self.logs.mkdir(exist_ok=True)
+        for old in self.logs.glob("*.log"):
+            old.unlink()
+        self.procs = Processes()
+        self.results = Results()
+        self.router = Router(self.root / "Cargo.toml")
+        self.functions = self._functions()
+        self.secret = secrets.token_urlsafe(48)
+        self.moto_url = ""
+        self.proxy: CountingProxy | None = None
+        self.warm: dict[str, tuple[RuntimeAPI, subprocess.Popen, Path]] = {}
+        self.reg_labels: list[str] = []
+        self.login_labels: list[str] = []
+        self.ctx: dict[str, Any] = {}
+        self._label_n = 0
+
+    def _functions(self) -> list[str]:
+        names = []
+        for d in sorted((self.root / "functions").iterdir()):
+            manifest = d / "Cargo.toml"
+            if manifest.exists():
+                pkg = tomllib.loads(manifest.read_text())["package"]["name"]
+                names.append(pkg)
+        return names
+
+    # ---------------------------------------------------------------- environment
+
+    def base_env(self) -> dict:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": ":UTC",
+            "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+            "GATEHOUSE_TABLE": "gatehouse", "GATEHOUSE_SENDER": "no-reply@gatehouse.local",
+            "GATEHOUSE_PORTAL_URL": "http://127.0.0.1:9/portal", "GATEHOUSE_TOKEN_SECRET": self.secret,
+        }
+
+    def function_env(self, function: str, runtime: RuntimeAPI, endpoint: str) -> dict:
+        env = self.base_env()
+        env.update({
+            "AWS_LAMBDA_RUNTIME_API": runtime.address, "AWS_LAMBDA_FUNCTION_NAME": function,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023", "_HANDLER": "bootstrap", "LAMBDA_TASK_ROOT": str(self.root),
+            "AWS_ENDPOINT_URL": endpoint,
+        })
+        return env
+
+    def binary(self, function: str) -> Path:
+        return self.root / "target" / self.args.profile / function
+
+    # ---------------------------------------------------------------- infrastructure
+
+    def start_moto(self) -> None:
+        port = free_port()
+        self.moto_url = f"http://127.0.0.1:{port}"
+        self.procs.start([sys.executable, str(self.root / "infra/local/moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
+                         dict(os.environ), self.logs / "moto.log")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with _NO_PROXY.open(f"{self.moto_url}/moto-api/", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise BenchError("moto did not start; see .gatehouse/bench/logs/moto.log")
+
+    def ops(self, *args: str) -> str:
+        exe = self.root / "target" / "release" / "gatehouse-ops"
+        if not exe.exists():
+            exe = self.root / "target" / "debug" / "gatehouse-ops"
+        if not exe.exists():
+            raise BenchError("no gatehouse-ops binary (bench.sh builds target/debug/gatehouse-ops)")
+        env = self.base_env() | {"AWS_ENDPOINT_URL": self.moto_url}
+        r = subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise BenchError(f"gatehouse-ops {' '.join(args)}: {r.stderr.strip()}")
+        return r.stdout.strip()
+
+    def boto(self, service: str):
+        import boto3
+
+        return boto3.session.Session().client(service, endpoint_url=self.moto_url, region_name=REGION,
+                                              aws_access_key_id="test", aws_secret_access_key="test")
+
+    def start_warm(self) -> None:
+        for fn in self.functions:
+            api = RuntimeAPI(fn)
+            logp = self.logs / f"{fn}.log"
+            p = self.procs.start([str(self.binary(fn))], self.function_env(fn, api, self.proxy.url), logp)
+            self.warm[fn] = (api, p, logp)
+
+    # ---------------------------------------------------------------- invoking
+
+    def invoke(self, function: str, event: Any, label: str | None, timeout: float = 60.0):
+        api, p, _ = self.warm[function]
+        self.proxy.label(label)
+        try:
+            inv = api.invoke(event, timeout=timeout, proc=p)
+        finally:
+            self.proxy.label(None)
+        return inv
+
+    def http(self, method: str, path: str, *, label: str | None = None, token: str | None = None, body: Any = None,
+             query: dict | None = None, expect: int | tuple = None) -> tuple[int, Any, float]:
+        function, route_key = self.router.resolve(method, path)
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        ev = apigw_event(method, path, query, headers, body, route_key=route_key)
+        inv = self.invoke(function, ev, label)
+        resp = inv.json()
+        raw = resp.get("body") or ""
+        if resp.get("isBase64Encoded"):
+            raw = base64.b64decode(raw).decode()
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = raw
+        status = int(resp.get("statusCode", 0))
+        expected = (expect,) if isinstance(expect, int) else expect
+        if expected and status not in expected:
+            raise BenchError(f"{method} {path} ({label}): expected {expect}, got {status}: {str(data)[:300]}")
+        return status, data, (inv.answered_at - inv.queued_at) * 1000
+
+    def fresh_label(self, prefix: str) -> str:
+        self._label_n += 1
+        return f"{prefix}#{self._label_n}"
+
+    def register(self, portal: str, tag: str, label: str | None = None, expect=202) -> str:
+        label = label or self.fresh_label("reg")
+        self.reg_labels.append(label)
+        n = uuid.uuid4().hex[:10]
+        body = {"email": f"{tag}-{n}@bench.example.com", "password": PASSWORD, "name": f"Bench {tag.title()} {n[:4]}",
+                "username": f"{tag}-{n}"}
+        _, data, ms = self.http("POST", f"/api/portals/{portal}/register", label=label, body=body, expect=expect)
+        self.ctx.setdefault("bodies", {})[data["id"]] = body
+        self.ctx.setdefault("latency", {})[label] = ms
+        return data["id"]
+
+    # ---------------------------------------------------------------- 1. zip sizes
+
+    def zip_sizes(self) -> None:
+        sizes = {}
+        for fn in self.functions:
+            z = self.root / "target" / "lambda" / fn / "bootstrap.zip"
+            if not z.exists():
+                raise BenchError(f"{z} is missing (bench.sh runs cargo lambda build --release --arm64 --output-format zip)")
+            size = z.stat().st_size
+            with zipfile.ZipFile(z) as zf:
+                raw = sum(i.file_size for i in zf.infolist())
+            sizes[fn] = (size, raw)
+            ok = size <= ZIP_BUDGET_BYTES
+            self.results.budget_failed |= not ok
+            self.results.add("1 zip size (arm64 release bootstrap.zip)", fn, mb(size), "≤ 4 MB", "✔" if ok else "✘",
+                             f"bootstrap {mb(raw)} unzipped; {'≤' if size <= ZIP_GOAL_BYTES else '>'} 2 MB")
+        self.ctx["zip_sizes"] = sizes
+
+    # ---------------------------------------------------------------- setup and round trips
+
+    def setup(self) -> None:
+        self.ops("create-table")
+        self.ops("verify-sender", "no-reply@gatehouse.local")
+        self.ctx["admin"] = admin = self.ops("mint-admin-token", "--name", "bench")
+        settings = {"admin_emails": ["admin@bench.example.com"], "portal_url": "http://127.0.0.1:9/portal"}
+        _, p, _ = self.http("POST", "/api/portals", label="setup", token=admin,
+                            body={"name": "Bench portal", "settings": settings}, expect=201)
+        _, a, _ = self.http("POST", "/api/portals", label="setup", token=admin,
+                            body={"name": "Bench auto-approval portal", "settings": settings | {"auto_approve": True}}, expect=201)
+        self.ctx["portal"], self.ctx["auto_portal"] = p["id"], a["id"]
+        for tag in ("alpha", "benchmark", "gamma"):  # a few other developers for the lists
+            self.register(p["id"], tag)
+
+    def measure(self, name: str, method: str, path: str, **kw) -> tuple[int, Any]:
+        status, data, ms = self.http(method, path, label=name, **kw)
+        self.ctx.setdefault("latency", {})[name] = ms
+        return status, data
+
+    def scenario(self, t: str) -> None:
+        """Every measured operation once; labels are prefixed with `t` (the pass)."""
+        P, admin = self.ctx["portal"], self.ctx["admin"]
+        dev1 = self.register(P, "bench", label=f"{t}register")
+        b1 = self.ctx["bodies"][dev1]
+        dup = dict(b1, username=f"dup-{uuid.uuid4().hex[:8]}")
+        self.reg_labels.append(f"{t}register duplicate email")
+        self.measure(f"{t}register duplicate email", "POST", f"/api/portals/{P}/register", body=dup, expect=202)
+        self.measure(f"{t}list developers", "GET", f"/api/portals/{P}/developers", token=admin, query={"limit": 10}, expect=200)
+        self.measure(f"{t}list with q", "GET", f"/api/portals/{P}/developers", token=admin, query={"q": "bench", "limit": 10},
+                     expect=200)
+        self.measure(f"{t}get developer", "GET", f"/api/portals/{P}/developers/{dev1}", token=admin, expect=200)
+        self.measure(f"{t}patch state", "PATCH", f"/api/portals/{P}/developers/{dev1}", token=admin, body={"status": "approved"},
+                     expect=200)
+        dev2 = self.register(P, "accept")
+        _, approvals, _ = self.http("GET", "/api/approvals", label="setup", token=admin,
+                                    query={"status": "pending", "portal_id": P, "limit": 100}, expect=200)
+        approval = next((a["id"] for a in approvals["list"] if a["developer_id"] == dev2), None)
+        if approval is None:
+            raise BenchError("the pending approval of the registered developer was not listed")
+        self.measure(f"{t}accept approval", "POST", f"/api/approvals/{approval}/accept", token=admin, expect=200)
+        self.measure(f"{t}delete developer", "DELETE", f"/api/portals/{P}/developers/{dev2}", token=admin, expect=(200, 204))
+        self.login_labels.append(f"{t}login")
+        _, logged = self.measure(f"{t}login", "POST", f"/api/portals/{P}/login", body={"login": b1["email"], "password": PASSWORD},
+                                 expect=200)
+        session = self.ctx["session"] = logged["token"]
+        self.measure(f"{t}GET /me", "GET", f"/api/portals/{P}/me", token=session, expect=200)
+        self.measure(f"{t}GET /me (again)", "GET", f"/api/portals/{P}/me", token=session, expect=200)
+        _, app = self.measure(f"{t}create application", "POST", f"/api/portals/{P}/applications", token=session,
+                              body={"name": "Bench app"}, expect=201)
+        _, cred = self.measure(f"{t}create key", "POST", f"/api/portals/{P}/applications/{app['id']}/credentials", token=session,
+                               expect=201)
+        self.ctx["key"] = cred["key"]
+        inv = self.invoke("authorizer", self.authorizer_event(P, cred["key"]), f"{t}authorizer decision")
+        self.ctx["latency"][f"{t}authorizer decision"] = (inv.answered_at - inv.queued_at) * 1000
+        if inv.json().get("isAuthorized") is not True:
+            raise BenchError(f"the authorizer refused a fresh key of an approved developer: {inv.body[:300]!r}")
+
+    def calls_of(self, label: str):
+        return [c for c in self.proxy.take(label) if c.service in ("dynamodb", "ses")]
+
+    def round_trips(self) -> None:
+        # Pass 1 warms every function (connections, lazy statics); pass 2 is reported.
+        self.scenario("p1:")
+        self.scenario("p2:")
+        design = design_minimums(self.root / "docs" / "design.md")
+        for name, pattern in DESIGN_ROWS.items():
+            calls = self.calls_of(f"p2:{name}")
+            first = len(self.calls_of(f"p1:{name}"))
+            ops: dict[str, int] = {}
+            for c in calls:
+                ops[c.op] = ops.get(c.op, 0) + 1
+            n = len(calls)
+            seq = sequential_depth(calls)
+            r = w = g = 0.0
+            for c in calls:
+                a, b, d = estimate_capacity(c)
+                r, w, g = r + a, w + b, g + d
+            row = next(((op, tot) for op, tot in design if re.search(pattern, op)), None)
+            if row is None:
+                target, ok = "not in design.md", "n/a"
+            else:
+                target = f"{row[1]} ({row[0]})"
+                ok = compare(claimed(row[1]), n, seq)
+            breakdown = ", ".join(f"{k}×{v}" if v > 1 else k for k, v in ops.items())
+            extra = f"; first pass: {first}" if first != n else ""
+            if name == "GET /me":
+                again = len(self.calls_of("p2:GET /me (again)"))
+                if again != n:
+                    extra += f"; a second /me right after: {again}"
+            lat = self.ctx["latency"].get(f"p2:{name}")
+            lat_s = f" · {lat:.0f} ms warm" if lat else ""
+            self.results.add("3 round trips per operation (calls seen at the proxy)", name,
+                             f"{n} ({seq} sequential)", target, ok,
+                             f"{breakdown}{extra} · est. {r:g} RCU, {w:g} WCU + {g:g} GSI WCU{lat_s}")
+
+    def authorizer_event(self, portal: str, key: str) -> dict:
+        ev = json.loads((self.root / "functions/authorizer/events/request.json").read_text())
+        ev["headers"]["x-api-key"] = key
+        ev["identitySource"] = [key]
+        ev.setdefault("stageVariables", {})["gatehouse_portal_id"] = portal
+        return ev
+
+    # ---------------------------------------------------------------- 2. cold starts
+
+    def cold_event(self, fn: str) -> tuple[Any, str]:
+        P, admin, session = self.ctx["portal"], self.ctx["admin"], self.ctx["session"]
+        other = str(uuid.uuid4())
+        dev = next(iter(self.ctx["bodies"]))
+        A = {"authorization": f"Bearer {admin}"}
+        S = {"authorization": f"Bearer {session}"}
+        known = {
+            "portals": (apigw_event("GET", f"/api/portals/{P}", headers=A), "GET portal (admin token)"),
+            "approvals": (apigw_event("GET", f"/api/portals/{P}/developers/{dev}", headers=A), "GET developer (admin token)"),
+            "registration": (apigw_event("POST", f"/api/portals/{other}/register",
+                                         body={"email": "cold@bench.example.com", "password": PASSWORD, "name": "Cold Start"}),
+                             "POST register to an unknown portal: validation + 1 GetItem → 404, no hash"),
+            "invites": (apigw_event("GET", f"/api/portals/{P}/invites", headers=A), "GET invites (admin token)"),
+            "sessions": (apigw_event("GET", f"/api/portals/{P}/me", headers=S), "GET /me (session)"),
+            "password-reset": (apigw_event("POST", f"/api/portals/{other}/password-reset", body={"email": "cold@bench.example.com"}),
+                               "POST password-reset to an unknown portal (1 GetItem → 404)"),
+            "teams": (apigw_event("GET", f"/api/portals/{P}/teams", headers=A), "GET teams (admin token)"),
+            "applications": (apigw_event("GET", f"/api/portals/{P}/applications", headers=S), "GET applications (session)"),
+            "authorizer": (self.authorizer_event(P, self.ctx["key"]), "events/request.json with a real key: allow"),
+            "stream-consumer": (json.loads((self.root / "functions/stream-consumer/events/registered.json").read_text()),
+                                "events/registered.json (unknown portal: 1 GetItem, skipped)"),
+        }
+        if fn in known:
+            return known[fn]
+        route = self.router.first_route(fn)
+        if route is None:
+            return {}, "empty event (no route known)"
+        m, path = route
+        path = re.sub(r"\{portal_id\}", P, path)
+        path = re.sub(r"\{[^}]+\}", other, path)
+        return apigw_event(m, path, headers=A, body={} if m != "GET" else None), f"{m} {path.replace(P, '{portal}')} (admin token)"
+
+    def cold_starts(self) -> None:
+        n = self.args.starts
+        # What spawning alone costs here (same Popen call, /bin/true): part of every number below.
+        spawn = []
+        for _ in range(10):
+            t0 = time.perf_counter()
+            subprocess.Popen(["/bin/true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True).wait()
+            spawn.append((time.perf_counter() - t0) * 1000)
+        self.ctx["spawn_ms"] = median(spawn)
+        for fn in self.functions:
+            event, what = self.cold_event(fn)
+            totals, inits, firsts, seconds, statuses = [], [], [], [], set()
+            for i in range(n):
+                api = RuntimeAPI(fn)
+                try:
+                    # The same event twice: the second, in the now warm process, shows what the
+                    # first paid for lazy initialisation (connections, lazily built tables).
+                    inv, again = api.submit(event), api.submit(event)
+                    env = self.function_env(fn, api, self.moto_url)
+                    t0 = time.perf_counter()
+                    p = subprocess.Popen([str(self.binary(fn))], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, start_new_session=True)
+                    self.procs.procs.append(p)
+                    try:
+                        api.wait(inv, timeout=30, proc=p)
+                        api.wait(again, timeout=30, proc=p)
+                    finally:
+                        self.procs.kill_now(p)
+                    totals.append((inv.answered_at - t0) * 1000)
+                    inits.append((inv.next_at - t0) * 1000)
+                    firsts.append((inv.answered_at - inv.next_at) * 1000)
+                    seconds.append((again.answered_at - again.next_at) * 1000)
+                    body = inv.json()
+                    statuses.add(str(body.get("statusCode", "ok")) if isinstance(body, dict) else "ok")
+                finally:
+                    api.close()
+            med = median(totals)
+            ok = med < COLD_BUDGET_MS
+            self.results.budget_failed |= not ok
+            self.results.add(f"2 cold start (x86_64 {self.args.profile}, spawn → first response POST, median of {n})", fn, f"{med:.1f} ms",
+                             "< 50 ms", "✔" if ok else "✘",
+                             f"init (spawn → first /next) {median(inits):.1f} ms + first invoke {median(firsts):.1f} ms "
+                             f"(the same event again, warm: {median(seconds):.1f} ms); min {min(totals):.1f}, max {max(totals):.1f} ms; "
+                             f"event: {what}; answer {'/'.join(sorted(statuses))}")
+
+    # ---------------------------------------------------------------- 4. stream consumer
+
+    def stream(self) -> None:
+        A = self.ctx["auto_portal"]
+        ddb = self.boto("dynamodb")
+        arn = ddb.describe_table(TableName="gatehouse")["Table"].get("LatestStreamArn",
+                                                                    "arn:aws:dynamodb:us-east-1:123456789012:table/gatehouse/stream/bench")
+        api, proc, logp = self.warm["stream-consumer"]
+        self.invoke("stream-consumer", {"Records": []}, "warm-up")
+        seq = 10**20
+        per_batch = []
+        for b in range(self.args.batches):
+            ids = {self.register(A, f"s{b}") for _ in range(self.args.batch_size)}
+            items = []
+            kw: dict[str, Any] = {
+                "FilterExpression": "sk = :e AND #k = :ev AND #t = :reg AND portal_id = :p",
+                "ExpressionAttributeNames": {"#k": "kind", "#t": "type"},
+                "ExpressionAttributeValues": {":e": {"S": "EVENT"}, ":ev": {"S": "event"}, ":reg": {"S": "developer.registered"},
+                                              ":p": {"S": A}},
+            }
+            while True:
+                page = ddb.scan(TableName="gatehouse", **kw)
+                items += [i for i in page["Items"] if i.get("developer_id", {}).get("S") in ids]
+                if "LastEvaluatedKey" not in page:
+                    break
+                kw["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            if len(items) != len(ids):
+                raise BenchError(f"found {len(items)} registration events for {len(ids)} registrations")
+            items.sort(key=lambda i: i["id"]["S"])  # UUIDv7: insertion order, as the stream delivers it
+            records = []
+            for item in items:
+                seq += 1
+                keys = {"pk": item["pk"], "sk": item["sk"]}
+                records.append({
+                    "eventID": uuid.uuid4().hex, "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+                    "awsRegion": REGION, "eventSourceARN": arn,
+                    "dynamodb": {"ApproximateCreationDateTime": int(time.time()), "Keys": keys, "NewImage": item,
+                                 "SequenceNumber": str(seq), "SizeBytes": item_size(item) + item_size(keys),
+                                 "StreamViewType": "NEW_AND_OLD_IMAGES"},
+                })
+            log_before = logp.stat().st_size
+            cpu0 = self.cpu_ms(proc.pid)
+            label = f"stream batch {b}"
+            inv = self.invoke("stream-consumer", {"Records": records}, label, timeout=300)
+            wall = (inv.answered_at - inv.queued_at)
+            cpu = self.cpu_ms(proc.pid) - cpu0
+            answer = inv.json() or {}
+            failures = answer.get("batchItemFailures") or []
+            time.sleep(0.2)  # let the log line land
+            with open(logp, "rb") as f:
+                f.seek(log_before)
+                text = f.read().decode(errors="replace")
+            reads = re.findall(r"portal_reads\W{1,3}(\d+)", text)
+            calls = [c for c in self.proxy.take(label) if c.service in ("dynamodb", "ses")]
+            portal_gets = sum(1 for c in calls if c.op == "GetItem" and isinstance(c.request, dict)
+                              and c.request.get("Key", {}).get("sk", {}).get("S") == "PORTAL")
+            ops: dict[str, int] = {}
+            for c in calls:
+                ops[c.op] = ops.get(c.op, 0) + 1
+            approved = self.count_approved(ddb, ids)
+            per_batch.append({
+                "rps": len(records) / wall, "wall": wall, "cpu": cpu, "reads": reads[-1] if reads else "?", "portal_gets": portal_gets,
+                "calls": len(calls), "ops": ops, "failures": len(failures), "approved": approved, "n": len(records),
+                "aws_ms": sum(c.end - c.start for c in calls) * 1000,
+            })
+            if failures:
+                raise BenchError(f"stream batch {b}: {len(failures)} batchItemFailures; see {logp}")
+        rps = [x["rps"] for x in per_batch]
+        last = per_batch[-1]
+        n = last["n"]
+        ops = ", ".join(f"{k} {v / n:g}" for k, v in last["ops"].items())
+        self.results.add(
+            f"4 stream consumer (x86_64 {self.args.profile}, warm, through the proxy)",
+            f"{self.args.batches} batches × {self.args.batch_size} developer.registered, auto_approve on",
+            f"{median(rps):.0f} records/s", "", "",
+            f"per batch: {', '.join(f'{x:.0f}' for x in rps)} rec/s; portal_reads= {', '.join(str(x['reads']) for x in per_batch)} "
+            f"(portal GetItems at the proxy: {', '.join(str(x['portal_gets']) for x in per_batch)}); "
+            f"approved {', '.join(str(x['approved']) + '/' + str(x['n']) for x in per_batch)}; "
+            f"calls per record {last['calls'] / n:g} ({ops}); "
+            f"time in moto+proxy {median([x['aws_ms'] / x['wall'] / 10 for x in per_batch]):.0f}% of wall; "
+            f"consumer CPU {median([x['cpu'] for x in per_batch]):.0f} ms per batch",
+        )
+
+    @staticmethod
+    def cpu_ms(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks = int(fields[11]) + int(fields[12])  # utime + stime
+            return ticks * 1000.0 / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return float("nan")
+
+    @staticmethod
+    def count_approved(ddb, ids: set[str]) -> int:
+        n = 0
+        ids_l = sorted(ids)
+        for i in range(0, len(ids_l), 100):
+            keys = [{"pk": {"S": f"DEV#{d}"}, "sk": {"S": "PROFILE"}} for d in ids_l[i:i + 100]]
+            req = {"gatehouse": {"Keys": keys, "ProjectionExpression": "#s", "ExpressionAttributeNames": {"#s": "state"}}}
+            while req:
+                r = ddb.batch_get_item(RequestItems=req)
+                n += sum(1 for it in r["Responses"].get("gatehouse", []) if it.get("state", {}).get("S") == "approved")
+                req = r.get("UnprocessedKeys") or None
+        return n
+
+    # ---------------------------------------------------------------- 5. Argon2id
+
+    def argon2(self) -> None:
+        gaps = []
+        for label in self.reg_labels:
+            calls = sorted(self.proxy.take(label), key=lambda c: c.start)
+            for a, b in zip(calls, calls[1:]):
+                if a.op == "GetItem" and b.op == "TransactWriteItems" and isinstance(a.request, dict) \
+                        and a.request.get("Key", {}).get("sk", {}).get("S") == "PORTAL":
+                    gaps.append((b.start - a.end) * 1000)
+                    break
+        verify = []
+        for label in self.login_labels:
+            calls = sorted(self.proxy.take(label), key=lambda c: c.start)
+            for a, b in zip(calls, calls[1:]):
+                if a.op == "GetItem" and isinstance(a.request, dict) and a.request.get("Key", {}).get("pk", {}).get("S", "").startswith("DEV#"):
+                    verify.append((b.start - a.end) * 1000)
+                    break
+        ref = "argon2-cffi not installed"
+        try:
+            import argon2  # argon2-cffi: the reference C implementation
+
+            h = argon2.PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, type=argon2.Type.ID)
+            h.hash(PASSWORD)
+            ts = []
+            for _ in range(10):
+                t0 = time.perf_counter()
+                h.hash(PASSWORD)
+                ts.append((time.perf_counter() - t0) * 1000)
+            ref = f"same parameters via argon2-cffi {argon2.__version__} (libargon2, different implementation): {median(ts):.1f} ms"
+        except ImportError:
+            pass
+        if not gaps:
+            raise BenchError("no registration showed its portal read followed by its transaction")
+        self.results.add(
+            "5 Argon2id m=19456 KiB, t=2, p=1",
+            f"hash inside the registration function (x86_64 {self.args.profile})",
+            f"{median(gaps):.1f} ms", "", "",
+            f"median of {len(gaps)} registrations (p90 {pctl(gaps, 0.9):.1f} ms): gap between its portal GetItem answer and its "
+            f"TransactWriteItems at the proxy (hash + building the items)"
+            + (f"; login's verify (same parameters): {median(verify):.1f} ms" if verify else "")
+            + f"; {ref}",
+        )
+
+    # ---------------------------------------------------------------- run
+
+    def run(self) -> int:
+        t_start = time.monotonic()
+        load0 = os.getloadavg()
+        try:
+            for fn in self.functions:
+                if not self.binary(fn).exists():
+                    raise BenchError(f"{self.binary(fn)} is missing (bench.sh runs cargo build --release --bins)")
+            sections = set(self.args.sections.split(","))
+            if "1" in sections:
+                log("1/5 zip sizes")
+                self.zip_sizes()
+            log("starting moto, the counting proxy and the functions")
+            self.start_moto()
+            self.proxy = CountingProxy(self.moto_url)
+            self.start_warm()
+            self.setup()
+            log("3/5 round trips per operation")  # also creates the session and key the rest uses
+            self.round_trips()
+            if "3" not in sections:
+                self.results.rows = [r for r in self.results.rows if not r.section.startswith("3")]
+            if "2" in sections:
+                log(f"2/5 cold starts ({self.args.starts} per function)")
+                self.cold_starts()
+            if "4" in sections:
+                log(f"4/5 stream consumer ({self.args.batches} × {self.args.batch_size} records)")
+                self.stream()
+            if "5" in sections:
+                log("5/5 Argon2id")
+                self.argon2()
+        except Exception as e:
+            if not isinstance(e, (BenchError, FunctionFailed, subprocess.TimeoutExpired)):
+                import traceback
+
+                traceback.print_exc()
+            log(f"FAILED: {e}")
+            self.results.rows.sort(key=lambda r: r.section[0])
+            print(self.results.render())
+            return 2
+        finally:
+            self.shutdown()
+        self.results.rows.sort(key=lambda r: r.section[0])  # stable: 1..5
+        load1 = os.getloadavg()
+        self.results.notes += self.notes(load0, load1, time.monotonic() - t_start)
+        print(self.results.render())
+        return 1 if self.results.budget_failed else 0
+
+    def notes(self, load0, load1, elapsed) -> list[str]:
+        sizes = self.ctx.get("zip_sizes", {})
+        notes = []
+        if sizes:
+            smallest = min(sizes, key=lambda k: sizes[k][0])
+            largest = max(sizes, key=lambda k: sizes[k][0])
+            s, l = sizes[smallest][0], sizes[largest][0]
+            notes.append(
+                f"To reach 2 MB (none of this was built or measured here): LTO already drops what a function never calls, so "
+                f"the smallest zip ({smallest}, {mb(s)}) is roughly the floor every function pays — tokio, hyper, the Lambda "
+                f"runtime, the DynamoDB client with the smithy runtime, aws-config's default credential chain (env, profile, "
+                f"web identity/STS, ECS, IMDS) and the SDK's default HTTPS client, rustls on aws-lc-rs (cargo tree: "
+                f"aws-smithy-http-client → rustls → aws-lc-rs). 2 MB means cutting that floor: an environment-only credentials "
+                f"provider (Lambda hands credentials in the environment), a TLS stack without aws-lc (rustls on ring), no unused "
+                f"default features (aws_lambda_events, lambda_http, tracing-subscriber), then fewer dependencies per function "
+                f"(the largest, {largest} at {mb(l)}, is {mb(l - s)} above the floor: zxcvbn's dictionaries and argon2 where "
+                f"passwords are handled, minijinja and SES v2 in the consumer)."
+            )
+        if "spawn_ms" in self.ctx:
+            notes.append(
+                f"Cold starts run on this machine (x86_64, {os.cpu_count()} cores, shared with other work; load average "
+                f"{load0[0]:.2f} → {load1[0]:.2f}), not in a Lambda sandbox (arm64, 256 MB, Firecracker); each includes the "
+                f"event's moto calls (Python, on loopback, no proxy) and process spawning, which alone costs "
+                f"{self.ctx['spawn_ms']:.1f} ms here (/bin/true)."
+            )
+        notes.append(
+            "Round trips: every DynamoDB/SES request the function made while serving the operation, counted by X-Amz-Target "
+            "(SES v2 by path); 'sequential' is the longest chain of calls that did not overlap. Capacity units are an "
+            "estimate from the item sizes the proxy saw (reads: 4 KB units, halved when eventually consistent; writes: 1 KB "
+            "units, doubled in transactions; GSI writes: one per index the new item is in; old-image index removals and "
+            "UpdateItem/DeleteItem sizes are not seen, counted as 1 KB) — moto's own ConsumedCapacity is a constant, not used. "
+            "Warm latencies go through the Python proxy and moto."
+        )
+        notes.append(f"Measurements took {elapsed:.0f} s (builds not included). Logs: .gatehouse/bench/logs/, every proxied call: .gatehouse/bench/calls.jsonl.")
+        return notes
+
+    def dump_calls(self) -> None:
+        """Every call the proxy saw, for a look behind the table: .gatehouse/bench/calls.jsonl."""
+        if not self.proxy:
+            return
+        t0 = self.proxy.calls[0].start if self.proxy.calls else 0.0
+        with open(self.state / "calls.jsonl", "w") as f:
+            for c in self.proxy.calls:
+                key = c.request.get("Key") if isinstance(c.request, dict) else None
+                f.write(json.dumps({"label": c.label, "op": c.op, "status": c.status, "conn": c.conn,
+                                    "start_ms": round((c.start - t0) * 1000, 2), "end_ms": round((c.end - t0) * 1000, 2),
+                                    "key": key}) + "\n")
+
+    def shutdown(self) -> None:
+        try:
+            self.dump_calls()
+        except Exception as e:
+            log(f"could not write calls.jsonl: {e}")
+        for api, p, _ in self.warm.values():
+            try:
+                api.close()
+            except Exception:
+                pass
+        self.procs.stop_all()
+        if self.proxy:
+            self.proxy.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="Gatehouse benchmark (run through infra/bench.sh)")
+    ap.add_argument("--root", default=str(Path(__file__).resolve().parents[2]))
+    ap.add_argument("--starts", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_STARTS", "10")))
+    ap.add_argument("--batches", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_BATCHES", "3")))
+    ap.add_argument("--batch-size", type=int, default=100)
+    ap.add_argument("--sections", default="1,2,3,4,5", help="which of the five measurements to report")
+    ap.add_argument("--profile", default="release", help="binaries from target/<profile>/ (debug: only to try the bench out)")
+    ap.add_argument("--time-limit", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_TIME_LIMIT", "900")),
+                    help="seconds before the measurements give up")
+    args = ap.parse_args()
+    if args.starts < 10:
+        ap.error("--starts must be at least 10")
+
+    def stop(signum, _frame):
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM):
+            signal.signal(s, signal.SIG_IGN)  # let the clean-up run to its end
+        raise BenchError(f"stopped by signal {signum}" if signum != signal.SIGALRM else f"time limit of {args.time_limit} s reached")
+
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM):
+        signal.signal(s, stop)
+    sys.setswitchinterval(0.0005)  # proxy and emulator threads wake up within 0.5 ms, not 5
+    signal.alarm(args.time_limit)
+    return Bench(args).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
