@@ -257,7 +257,7 @@ async fn invite_for<S: InviteStore>(store: &S, token: &AdminToken, portal_id: Uu
     }
 }
 
-pub async fn list_invites<S: InviteStore>(
+pub async fn list_invites<S: InviteStore + PortalStore>(
     store: &S,
     token: &AdminToken,
     portal_id: Uuid,
@@ -273,9 +273,7 @@ pub async fn list_invites<S: InviteStore>(
     };
     let limit = parse_limit(limit.as_deref(), &mut f);
     f.finish()?;
-    if !token.can_access(portal_id) {
-        return Err(AppError::NotFound("portal"));
-    }
+    portal_for(store, token, portal_id).await?;
     Ok(store.list_invites(&InviteQuery { portal_id, status, limit, cursor: cursor.filter(|c| !c.is_empty()) }, now).await?)
 }
 

@@ -191,6 +191,7 @@ async fn a_one_time_password_session_can_only_read_me_until_the_password_is_chan
     assert_eq!(r.body["developer"]["must_change_password"], true);
     let session = r.body["token"].as_str().unwrap().to_string();
     assert_eq!(me(&s, &portal, &session).await.status, 200);
+    s.send(Method::POST, &format!("/portals/{portal}/logout"), Some(&session), None).await.assert_problem(403);
     let weak = s
         .send(
             Method::POST,

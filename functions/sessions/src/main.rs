@@ -34,8 +34,10 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
             no_content()
         }
         (Method::POST, ["logout"]) => {
-            // Ending a session is allowed even before a one-time password is changed.
+            // The contract allows only `/me` and the password change before a one-time password
+            // is changed; the session then simply expires.
             let auth = accounts::authenticate(store, bearer(&req), portal, now).await?;
+            auth.require_password_changed()?;
             store.delete_session(auth.developer.id, &auth.session.token_hash).await?;
             no_content()
         }
