@@ -583,6 +583,17 @@ pub async fn authenticate<S: SessionStore>(
     Ok(Authenticated { developer: dev, session })
 }
 
+/// The developer with a new password: the one-time password requirement is gone and every
+/// session ends (the session epoch moves on).
+pub fn with_new_password(dev: &Developer, password_hash: String) -> Developer {
+    let mut after = dev.clone();
+    after.password_hash = Some(password_hash);
+    after.must_change_password = false;
+    after.temporary_password_expires_at = None;
+    after.session_epoch += 1;
+    after
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
@@ -609,27 +620,10 @@ pub async fn change_password<S: DeveloperStore>(
     if !verify_password(body.current_password, dev.password_hash.clone()).await? {
         return Err(AppError::field("current_password", "is not the current password"));
     }
-    let mut after = dev.clone();
-    after.password_hash = Some(hash_password(&new.expect("checked")).await?);
-    after.must_change_password = false;
-    after.temporary_password_expires_at = None;
-    after.session_epoch += 1;
-    after.version += 1;
-    after.updated_at = now;
+    let after = with_new_password(&dev, hash_password(&new.expect("checked")).await?);
     let mut keep = auth.session;
     keep.epoch = after.session_epoch;
-    let mut event = LifecycleEvent::new(EventType::PasswordChanged, &after, Actor::developer(dev.id), now);
-    event.from_state = Some(dev.state);
-    event.to_state = Some(dev.state);
-    let change = DeveloperChange {
-        before: dev,
-        after,
-        close_approval: None,
-        open_approval: None,
-        event: Some(event),
-        keep_session: Some(keep),
-        consume_link: None,
-    };
+    let change = DeveloperChange { keep_session: Some(keep), ..DeveloperChange::by_developer(dev, after, EventType::PasswordChanged, now) };
     store.change_developer(&change).await?;
     Ok(())
 }

@@ -1118,32 +1118,8 @@ impl InviteStore for Dynamo {
     }
 
     async fn registered_emails(&self, portal_id: Uuid, emails: &[String]) -> StoreResult<Vec<String>> {
-        let mut found = Vec::new();
-        for chunk in emails.chunks(100) {
-            let mut keys_: Vec<Item> = chunk.iter().map(|e| key(keys::email_marker(portal_id, e), keys::UNIQUE)).collect();
-            while !keys_.is_empty() {
-                let ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut keys_)))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Other(Box::new(e)))?;
-                let out = self.client.batch_get_item().request_items(&self.table, ka).send().await.map_err(classify)?;
-                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
-                    if let Some(pk) = item_str(&item, "pk") {
-                        if let Some(e) = pk.rsplit_once("#EMAIL#").map(|(_, e)| e.to_string()) {
-                            found.push(e);
-                        }
-                    }
-                }
-                if let Some(mut rest) = out.unprocessed_keys.filter(|m| !m.is_empty()) {
-                    if let Some(ka) = rest.remove(&self.table) {
-                        keys_ = ka.keys;
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-            }
-        }
-        Ok(found)
+        let markers = self.batch_get(emails.iter().map(|e| key(keys::email_marker(portal_id, e), keys::UNIQUE)).collect()).await?;
+        Ok(markers.iter().filter_map(|m| item_str(m, "pk")?.rsplit_once("#EMAIL#").map(|(_, e)| e.to_string())).collect())
     }
 }
 
@@ -1154,25 +1130,7 @@ impl SessionStore for Dynamo {
     }
 
     async fn session_and_developer(&self, developer_id: Uuid, token_hash: &str) -> StoreResult<(Option<Session>, Option<Developer>)> {
-        let ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-            .keys(key(keys::developer(developer_id), keys::PROFILE))
-            .keys(key(keys::developer(developer_id), &keys::session(token_hash)))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| StoreError::Other(Box::new(e)))?;
-        let out = self.client.batch_get_item().request_items(&self.table, ka).send().await.map_err(classify)?;
-        if out.unprocessed_keys.as_ref().is_some_and(|m| !m.is_empty()) {
-            return Err(StoreError::Unavailable("session lookup throttled".into()));
-        }
-        let (mut session, mut developer) = (None, None);
-        for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
-            if item_str(&item, "sk").as_deref() == Some(keys::PROFILE) {
-                developer = Some(from_item(item)?);
-            } else {
-                session = Some(from_item(item)?);
-            }
-        }
-        Ok((session, developer))
+        self.with_developer(developer_id, &keys::session(token_hash)).await
     }
 
     async fn delete_session(&self, developer_id: Uuid, token_hash: &str) -> StoreResult<()> {
@@ -1212,20 +1170,9 @@ impl SessionStore for Dynamo {
 
 impl ThrottleStore for Dynamo {
     async fn failures(&self, keys_: &[String]) -> StoreResult<Vec<u64>> {
-        let mut ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder().consistent_read(true);
-        for k in keys_ {
-            ka = ka.keys(key(keys::throttle(k), "THROTTLE"));
-        }
-        let ka = ka.build().map_err(|e| StoreError::Other(Box::new(e)))?;
-        let out = self.client.batch_get_item().request_items(&self.table, ka).send().await.map_err(classify)?;
-        let found: HashMap<String, u64> = out
-            .responses
-            .unwrap_or_default()
-            .remove(&self.table)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|i| Some((item_str(&i, "pk")?, i.get("count")?.as_n().ok()?.parse().ok()?)))
-            .collect();
+        let items = self.batch_get(keys_.iter().map(|k| key(keys::throttle(k), "THROTTLE")).collect()).await?;
+        let found: HashMap<String, u64> =
+            items.into_iter().filter_map(|i| Some((item_str(&i, "pk")?, i.get("count")?.as_n().ok()?.parse().ok()?))).collect();
         Ok(keys_.iter().map(|k| found.get(&keys::throttle(k)).copied().unwrap_or(0)).collect())
     }
 
@@ -1279,25 +1226,7 @@ impl LinkStore for Dynamo {
     }
 
     async fn link_and_developer(&self, developer_id: Uuid, purpose: LinkPurpose) -> StoreResult<(Option<LinkToken>, Option<Developer>)> {
-        let ka = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-            .keys(key(keys::developer(developer_id), keys::PROFILE))
-            .keys(key(keys::developer(developer_id), &keys::link(purpose)))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| StoreError::Other(Box::new(e)))?;
-        let out = self.client.batch_get_item().request_items(&self.table, ka).send().await.map_err(classify)?;
-        if out.unprocessed_keys.as_ref().is_some_and(|m| !m.is_empty()) {
-            return Err(StoreError::Unavailable("link lookup throttled".into()));
-        }
-        let (mut link, mut developer) = (None, None);
-        for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
-            if item_str(&item, "sk").as_deref() == Some(keys::PROFILE) {
-                developer = Some(from_item(item)?);
-            } else {
-                link = Some(from_item(item)?);
-            }
-        }
-        Ok((link, developer))
+        self.with_developer(developer_id, &keys::link(purpose)).await
     }
 }
 
@@ -1369,6 +1298,22 @@ impl Dynamo {
             }
         }
         Ok(out_items)
+    }
+}
+
+impl Dynamo {
+    /// An item of a developer's collection together with the developer, in one round trip.
+    async fn with_developer<T: DeserializeOwned>(&self, developer_id: Uuid, sk: &str) -> StoreResult<(Option<T>, Option<Developer>)> {
+        let items = self.batch_get(vec![key(keys::developer(developer_id), keys::PROFILE), key(keys::developer(developer_id), sk)]).await?;
+        let (mut owned, mut developer) = (None, None);
+        for item in items {
+            if item_str(&item, "sk").as_deref() == Some(keys::PROFILE) {
+                developer = Some(from_item(item)?);
+            } else {
+                owned = Some(from_item(item)?);
+            }
+        }
+        Ok((owned, developer))
     }
 }
 

@@ -137,25 +137,8 @@ pub async fn confirm_reset<S: LinkStore + DeveloperStore>(
     if !lifecycle::may_access(dev.state) {
         return Err(link_gone("password reset"));
     }
-    let mut after = dev.clone();
-    after.password_hash = Some(hash_password(&password.expect("checked")).await?);
-    after.must_change_password = false;
-    after.temporary_password_expires_at = None;
-    after.session_epoch += 1;
-    after.version += 1;
-    after.updated_at = now;
-    let mut event = LifecycleEvent::new(EventType::PasswordReset, &after, Actor::developer(dev.id), now);
-    event.from_state = Some(dev.state);
-    event.to_state = Some(dev.state);
-    let change = DeveloperChange {
-        before: dev,
-        after,
-        close_approval: None,
-        open_approval: None,
-        event: Some(event),
-        keep_session: None,
-        consume_link: Some(link),
-    };
+    let after = crate::accounts::with_new_password(&dev, hash_password(&password.expect("checked")).await?);
+    let change = DeveloperChange { consume_link: Some(link), ..DeveloperChange::by_developer(dev, after, EventType::PasswordReset, now) };
     store.change_developer(&change).await.map_err(|e| match e {
         StoreError::Conflict => link_gone("password reset"),
         e => e.into(),
@@ -181,20 +164,7 @@ pub async fn verify_email<S: LinkStore + DeveloperStore>(
     let (link, dev) = live_link(store, LinkPurpose::Verify, portal_id, &body.token, now, "verification").await?;
     let mut after = dev.clone();
     after.email_verified = true;
-    after.version += 1;
-    after.updated_at = now;
-    let mut event = LifecycleEvent::new(EventType::EmailVerified, &after, Actor::developer(dev.id), now);
-    event.from_state = Some(dev.state);
-    event.to_state = Some(dev.state);
-    let change = DeveloperChange {
-        before: dev,
-        after,
-        close_approval: None,
-        open_approval: None,
-        event: Some(event),
-        keep_session: None,
-        consume_link: Some(link),
-    };
+    let change = DeveloperChange { consume_link: Some(link), ..DeveloperChange::by_developer(dev, after, EventType::EmailVerified, now) };
     store.change_developer(&change).await.map_err(|e| match e {
         StoreError::Conflict => link_gone("verification"),
         e => e.into(),

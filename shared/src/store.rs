@@ -6,8 +6,8 @@ use std::future::Future;
 use uuid::Uuid;
 
 use crate::domain::{
-    Application, Approval, ApprovalStatus, Credential, Developer, DeveloperState, Invite, InviteStatus, LifecycleEvent, LinkPurpose,
-    LinkToken, Portal, Session, Team, Timestamp,
+    Actor, Application, Approval, ApprovalStatus, Credential, Developer, DeveloperState, EventType, Invite, InviteStatus, LifecycleEvent,
+    LinkPurpose, LinkToken, Portal, Session, Team, Timestamp,
 };
 use crate::error::{AppError, BoxError};
 
@@ -124,6 +124,19 @@ pub struct DeveloperChange {
     pub keep_session: Option<Session>,
     /// A link token used by this change: deleted, conditional on its hash (single use).
     pub consume_link: Option<LinkToken>,
+}
+
+impl DeveloperChange {
+    /// A change developers make to their own account (no state transition); the event records
+    /// it with the unchanged state.
+    pub fn by_developer(before: Developer, mut after: Developer, event_type: EventType, now: Timestamp) -> Self {
+        after.version = before.version + 1;
+        after.updated_at = now;
+        let mut event = LifecycleEvent::new(event_type, &after, Actor::developer(before.id), now);
+        event.from_state = Some(before.state);
+        event.to_state = Some(before.state);
+        Self { before, after, close_approval: None, open_approval: None, event: Some(event), keep_session: None, consume_link: None }
+    }
 }
 
 #[derive(Debug, Clone)]
