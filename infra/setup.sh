@@ -7,9 +7,15 @@ need=0
 python3 -c "import moto.server, flask" 2>/dev/null || need=1
 command -v cargo-lambda >/dev/null 2>&1 || need=1
 command -v cfn-lint >/dev/null 2>&1 || need=1
+command -v sam >/dev/null 2>&1 || need=1
+python3 -c "import schemathesis" 2>/dev/null || need=1
 if [ "$need" = 1 ]; then
   echo "setup: installing infra/requirements.txt from PyPI" >&2
   python3 -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt
   hash -r
 fi
 command -v curl >/dev/null 2>&1 || { echo "setup: curl is required" >&2; exit 1; }
+# The release build cross-compiles for Lambda's arm64 (cargo-lambda links with zig from PyPI).
+if ! rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$'; then
+  rustup target add aarch64-unknown-linux-gnu >&2
+fi

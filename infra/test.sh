@@ -12,6 +12,9 @@ bash infra/setup.sh
 echo "== cfn-lint template.yaml"
 cfn-lint template.yaml
 
+echo "== sam validate --lint (offline)"
+SAM_CLI_TELEMETRY=0 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x sam validate --lint --region us-east-1
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -44,6 +47,16 @@ if [ -n "$token_secret" ] && grep -rqF "$token_secret" .gatehouse/logs/; then
   exit 1
 fi
 echo "logs are clean"
+
+echo "== release build of every function, as SAM builds it (cargo lambda, arm64, zip)"
+bash infra/local/down.sh
+trap - EXIT
+cargo lambda build --release --arm64 --output-format zip $(sed -n 's/^ *"functions\/\([^"]*\)",*$/-p \1/p' Cargo.toml)
+for z in target/lambda/*/bootstrap.zip; do
+  size=$(stat -c %s "$z")
+  echo "$(dirname "$z" | xargs basename): $size bytes"
+  [ "$size" -le 4194304 ] || { echo "$z is over the 4 MB budget" >&2; exit 1; }
+done
 
 # One closing line for the whole suite.
 passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')

@@ -894,11 +894,12 @@ class Bench:
                 f"the smallest zip ({smallest}, {mb(s)}) is roughly the floor every function pays — tokio, hyper, the Lambda "
                 f"runtime, the DynamoDB client with the smithy runtime, aws-config's default credential chain (env, profile, "
                 f"web identity/STS, ECS, IMDS) and the SDK's default HTTPS client, rustls on aws-lc-rs (cargo tree: "
-                f"aws-smithy-http-client → rustls → aws-lc-rs). 2 MB means cutting that floor: an environment-only credentials "
-                f"provider (Lambda hands credentials in the environment), a TLS stack without aws-lc (rustls on ring), no unused "
-                f"default features (aws_lambda_events, lambda_http, tracing-subscriber), then fewer dependencies per function "
-                f"(the largest, {largest} at {mb(l)}, is {mb(l - s)} above the floor: zxcvbn's dictionaries and argon2 where "
-                f"passwords are handled, minijinja and SES v2 in the consumer)."
+                f"aws-smithy-http-client → rustls → aws-lc-rs). 2 MB means cutting that floor: a TLS stack without aws-lc "
+                f"(rustls on ring), an environment-only credentials provider (Lambda puts the credentials in the environment), "
+                f"and no `tracing` feature on lambda_runtime/lambda_http (it brings tracing-subscriber's env-filter and with it "
+                f"regex-automata) in favour of a fixed-format logger. The largest ({largest}, {mb(l)}) is {mb(l - s)} above "
+                f"the floor for what it uses — zxcvbn (dictionaries, fancy-regex) and argon2 where passwords are checked, "
+                f"minijinja and SES v2 in the consumer — so 2 MB there also needs a lighter password-strength check than zxcvbn."
             )
         if "spawn_ms" in self.ctx:
             notes.append(
@@ -909,7 +910,7 @@ class Bench:
             )
         notes.append(
             "Round trips: every DynamoDB/SES request the function made while serving the operation, counted by X-Amz-Target "
-            "(SES v2 by path); 'sequential' is the longest chain of calls that did not overlap. Capacity units are an "
+            "(SES v2 by path); 'sequential' is the longest chain of calls each made after the previous one's answer (inferred from timing and connections at the proxy). Capacity units are an "
             "estimate from the item sizes the proxy saw (reads: 4 KB units, halved when eventually consistent; writes: 1 KB "
             "units, doubled in transactions; GSI writes: one per index the new item is in; old-image index removals and "
             "UpdateItem/DeleteItem sizes are not seen, counted as 1 KB) — moto's own ConsumedCapacity is a constant, not used. "
