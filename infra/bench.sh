@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Gatehouse benchmark: prints one Markdown table (stdout) with, per function, the arm64 release
-# zip size (budget 4 MB) and the cold start of the x86_64 release binary under a local Lambda
+# zip size (budget 4 MiB, as infra/test.sh) and the cold start of the x86_64 release binary under a local Lambda
 # Runtime API emulator (budget < 50 ms); DynamoDB round trips per API operation next to the
 # minimum docs/design.md claims; stream consumer throughput with auto-approval; Argon2id hash
 # time. Exits 1 when a budget fails, 2 when the benchmark itself fails.

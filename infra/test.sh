@@ -35,6 +35,9 @@ cargo test -p gatehouse-tests --tests 2>&1 | tee -a "$log"
 echo "== cargo lambda invoke with every sample event"
 bash infra/local/invoke_samples.sh
 
+echo "== API fuzzing from openapi.yaml (schemathesis): no 5xx, every response as documented"
+FUZZ_EXAMPLES=${FUZZ_EXAMPLES:-5} bash infra/local/fuzz_api.sh 2>&1 | tee .gatehouse/fuzz.log | tail -15
+
 echo "== no password, token or token hash in the logs of the whole run"
 secret_re='gh[asikrv]_[A-Za-z0-9_.-]{20,}|[$]argon2id[$]|correct horse battery staple|temporary-password-123|TOKEN_SECRET=[^<]'
 if grep -rEn "$secret_re" .gatehouse/logs/; then

@@ -57,7 +57,7 @@ echo "GATEHOUSE_FAULTS=http://127.0.0.1:$proxy_port/__faults" >>"$state/local.en
 # environment it spawns functions with, so secrets are redacted on the way to the log.
 grep -v '^GATEHOUSE_ADMIN_TOKEN=' "$state/local.env" >"$state/functions.env"
 setsid bash -c "cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port 9000 --env-file '$state/functions.env' 2>&1 \
-  | sed -u -E 's/([A-Z_]*(TOKEN|SECRET)[A-Z_]*)=(\"[^\"]*\"|[^ ]*)/\\1=<redacted>/g' >'$state/logs/functions.log'" &
+  | sed -u -E 's/([A-Z_]*(TOKEN|SECRET)[A-Z_]*)=(\"[^\"]*\"|[^ ]*)/\\1=<redacted>/g' >'$state/logs/functions.log'" </dev/null >/dev/null 2>&1 &
 echo $! >"$state/pids/functions"
 # Warm every function once (the first call starts its process).
 wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000" '^401$' "portals"
