@@ -76,3 +76,43 @@ async fn a_token_scoped_to_one_portal_sees_nothing_of_another() {
     r.assert_problem(403);
     assert_eq!(s.developer(&theirs, &their_dev).await.body["state"], "pending");
 }
+
+#[tokio::test]
+async fn a_scoped_token_gets_404_on_another_portals_teams_invites_and_applications() {
+    let s = stack();
+    let mine = s.portal(json!({})).await;
+    let theirs = s.portal(json!({})).await;
+    let token = s.ops(&["mint-admin-token", "--name", "scoped-test-2", "--portal", &mine]);
+    let dev = s.register_new(&theirs, &unique_email("theirs"), "Theirs").await;
+    let team = s.admin(Method::POST, &format!("/portals/{theirs}/teams"), Some(json!({ "name": "Theirs" }))).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let invite = s
+        .admin(Method::POST, &format!("/portals/{theirs}/developers/invites"), Some(json!({ "emails": [unique_email("inv")] })))
+        .await
+        .body["invites"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (method, path, body) in [
+        (Method::POST, format!("/portals/{theirs}/teams"), Some(json!({ "name": "Mine now" }))),
+        (Method::GET, format!("/portals/{theirs}/teams"), None),
+        (Method::POST, format!("/portals/{theirs}/teams/{team}/developers"), Some(json!({ "id": dev }))),
+        (Method::GET, format!("/portals/{theirs}/teams/{team}/developers"), None),
+        (Method::DELETE, format!("/portals/{theirs}/teams/{team}/developers/{dev}"), None),
+        (Method::POST, format!("/portals/{theirs}/developers/invites"), Some(json!({ "emails": [unique_email("x")] }))),
+        (Method::GET, format!("/portals/{theirs}/invites"), None),
+        (Method::DELETE, format!("/portals/{theirs}/invites/{invite}"), None),
+        (Method::POST, format!("/portals/{theirs}/invites/{invite}/resend"), None),
+        (Method::GET, format!("/portals/{theirs}/developers/{dev}/applications"), None),
+    ] {
+        let r = s.send(method.clone(), &path, Some(&token), body).await;
+        r.assert_problem(404);
+        assert!(!r.body.to_string().contains(&dev), "{method} {path} leaks nothing");
+    }
+    // Their data is untouched.
+    let invites = s.admin(Method::GET, &format!("/portals/{theirs}/invites?status=pending"), None).await;
+    assert_eq!(invites.body["list"].as_array().unwrap().len(), 1);
+    assert_eq!(s.developer(&theirs, &dev).await.body["teams"], json!([]));
+}
