@@ -240,6 +240,25 @@ fn decode_cursor(
     Ok(c.k)
 }
 
+/// A page from a query that read `limit + 1` items: the extra item only tells that a next page
+/// exists, so the cursor is the key of the last item returned (no dangling last page).
+fn page_of<T: DeserializeOwned>(
+    mut items: Vec<Item>,
+    limit: usize,
+    f: String,
+    key_attrs: &[&str],
+    total: Option<u64>,
+) -> StoreResult<Page<T>> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        let last = items.last().expect("limit >= 1");
+        Some(encode_cursor(f, key_attrs.iter().filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v))).collect()))
+    } else {
+        None
+    };
+    Ok(Page { items: items.into_iter().map(from_item).collect::<StoreResult<_>>()?, total, next_cursor })
+}
+
 fn item_str(item: &Item, attr: &str) -> Option<String> {
     item.get(attr).and_then(|v| v.as_s().ok()).cloned()
 }
@@ -786,22 +805,13 @@ impl DeveloperStore for Dynamo {
                     self.query(Some(index), &condition, vec![(":p", s(partition.clone()))], None, start, Some(limit + 1)),
                     self.count_developers(q.portal_id)
                 );
-                let (mut items, _) = page?;
+                let (items, _) = page?;
                 let counts = counts?.ok_or(StoreError::NotFound)?;
-                let next_cursor = if items.len() > limit {
-                    items.truncate(limit);
-                    let last = items.last().expect("limit >= 1");
-                    let k: BTreeMap<String, String> =
-                        ["pk", "sk", pk_attr, sk_attr].iter().filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v))).collect();
-                    Some(encode_cursor(f, k))
-                } else {
-                    None
-                };
                 let total = match q.state {
                     Some(st) => counts.get(st),
                     None => counts.total(),
                 };
-                Ok(Page { items: items.into_iter().map(from_item).collect::<StoreResult<_>>()?, total: Some(total), next_cursor })
+                page_of(items, limit, f, &["pk", "sk", pk_attr, sk_attr], Some(total))
             }
             Some(prefix) => {
                 // Union of three prefix queries (email, username, name), each a bounded
@@ -900,17 +910,8 @@ impl ApprovalStore for Dynamo {
             }
             None => format!("{pk_attr} = :p"),
         };
-        let (mut items, _) = self.query(Some(index), &condition, values, None, start, Some(limit + 1)).await?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            let last = items.last().expect("limit >= 1");
-            let k: BTreeMap<String, String> =
-                ["pk", "sk", pk_attr, sk_attr].iter().filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v))).collect();
-            Some(encode_cursor(f, k))
-        } else {
-            None
-        };
-        Ok(Page { items: items.into_iter().map(from_item).collect::<StoreResult<_>>()?, total: None, next_cursor })
+        let (items, _) = self.query(Some(index), &condition, values, None, start, Some(limit + 1)).await?;
+        page_of(items, limit, f, &["pk", "sk", pk_attr, sk_attr], None)
     }
 }
 
@@ -1103,18 +1104,8 @@ impl InviteStore for Dynamo {
         };
         let filter = filter.map(|expr| (expr, vec![(":now", n(now.timestamp()))], vec![]));
         let condition = format!("{pk_attr} = :p");
-        let (mut items, _) =
-            self.query(Some(index), &condition, vec![(":p", s(partition.clone()))], filter, start, Some(limit + 1)).await?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            let last = items.last().expect("limit >= 1");
-            let k: BTreeMap<String, String> =
-                ["pk", "sk", pk_attr, sk_attr].iter().filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v))).collect();
-            Some(encode_cursor(f, k))
-        } else {
-            None
-        };
-        Ok(Page { items: items.into_iter().map(from_item).collect::<StoreResult<_>>()?, total: None, next_cursor })
+        let (items, _) = self.query(Some(index), &condition, vec![(":p", s(partition.clone()))], filter, start, Some(limit + 1)).await?;
+        page_of(items, limit, f, &["pk", "sk", pk_attr, sk_attr], None)
     }
 
     async fn registered_emails(&self, portal_id: Uuid, emails: &[String]) -> StoreResult<Vec<String>> {
@@ -1349,19 +1340,8 @@ impl TeamStore for Dynamo {
             ),
             None => None,
         };
-        let (mut items, _) =
-            self.query(Some("gsi2"), "gsi2pk = :p", vec![(":p", s(partition.clone()))], None, start, Some(limit + 1)).await?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            let last = items.last().expect("limit >= 1");
-            Some(encode_cursor(
-                f,
-                ["pk", "sk", "gsi2pk", "gsi2sk"].iter().filter_map(|a| item_str(last, a).map(|v| (a.to_string(), v))).collect(),
-            ))
-        } else {
-            None
-        };
-        Ok(Page { items: items.into_iter().map(from_item).collect::<StoreResult<_>>()?, total: None, next_cursor })
+        let (items, _) = self.query(Some("gsi2"), "gsi2pk = :p", vec![(":p", s(partition.clone()))], None, start, Some(limit + 1)).await?;
+        page_of(items, limit, f, &["pk", "sk", "gsi2pk", "gsi2sk"], None)
     }
 
     async fn set_membership(&self, before: &Developer, after: &Developer, team: &Team, add: bool) -> StoreResult<()> {
