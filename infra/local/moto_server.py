@@ -25,6 +25,18 @@ from moto.dynamodb.models import DynamoDBBackend
 _LOCK = threading.RLock()
 
 
+def _key_of(self, op_type, op):
+    """The primary key a transaction item addresses (a Put names it inside its item)."""
+    if op_type != "Put":
+        return op["Key"]
+    table = self.get_table(op["TableName"])
+    attrs = op["Item"]
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
+
+
 def _conditions_first(original):
     def transact_write_items(self, transact_items):
         with _LOCK:
@@ -38,14 +50,7 @@ def _conditions_first(original):
                     errors.append((None, None, None))
                     continue
                 try:
-                    table = self.get_table(op["TableName"])
-                    if op_type == "Put":
-                        attrs = op["Item"]
-                        key = {table.hash_key_attr: attrs[table.hash_key_attr]}
-                        if table.range_key_attr is not None:
-                            key[table.range_key_attr] = attrs[table.range_key_attr]
-                    else:
-                        key = op["Key"]
+                    key = _key_of(self, op_type, op)
                     current = self.get_item(op["TableName"], key)
                     check = get_filter_expression(
                         condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
@@ -74,14 +79,7 @@ def _apply(self, transact_items, original):
     ops = []
     for item in transact_items:
         op_type, op = next(iter(item.items()))
-        table = self.get_table(op["TableName"])
-        if op_type == "Put":
-            attrs = op["Item"]
-            key = {table.hash_key_attr: attrs[table.hash_key_attr]}
-            if table.range_key_attr is not None:
-                key[table.range_key_attr] = attrs[table.range_key_attr]
-        else:
-            key = op["Key"]
+        key = _key_of(self, op_type, op)
         ident = (op["TableName"], str(sorted((k, str(v)) for k, v in key.items())))
         if ident in seen or op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
             return original(self, transact_items)  # moto reports the validation error

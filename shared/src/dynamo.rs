@@ -259,6 +259,14 @@ fn page_of<T: DeserializeOwned>(
     Ok(Page { items: items.into_iter().map(from_item).collect::<StoreResult<_>>()?, total, next_cursor })
 }
 
+/// The `ExclusiveStartKey` a cursor stands for, checked against the query it must belong to.
+fn start_key(cursor: &Option<String>, f: &str, attrs: &[&str], partition_attr: &str, partition: &str) -> StoreResult<Option<Item>> {
+    cursor
+        .as_deref()
+        .map(|c| Ok(decode_cursor(c, f, attrs, partition_attr, partition)?.into_iter().map(|(k, v)| (k, s(v))).collect()))
+        .transpose()
+}
+
 fn item_str(item: &Item, attr: &str) -> Option<String> {
     item.get(attr).and_then(|v| v.as_s().ok()).cloned()
 }
@@ -381,6 +389,11 @@ impl Dynamo {
     async fn get(&self, key: Item) -> StoreResult<Option<Item>> {
         let out = self.client.get_item().table_name(&self.table).set_key(Some(key)).consistent_read(true).send().await.map_err(classify)?;
         Ok(out.item)
+    }
+
+    /// A strongly consistent read of one item, deserialized.
+    async fn get_as<T: DeserializeOwned>(&self, key: Item) -> StoreResult<Option<T>> {
+        self.get(key).await?.map(from_item).transpose()
     }
 
     fn developer_item(&self, d: &Developer) -> StoreResult<Item> {
@@ -575,10 +588,7 @@ fn registration_cancelled(c: &Cancelled, email_at: Option<usize>, username_at: O
 
 impl AdminTokenStore for Dynamo {
     async fn find_admin_token(&self, token_hash: &str) -> StoreResult<Option<AdminToken>> {
-        match self.get(key(keys::admin_token(token_hash), "ADMINTOKEN")).await? {
-            Some(item) => Ok(Some(from_item(item)?)),
-            None => Ok(None),
-        }
+        self.get_as(key(keys::admin_token(token_hash), "ADMINTOKEN")).await
     }
 
     async fn put_admin_token(&self, token: &AdminToken) -> StoreResult<()> {
@@ -613,10 +623,7 @@ impl PortalStore for Dynamo {
     }
 
     async fn get_portal(&self, id: Uuid) -> StoreResult<Option<Portal>> {
-        match self.get(key(keys::portal(id), "PORTAL")).await? {
-            Some(item) => Ok(Some(from_item(item)?)),
-            None => Ok(None),
-        }
+        self.get_as(key(keys::portal(id), "PORTAL")).await
     }
 
     async fn update_portal(&self, portal: &Portal) -> StoreResult<()> {
@@ -690,10 +697,7 @@ impl DeveloperStore for Dynamo {
     }
 
     async fn get_developer(&self, id: Uuid) -> StoreResult<Option<Developer>> {
-        match self.get(key(keys::developer(id), keys::PROFILE)).await? {
-            Some(item) => Ok(Some(from_item(item)?)),
-            None => Ok(None),
-        }
+        self.get_as(key(keys::developer(id), keys::PROFILE)).await
     }
 
     async fn change_developer(&self, change: &DeveloperChange) -> StoreResult<()> {
@@ -791,15 +795,7 @@ impl DeveloperStore for Dynamo {
                     None => ("gsi2", "gsi2pk", "gsi2sk", keys::all_developers(q.portal_id)),
                 };
                 let f = fingerprint(&[&q.portal_id.to_string(), q.state.map(|s| s.as_str()).unwrap_or("*")]);
-                let start = match &q.cursor {
-                    Some(c) => Some(
-                        decode_cursor(c, &f, &["pk", "sk", pk_attr, sk_attr], pk_attr, &partition)?
-                            .into_iter()
-                            .map(|(k, v)| (k, s(v)))
-                            .collect::<Item>(),
-                    ),
-                    None => None,
-                };
+                let start = start_key(&q.cursor, &f, &["pk", "sk", pk_attr, sk_attr], pk_attr, &partition)?;
                 let condition = format!("{pk_attr} = :p");
                 let (page, counts) = tokio::join!(
                     self.query(Some(index), &condition, vec![(":p", s(partition.clone()))], None, start, Some(limit + 1)),
@@ -881,10 +877,7 @@ impl DeveloperStore for Dynamo {
 
 impl ApprovalStore for Dynamo {
     async fn get_approval(&self, id: Uuid) -> StoreResult<Option<Approval>> {
-        match self.get(key(keys::approval(id), "APPROVAL")).await? {
-            Some(item) => Ok(Some(from_item(item)?)),
-            None => Ok(None),
-        }
+        self.get_as(key(keys::approval(id), "APPROVAL")).await
     }
 
     async fn list_approvals(&self, q: &ApprovalQuery) -> StoreResult<Page<Approval>> {
@@ -893,15 +886,7 @@ impl ApprovalStore for Dynamo {
         let partition = keys::approvals(&q.event, q.status);
         let portal = q.portal_id.map(|p| p.to_string());
         let f = fingerprint(&[&partition, portal.as_deref().unwrap_or("*")]);
-        let start = match &q.cursor {
-            Some(c) => Some(
-                decode_cursor(c, &f, &["pk", "sk", pk_attr, sk_attr], pk_attr, &partition)?
-                    .into_iter()
-                    .map(|(k, v)| (k, s(v)))
-                    .collect::<Item>(),
-            ),
-            None => None,
-        };
+        let start = start_key(&q.cursor, &f, &["pk", "sk", pk_attr, sk_attr], pk_attr, &partition)?;
         let mut values = vec![(":p", s(partition.clone()))];
         let condition = match &portal {
             Some(p) => {
@@ -1061,10 +1046,7 @@ impl InviteStore for Dynamo {
     }
 
     async fn get_invite(&self, id: Uuid) -> StoreResult<Option<Invite>> {
-        match self.get(key(keys::invite(id), "INVITE")).await? {
-            Some(item) => Ok(Some(from_item(item)?)),
-            None => Ok(None),
-        }
+        self.get_as(key(keys::invite(id), "INVITE")).await
     }
 
     async fn update_invite(&self, invite: &Invite, event: &LifecycleEvent) -> StoreResult<()> {
@@ -1093,15 +1075,7 @@ impl InviteStore for Dynamo {
         let (index, pk_attr, sk_attr) = if stored.is_some() { ("gsi1", "gsi1pk", "gsi1sk") } else { ("gsi2", "gsi2pk", "gsi2sk") };
         let partition = keys::invites(q.portal_id, stored);
         let f = fingerprint(&[&partition, q.status.map(|s| s.as_str()).unwrap_or("*")]);
-        let start = match &q.cursor {
-            Some(c) => Some(
-                decode_cursor(c, &f, &["pk", "sk", pk_attr, sk_attr], pk_attr, &partition)?
-                    .into_iter()
-                    .map(|(k, v)| (k, s(v)))
-                    .collect::<Item>(),
-            ),
-            None => None,
-        };
+        let start = start_key(&q.cursor, &f, &["pk", "sk", pk_attr, sk_attr], pk_attr, &partition)?;
         let filter = filter.map(|expr| (expr, vec![(":now", n(now.timestamp()))], vec![]));
         let condition = format!("{pk_attr} = :p");
         let (items, _) = self.query(Some(index), &condition, vec![(":p", s(partition.clone()))], filter, start, Some(limit + 1)).await?;
@@ -1321,25 +1295,14 @@ impl TeamStore for Dynamo {
     }
 
     async fn get_team(&self, id: Uuid) -> StoreResult<Option<Team>> {
-        match self.get(key(keys::team(id), "TEAM")).await? {
-            Some(item) => Ok(Some(from_item(item)?)),
-            None => Ok(None),
-        }
+        self.get_as(key(keys::team(id), "TEAM")).await
     }
 
     async fn list_teams(&self, portal_id: Uuid, limit: usize, cursor: Option<String>) -> StoreResult<Page<Team>> {
         let limit = limit.clamp(1, 100);
         let partition = format!("PORTAL#{portal_id}#TEAMS");
         let f = fingerprint(&[&partition]);
-        let start = match &cursor {
-            Some(c) => Some(
-                decode_cursor(c, &f, &["pk", "sk", "gsi2pk", "gsi2sk"], "gsi2pk", &partition)?
-                    .into_iter()
-                    .map(|(k, v)| (k, s(v)))
-                    .collect::<Item>(),
-            ),
-            None => None,
-        };
+        let start = start_key(&cursor, &f, &["pk", "sk", "gsi2pk", "gsi2sk"], "gsi2pk", &partition)?;
         let (items, _) = self.query(Some("gsi2"), "gsi2pk = :p", vec![(":p", s(partition.clone()))], None, start, Some(limit + 1)).await?;
         page_of(items, limit, f, &["pk", "sk", "gsi2pk", "gsi2sk"], None)
     }
@@ -1384,10 +1347,7 @@ impl AppStore for Dynamo {
     }
 
     async fn get_app(&self, developer_id: Uuid, app_id: Uuid) -> StoreResult<Option<Application>> {
-        match self.get(key(keys::developer(developer_id), &keys::app(app_id))).await? {
-            Some(item) => Ok(Some(from_item(item)?)),
-            None => Ok(None),
-        }
+        self.get_as(key(keys::developer(developer_id), &keys::app(app_id))).await
     }
 
     async fn list_apps(&self, developer_id: Uuid) -> StoreResult<Vec<Application>> {
