@@ -214,6 +214,13 @@ impl Stack {
         self.wait_for_mail(&admin, "requests access", 1).await;
     }
 
+    /// The Lambda invoke endpoint of one function (`cargo lambda watch`, behind the front), for
+    /// tests that invoke a function directly with a hand-made event.
+    pub fn invocations(&self, function: &str) -> String {
+        let lambda = self.env.get("GATEHOUSE_LAMBDA_URL").map(String::as_str).unwrap_or("http://127.0.0.1:9002");
+        format!("{}/2015-03-31/functions/{function}/invocations", lambda.trim_end_matches('/'))
+    }
+
     /// Runs the ops CLI against the local stack (for scoped tokens).
     pub fn ops(&self, args: &[&str]) -> String {
         let bin = format!("{}/../target/debug/gatehouse-ops", env!("CARGO_MANIFEST_DIR"));
