@@ -4,6 +4,9 @@
 Routes, stage variables and Lambda authorizers come from `template.yaml` (via
 `infra/local/template.py`), so the local stack answers like the deployed one:
 
+* **Throttling** per route (the API's `DefaultRouteSettings` / `RouteSettings`: a token bucket
+  of `ThrottlingBurstLimit` refilled at `ThrottlingRateLimit` per second): 429
+  `{"message":"Too Many Requests"}` beyond.
 * **Routing** as HTTP APIs do: the most specific route whose method and path match (static
   segments before `{param}`, before `{greedy+}`); anything else goes to the `$default` route
   (the `fallback` function: 404 / 405 problems); without one, API Gateway's 404
@@ -131,7 +134,11 @@ class WatchInvoker:
         finally:
             conn.close()
         if resp.status != 200 or resp.getheader("X-Amz-Function-Error"):
-            raise FunctionError(f"{fn.name}: {resp.status} {payload[:200]!r}")
+            try:  # the error's type only: its message could quote the request
+                kind = json.loads(payload).get("errorType")
+            except (ValueError, AttributeError):
+                kind = None
+            raise FunctionError(f"{fn.name}: invoke answered {resp.status} ({kind or 'no error type'})")
         return payload
 
 
@@ -215,6 +222,25 @@ def request_id() -> str:
     return base64.b64encode(secrets.token_bytes(10)).decode()
 
 
+class TokenBucket:
+    """API Gateway's throttle: `burst` requests at once, refilled at `rate` per second."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst = float(rate), int(burst)
+        self.tokens, self.at = float(burst), time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
 class Front:
     def __init__(self, template: Template, invoke: Callable[[Function, dict], bytes], *,
                  allow_clock_offset: bool = False, domain: str = "127.0.0.1", port: int = 9000):
@@ -234,6 +260,13 @@ class Front:
         self.domain, self.port = domain, port
         self.cache: dict[tuple, tuple[float, bool, Any]] = {}
         self.cache_lock = threading.Lock()
+        default, per_route = template.throttling(self.api)
+        self.buckets: dict[str, TokenBucket] = {}
+        for route in self.routes:
+            limits = {**(default or {}), **(per_route.get(route.key) or {})}
+            if "ThrottlingRateLimit" in limits or "ThrottlingBurstLimit" in limits:
+                rate = float(limits.get("ThrottlingRateLimit", 10000))
+                self.buckets[route.key] = TokenBucket(rate, int(limits.get("ThrottlingBurstLimit", max(1, rate))))
 
     # ---------------------------------------------------------------- routing
 
@@ -476,6 +509,9 @@ class Front:
         if found is None:
             return Reply.message(404, "Not Found"), "-", rid
         route, params = found
+        bucket = self.buckets.get(route.key)
+        if bucket is not None and not bucket.take():
+            return Reply.message(429, "Too Many Requests"), route.key, rid
         event = self.event(req, route, params, rid, now)
         if route.authorizer:
             clock = time.monotonic()

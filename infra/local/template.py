@@ -195,6 +195,13 @@ class Template:
     def stage_variables(self, api: str) -> dict[str, str]:
         return {k: str(v) for k, v in self.resolve(self._api(api).get("StageVariables") or {}).items()}
 
+    def throttling(self, api: str) -> tuple[dict | None, dict[str, dict]]:
+        """`(DefaultRouteSettings, RouteSettings by route key)`: each route's own rate and burst."""
+        props = self._api(api)
+        default = self.resolve(props.get("DefaultRouteSettings"))
+        per_route = self.resolve(props.get("RouteSettings") or {})
+        return default, per_route
+
     def default_authorizer(self, api: str) -> str | None:
         return (self._api(api).get("Auth") or {}).get("DefaultAuthorizer")
 

@@ -146,6 +146,33 @@ class Routing(unittest.TestCase):
         self.assertEqual(rec.calls, [])
 
 
+class Throttling(unittest.TestCase):
+    def test_each_route_has_the_templates_rate_and_burst_and_answers_429_beyond(self):
+        data = copy.deepcopy(TEMPLATE)
+        data["Resources"]["GatehouseApi"]["Properties"]["DefaultRouteSettings"] = {"ThrottlingBurstLimit": 3, "ThrottlingRateLimit": 0.001}
+        f, rec = front(data)
+        statuses = [f.handle(request("GET", "/api/approvals"))[0].status for _ in range(4)]
+        self.assertEqual(statuses, [200, 200, 200, 429])
+        reply = f.handle(request("GET", "/api/approvals"))[0]
+        self.assertEqual((reply.status, message(reply)), (429, "Too Many Requests"))
+        self.assertEqual(f.handle(request("GET", f"/api/portals/{PORTAL}"))[0].status, 200, "another route has its own bucket")
+        self.assertEqual(len(rec.of("approvals")), 3)
+
+    def test_the_bucket_refills_at_the_rate(self):
+        from infra.local.front import TokenBucket
+        bucket = TokenBucket(rate=2, burst=2)
+        now = bucket.at
+        self.assertEqual([bucket.take(now), bucket.take(now), bucket.take(now)], [True, True, False])
+        self.assertTrue(bucket.take(now + 0.5))
+        self.assertFalse(bucket.take(now + 0.5))
+
+    def test_the_template_limits_are_what_the_stack_runs_with(self):
+        f, _ = front()
+        settings = TEMPLATE["Resources"]["GatehouseApi"]["Properties"]["DefaultRouteSettings"]
+        bucket = f.buckets["GET /api/approvals"]
+        self.assertEqual((bucket.burst, bucket.rate), (settings["ThrottlingBurstLimit"], settings["ThrottlingRateLimit"]))
+
+
 class ResponseMapping(unittest.TestCase):
     def reply_to(self, payload):
         f, rec = front()
