@@ -240,17 +240,7 @@ async fn deleting_a_developer_removes_every_item_it_owns() {
     // A developer who accepted an invite, is in a team, has applications, keys, a subscription,
     // sessions and a pending reset link.
     let email = unique_email("owner");
-    s.admin(Method::POST, &format!("/portals/{portal}/developers/invites"), Some(json!({ "emails": [email] }))).await;
-    let token = link_token(&s.wait_for_mail(&email, "invited", 1).await);
-    let r = s
-        .send(
-            Method::POST,
-            &format!("/portals/{portal}/invites/accept"),
-            None,
-            Some(json!({ "token": token, "password": STRONG_PASSWORD, "name": "Owner", "username": unique_username("owner") })),
-        )
-        .await;
-    let dev = r.body["id"].as_str().unwrap().to_string();
+    let dev = s.invited_developer(&portal, &email, "Owner", Some(&unique_username("owner"))).await;
     let team = s.admin(Method::POST, &format!("/portals/{portal}/teams"), Some(json!({ "name": "Owners" }))).await.body["id"]
         .as_str()
         .unwrap()

@@ -52,19 +52,7 @@ struct Caller {
 async fn caller(s: &Stack) -> Caller {
     let portal = &s.env["GATEHOUSE_PORTAL_ID"];
     let email = unique_email("front");
-    let r = s.admin(Method::POST, &format!("/portals/{portal}/developers/invites"), Some(json!({ "emails": [email] }))).await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let token = link_token(&s.wait_for_mail(&email, "invited", 1).await);
-    let r = s
-        .send(
-            Method::POST,
-            &format!("/portals/{portal}/invites/accept"),
-            None,
-            Some(json!({ "token": token, "password": STRONG_PASSWORD, "name": "Front Caller" })),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let developer = r.body["id"].as_str().unwrap().to_string();
+    let developer = s.invited_developer(portal, &email, "Front Caller", None).await;
     let r =
         s.send(Method::POST, &format!("/portals/{portal}/login"), None, Some(json!({ "login": email, "password": STRONG_PASSWORD }))).await;
     assert_eq!(r.status, 200, "{}", r.body);
