@@ -116,6 +116,25 @@ class EventShape(unittest.TestCase):
                 self.assertEqual(sent, body)
 
 
+class Functions(unittest.TestCase):
+    def test_every_function_of_the_template_is_a_workspace_binary_or_inline_python(self):
+        import tomllib
+        from pathlib import Path
+
+        root = Path(__file__).resolve().parents[2]
+        members = tomllib.loads((root / "Cargo.toml").read_text())["workspace"]["members"]
+        binaries = set()
+        for member in members:
+            manifest = tomllib.loads((root / member / "Cargo.toml").read_text())
+            binaries |= {b["name"] for b in manifest.get("bin", [])} or {manifest["package"]["name"]}
+        for fn in Template(TEMPLATE).functions().values():
+            with self.subTest(fn.logical_id):
+                if fn.inline_code:
+                    self.assertTrue(fn.runtime.startswith("python"), "inline code runs locally only in Python")
+                else:
+                    self.assertIn(fn.name, binaries, "cargo lambda watch invokes functions by binary name")
+
+
 class Routing(unittest.TestCase):
     def test_the_most_specific_route_of_the_method_wins(self):
         f, rec = front()
