@@ -21,7 +21,7 @@ cargo fmt --all -- --check
 echo "== unit tests"
 cargo test --workspace --exclude gatehouse-tests 2>&1 | tee -a "$log"
 
-echo "== OpenAPI document vs router and template"
+echo "== OpenAPI document vs the template and the \$default route's table"
 python3 -m unittest tests/contract/test_openapi.py 2>&1 | tee -a "$log"
 
 echo "== stream pump and mailbox tests (moto)"
