@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, lints the SAM template,
-# runs the unit tests, the local-pump tests, then starts the local stack and runs the
-# integration tests against it through the /api paths. Stops the stack on exit.
+# runs the unit tests, the local-pump and local-front tests, then starts the local stack and runs
+# the integration tests against it through the front on :9000. Stops the stack on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .gatehouse
@@ -21,11 +21,14 @@ cargo fmt --all -- --check
 echo "== unit tests"
 cargo test --workspace --exclude gatehouse-tests 2>&1 | tee -a "$log"
 
-echo "== OpenAPI document vs router and template"
+echo "== OpenAPI document vs the template and the \$default route's table"
 python3 -m unittest tests/contract/test_openapi.py 2>&1 | tee -a "$log"
 
 echo "== stream pump and mailbox tests (moto)"
 python3 -m unittest infra/local/test_sidecar.py 2>&1 | tee -a "$log"
+
+echo "== the local front (API Gateway's events, routing, responses and authorizer)"
+python3 -m unittest infra/local/test_front.py 2>&1 | tee -a "$log"
 
 echo "== integration tests against the local stack"
 trap 'bash infra/local/down.sh' EXIT

@@ -30,6 +30,7 @@ fn slug(e: &AppError) -> (&'static str, &'static str) {
         AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
         AppError::Forbidden(_) => ("forbidden", "Forbidden"),
         AppError::NotFound(_) => ("not-found", "Not found"),
+        AppError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
         AppError::Conflict(_) => ("conflict", "Conflict"),
         AppError::Gone(_) => ("gone", "Gone"),
         AppError::PayloadTooLarge => ("payload-too-large", "Payload too large"),
@@ -58,6 +59,9 @@ pub fn problem(e: &AppError) -> Response<Body> {
     let mut builder = Response::builder().status(status).header(CONTENT_TYPE, "application/problem+json");
     if status == 401 {
         builder = builder.header("WWW-Authenticate", "Bearer realm=\"gatehouse\"");
+    }
+    if let AppError::MethodNotAllowed { allow, .. } = e {
+        builder = builder.header("Allow", allow.join(", "));
     }
     if let AppError::TooManyRequests { retry_after, .. } = e {
         builder = builder.header("Retry-After", retry_after.to_string());

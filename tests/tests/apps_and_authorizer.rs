@@ -1,6 +1,7 @@
 //! Teams, applications, API keys and the Lambda authorizer: approval decides, at once, whether
 //! a developer's keys open anything. The authorizer is invoked with API Gateway-shaped events
-//! through the local Lambda invoke endpoint; the delete cascade is checked on the table itself.
+//! through the local Lambda invoke endpoint (through HTTP and the front: `front.rs`); the delete
+//! cascade is checked on the table itself.
 
 mod common;
 
@@ -42,8 +43,7 @@ async fn authorize(s: &Stack, portal: &str, route: &str, key: Option<&str>) -> b
             event["headers"].as_object_mut().unwrap().remove("x-api-key");
         }
     }
-    let base = s.api.trim_end_matches("/api");
-    let r = s.http.post(format!("{base}/2015-03-31/functions/authorizer/invocations")).json(&event).send().await.unwrap();
+    let r = s.http.post(s.invocations("authorizer")).json(&event).send().await.unwrap();
     let body: Value = r.json().await.unwrap();
     assert!(body["isAuthorized"].is_boolean(), "{body}");
     body["isAuthorized"].as_bool().unwrap()
@@ -240,17 +240,7 @@ async fn deleting_a_developer_removes_every_item_it_owns() {
     // A developer who accepted an invite, is in a team, has applications, keys, a subscription,
     // sessions and a pending reset link.
     let email = unique_email("owner");
-    s.admin(Method::POST, &format!("/portals/{portal}/developers/invites"), Some(json!({ "emails": [email] }))).await;
-    let token = link_token(&s.wait_for_mail(&email, "invited", 1).await);
-    let r = s
-        .send(
-            Method::POST,
-            &format!("/portals/{portal}/invites/accept"),
-            None,
-            Some(json!({ "token": token, "password": STRONG_PASSWORD, "name": "Owner", "username": unique_username("owner") })),
-        )
-        .await;
-    let dev = r.body["id"].as_str().unwrap().to_string();
+    let dev = s.invited_developer(&portal, &email, "Owner", Some(&unique_username("owner"))).await;
     let team = s.admin(Method::POST, &format!("/portals/{portal}/teams"), Some(json!({ "name": "Owners" }))).await.body["id"]
         .as_str()
         .unwrap()

@@ -80,16 +80,7 @@ async fn dynamodb_throttling_and_errors_answer_503_problems_and_write_nothing() 
 
 /// Invokes the stream consumer directly with a Lambda-shaped batch.
 async fn consume(s: &Stack, records: Vec<Value>) -> Value {
-    let base = s.api.trim_end_matches("/api");
-    s.http
-        .post(format!("{base}/2015-03-31/functions/stream-consumer/invocations"))
-        .json(&json!({ "Records": records }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    s.http.post(s.invocations("stream-consumer")).json(&json!({ "Records": records })).send().await.unwrap().json().await.unwrap()
 }
 
 fn event_record(seq: u64, image: Value) -> Value {

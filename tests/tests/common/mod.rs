@@ -151,6 +151,21 @@ impl Stack {
         r.body["id"].as_str().unwrap().to_string()
     }
 
+    /// Invites `email` by link and accepts the invite with `STRONG_PASSWORD`: an approved
+    /// developer with a confirmed address. Returns its id.
+    pub async fn invited_developer(&self, portal: &str, email: &str, name: &str, username: Option<&str>) -> String {
+        let r = self.admin(Method::POST, &format!("/portals/{portal}/developers/invites"), Some(json!({ "emails": [email] }))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let token = link_token(&self.wait_for_mail(email, "invited", 1).await);
+        let mut body = json!({ "token": token, "password": STRONG_PASSWORD, "name": name });
+        if let Some(u) = username {
+            body["username"] = json!(u);
+        }
+        let r = self.send(Method::POST, &format!("/portals/{portal}/invites/accept"), None, Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
     pub async fn developer(&self, portal: &str, id: &str) -> Reply {
         self.admin(Method::GET, &format!("/portals/{portal}/developers/{id}"), None).await
     }
@@ -212,6 +227,13 @@ impl Stack {
         let portal = self.portal(json!({ "admin_emails": [admin] })).await;
         self.register_new(&portal, &unique_email("sentinel"), "Sentinel").await;
         self.wait_for_mail(&admin, "requests access", 1).await;
+    }
+
+    /// The Lambda invoke endpoint of one function (`cargo lambda watch`, behind the front), for
+    /// tests that invoke a function directly with a hand-made event.
+    pub fn invocations(&self, function: &str) -> String {
+        let lambda = self.env.get("GATEHOUSE_LAMBDA_URL").map(String::as_str).unwrap_or("http://127.0.0.1:9002");
+        format!("{}/2015-03-31/functions/{function}/invocations", lambda.trim_end_matches('/'))
     }
 
     /// Runs the ops CLI against the local stack (for scoped tokens).
