@@ -939,6 +939,7 @@ impl MailLedger for Dynamo {
                 let existing = self.get(key(keys::event(event_id), &format!("MAIL#{mail}"))).await?;
                 match existing.and_then(|i| item_str(&i, "status")).as_deref() {
                     Some("sent") => Ok(MailClaim::AlreadySent),
+                    Some("failed") => Ok(MailClaim::Failed),
                     _ => Ok(MailClaim::InFlight),
                 }
             }
@@ -975,6 +976,51 @@ impl MailLedger for Dynamo {
             .map_err(classify)
             .map(|_| ())
             .or_else(|e| if matches!(e, StoreError::Conflict) { Ok(()) } else { Err(e) })
+    }
+
+    async fn fail_mail(&self, event_id: Uuid, mail: &str, reason: &str, now: Timestamp) -> StoreResult<()> {
+        let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let marker = || {
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::event(event_id), &format!("MAIL#{mail}"))))
+                .update_expression("SET #status = :failed, #error = :e, failed_at = :at REMOVE lease_until")
+                .condition_expression("#status = :sending")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":failed", s("failed"))
+                .expression_attribute_values(":sending", s("sending"))
+                .expression_attribute_values(":e", s(reason))
+                .expression_attribute_values(":at", s(at.clone()))
+                .build()
+                .map_err(|e| StoreError::Other(Box::new(e)))
+        };
+        let failure =
+            AttributeValue::M(HashMap::from([("mail".into(), s(mail)), ("error".into(), s(reason)), ("at".into(), s(at.clone()))]));
+        let on_event = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::event(event_id), "EVENT")))
+            .update_expression("SET mail_failures = list_append(if_not_exists(mail_failures, :none), :f)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":none", AttributeValue::L(vec![]))
+            .expression_attribute_values(":f", AttributeValue::L(vec![failure]))
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let items = vec![TransactWriteItem::builder().update(marker()?).build(), TransactWriteItem::builder().update(on_event).build()];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            // The claim is no longer ours (recorded meanwhile): nothing to add.
+            Err(TxError::Cancelled(c)) if c.failed(0) => Ok(()),
+            // An event that is not in the table (a record replayed from elsewhere): the marker alone.
+            Err(TxError::Cancelled(c)) if c.failed(1) => {
+                match self.transact_conditional(vec![TransactWriteItem::builder().update(marker()?).build()]).await {
+                    Ok(()) | Err(StoreError::Conflict) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(TxError::Cancelled(c)) => Err(StoreError::Unavailable(format!("transaction cancelled: {:?}", c.reasons))),
+            Err(TxError::Store(e)) => Err(e),
+        }
     }
 }
 

@@ -61,7 +61,7 @@ impl Authorizer {
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env();
-    let sdk = app::sdk_config().await;
+    let sdk = app::sdk_config(env!("CARGO_PKG_NAME")).await;
     let authorizer = Authorizer {
         store: app::dynamo(&sdk, &config),
         portal: std::env::var("GATEHOUSE_AUTHORIZER_PORTAL_ID").ok().and_then(|p| p.parse().ok()),

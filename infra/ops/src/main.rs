@@ -133,7 +133,7 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
     };
     let f = flags(&args[1..]);
     let config = Config::from_env();
-    let sdk = app::sdk_config().await;
+    let sdk = app::sdk_config("ops").await;
     let store = app::dynamo(&sdk, &config);
     match cmd.as_str() {
         "create-table" => create_table(store.client(), &config.table).await?,
