@@ -26,11 +26,13 @@ fn content(data: &str) -> Result<Content, BoxError> {
 
 /// Whether an SES v2 `SendEmail` error (its code and HTTP status) is about this message:
 /// a rejected message or address (`MessageRejected`, `BadRequestException` such as an
-/// SMTPUTF8 address, `MailFromDomainNotVerifiedException`) fails the same way every time.
+/// SMTPUTF8 address, `MailFromDomainNotVerifiedException`, and the emulator's
+/// `InvalidParameterValue` for an address) fails the same way every time.
 /// Throttling, quotas, 5xx and account-wide states (sending paused, suspended, a missing
 /// configuration set) are retried: they pass, and the mail must not be lost meanwhile.
 pub fn is_permanent(code: Option<&str>, status: u16) -> bool {
-    matches!(code, Some("MessageRejected" | "BadRequestException" | "MailFromDomainNotVerifiedException")) && status < 500
+    matches!(code, Some("MessageRejected" | "BadRequestException" | "MailFromDomainNotVerifiedException" | "InvalidParameterValue"))
+        && status < 500
 }
 
 impl Mailer for Ses {
@@ -70,7 +72,7 @@ mod tests {
 
     #[test]
     fn a_rejected_message_or_address_is_permanent_and_throttling_or_outages_are_retried() {
-        for code in ["MessageRejected", "BadRequestException", "MailFromDomainNotVerifiedException"] {
+        for code in ["MessageRejected", "BadRequestException", "MailFromDomainNotVerifiedException", "InvalidParameterValue"] {
             assert!(is_permanent(Some(code), 400), "{code}");
         }
         for (code, status) in [

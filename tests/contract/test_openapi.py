@@ -40,30 +40,7 @@ REQUIRED_SCHEMAS = {
 }
 
 
-class CloudFormationLoader(yaml.SafeLoader):
-    """A safe loader that reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt, !If, ...)
-    as plain `{"Fn::Name": value}` data instead of failing on them."""
-
-
-def _cfn_tag(loader, tag_suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    return {name: value}
-
-
-for _tag in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Select",
-             "Split", "FindInMap", "ImportValue", "Base64", "Cidr", "GetAZs", "Condition",
-             "Transform", "ToJsonString", "Length"):
-    CloudFormationLoader.add_constructor(f"!{_tag}", lambda loader, node, _t=_tag: _cfn_tag(loader, _t, node))
-# Any other short-form tag a colleague may add later.
-CloudFormationLoader.add_multi_constructor("!", _cfn_tag)
+from infra.cfn import CloudFormationLoader  # noqa: E402  (the shared reader of template.yaml)
 
 
 def load_openapi():
