@@ -28,7 +28,6 @@ import ctypes
 import json
 import os
 import re
-import secrets
 import signal
 import statistics
 import subprocess
@@ -354,7 +353,7 @@ class Bench:
         self.results = Results()
         self.router = Router(self.root / "Cargo.toml")
         self.functions = self._functions()
-        self.secret = secrets.token_urlsafe(48)
+        self.secret_arn = ""  # the link-token secret, created in moto's Secrets Manager by setup()
         self.moto_url = ""
         self.proxy: CountingProxy | None = None
         self.warm: dict[str, tuple[RuntimeAPI, subprocess.Popen, Path]] = {}
@@ -379,7 +378,7 @@ class Bench:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": ":UTC",
             "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
             "GATEHOUSE_TABLE": "gatehouse", "GATEHOUSE_SENDER": "no-reply@gatehouse.local",
-            "GATEHOUSE_PORTAL_URL": "http://127.0.0.1:9/portal", "GATEHOUSE_TOKEN_SECRET": self.secret,
+            "GATEHOUSE_PORTAL_URL": "http://127.0.0.1:9/portal", "GATEHOUSE_TOKEN_SECRET_ARN": self.secret_arn,
         }
 
     def function_env(self, function: str, runtime: RuntimeAPI, endpoint: str) -> dict:
@@ -507,6 +506,7 @@ class Bench:
     def setup(self) -> None:
         self.ops("create-table")
         self.ops("verify-sender", "no-reply@gatehouse.local")
+        self.secret_arn = self.ops("create-token-secret", "--name", "gatehouse/bench-token-secret")
         self.ctx["admin"] = admin = self.ops("mint-admin-token", "--name", "bench")
         settings = {"admin_emails": ["admin@bench.example.com"], "portal_url": "http://127.0.0.1:9/portal"}
         _, p, _ = self.http("POST", "/api/portals", label="setup", token=admin,

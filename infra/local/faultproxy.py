@@ -7,7 +7,8 @@ tooling talk to moto directly. Faults are switched on and off over HTTP:
     POST   /__faults  {"service": "dynamodb"|"ses"|"secretsmanager", "status": 500,
                        "code": "ThrottlingException", "count": 3,   # the next 3 calls (omit: until cleared)
                        "match": "jane@example.com"}                # only calls whose body contains it
-    GET    /__faults  -> {"faults": [...], "counts": {"dynamodb": n, "ses": n, "dynamodbstreams": n}}
+    GET    /__faults  -> {"faults": [...], "counts": {"dynamodb": n, "ses": n, "dynamodbstreams": n},
+                          "returned": {"<function>": items}}   # items Query/Scan/BatchGetItem answered
     DELETE /__faults  -> clears every fault
     GET    /__calls   -> [{"function", "service", "action", "resource", "from", "count"}, ...]
 
@@ -39,6 +40,7 @@ _LOCK = threading.Lock()
 _FAULTS: list[dict] = []
 _COUNTS: dict[str, int] = {}
 _CALLS: dict[tuple, int] = {}
+_RETURNED: dict[str, int] = {}
 _UPSTREAM: urllib.parse.SplitResult
 SERVICES = ("dynamodb", "ses", "dynamodbstreams", "secretsmanager")
 _APP = re.compile(r"(?:^|\s)app/gatehouse-([A-Za-z0-9_.-]+)")
@@ -108,6 +110,21 @@ def record(service: str, method: str, path: str, headers, body: bytes) -> None:
             _CALLS[key] = _CALLS.get(key, 0) + 1
 
 
+def count_returned(headers, data: bytes) -> None:
+    """Adds the items a Query, Scan or BatchGetItem answered to its function's tally (tests use
+    it to see that a page reads only what it returns)."""
+    function = function_of(headers)
+    if function is None or headers.get("X-Amz-Target", "").split(".", 1)[-1] not in ("Query", "Scan", "BatchGetItem"):
+        return
+    try:
+        doc = json.loads(data or b"{}")
+    except ValueError:
+        return
+    n = len(doc.get("Items") or []) + sum(len(v) for v in (doc.get("Responses") or {}).values())
+    with _LOCK:
+        _RETURNED[function] = _RETURNED.get(function, 0) + n
+
+
 def calls() -> list[dict]:
     with _LOCK:
         return [
@@ -158,7 +175,7 @@ class Handler(BaseHTTPRequestHandler):
                 _FAULTS.append(fault)
             elif method == "DELETE":
                 _FAULTS.clear()
-            out = json.dumps({"faults": _FAULTS, "counts": _COUNTS}).encode()
+            out = json.dumps({"faults": _FAULTS, "counts": _COUNTS, "returned": _RETURNED}).encode()
         self._reply(200, out, {"Content-Type": "application/json"})
 
     def _proxy(self, method: str) -> None:
@@ -188,6 +205,8 @@ class Handler(BaseHTTPRequestHandler):
             conn.request(method, self.path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
+            if service == "dynamodb":
+                count_returned(self.headers, data)
             out_headers = {k: v for k, v in resp.getheaders() if k.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length")}
             self._reply(resp.status, data, out_headers)
         except OSError as e:

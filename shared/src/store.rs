@@ -319,7 +319,13 @@ pub trait TeamStore: Send + Sync {
     /// Conflict when the membership already exists (add) or is missing (remove).
     fn set_membership(&self, before: &Developer, after: &Developer, team: &Team, add: bool)
         -> impl Future<Output = StoreResult<()>> + Send;
-    fn team_members(&self, team_id: Uuid) -> impl Future<Output = StoreResult<Vec<Developer>>> + Send;
+    /// A page of a team's members (by developer id), with the exact member count.
+    fn team_members(
+        &self,
+        team_id: Uuid,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> impl Future<Output = StoreResult<Page<Developer>>> + Send;
 }
 
 pub trait AppStore: Send + Sync {
