@@ -379,6 +379,8 @@ class Bench:
             "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
             "GATEHOUSE_TABLE": "gatehouse", "GATEHOUSE_SENDER": "no-reply@gatehouse.local",
             "GATEHOUSE_PORTAL_URL": "http://127.0.0.1:9/portal", "GATEHOUSE_TOKEN_SECRET_ARN": self.secret_arn,
+            # The authorizer denies unmapped routes: the bench's route takes any live key.
+            "GATEHOUSE_ROUTE_PRODUCTS": "GET:/example/orders=*",
         }
 
     def function_env(self, function: str, runtime: RuntimeAPI, endpoint: str) -> dict:
@@ -506,7 +508,6 @@ class Bench:
     def setup(self) -> None:
         self.ops("create-table")
         self.ops("verify-sender", "no-reply@gatehouse.local")
-        self.secret_arn = self.ops("create-token-secret", "--name", "gatehouse/bench-token-secret")
         self.ctx["admin"] = admin = self.ops("mint-admin-token", "--name", "bench")
         settings = {"admin_emails": ["admin@bench.example.com"], "portal_url": "http://127.0.0.1:9/portal"}
         _, p, _ = self.http("POST", "/api/portals", label="setup", token=admin,
@@ -601,7 +602,7 @@ class Bench:
     def authorizer_event(self, portal: str, key: str) -> dict:
         ev = json.loads((self.root / "functions/authorizer/events/request.json").read_text())
         ev["headers"]["x-api-key"] = key
-        ev["identitySource"] = [key]
+        ev["identitySource"] = [key, ev["routeKey"]]
         ev.setdefault("stageVariables", {})["gatehouse_portal_id"] = portal
         return ev
 
@@ -861,6 +862,8 @@ class Bench:
                 self.zip_sizes()
             log("starting moto, the counting proxy and the functions")
             self.start_moto()
+            # Before the functions start: those that mail or issue links read it at cold start.
+            self.secret_arn = self.ops("create-token-secret", "--name", "gatehouse/bench-token-secret")
             self.proxy = CountingProxy(self.moto_url)
             self.start_warm()
             self.setup()
