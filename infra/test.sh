@@ -52,8 +52,11 @@ token_secret=$(set -a; . .gatehouse/local.env; set +a; python3 -c '
 import os, boto3
 sm = boto3.client("secretsmanager", endpoint_url="http://127.0.0.1:" + os.environ.get("GATEHOUSE_MOTO_PORT", "4566"))
 print(sm.get_secret_value(SecretId=os.environ["GATEHOUSE_TOKEN_SECRET_ARN"])["SecretString"])')
-if [ -z "$token_secret" ] || grep -rqF "$token_secret" .gatehouse/logs/; then
-  echo "the token secret could not be read, or appears in the logs" >&2
+# grep: 0 found, 1 not found, 2 an error (the secret may start with "-": hence -e).
+found=0
+[ -n "$token_secret" ] && { grep -rqF -e "$token_secret" .gatehouse/logs/ || found=$?; }
+if [ "$found" != 1 ]; then
+  echo "the token secret could not be read or searched for, or it appears in the logs" >&2
   exit 1
 fi
 echo "logs are clean"
