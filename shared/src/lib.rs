@@ -12,11 +12,14 @@ pub mod crypto;
 pub mod domain;
 pub mod dynamo;
 pub mod error;
+#[cfg(test)]
+pub mod fakes;
 pub mod http;
 pub mod mail;
 pub mod recovery;
 pub mod service;
 pub mod ses;
 pub mod store;
+pub mod throttle;
 
 pub use error::AppError;

@@ -13,7 +13,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     let store = &ctx.store;
     match (req.method().clone(), path.as_slice()) {
         (Method::POST, ["api", "portals", portal, "password-reset"]) => {
-            recovery::request_reset(store, &ctx.config, parse_uuid(portal, "portal")?, parse_json(&req)?, now).await?;
+            recovery::request_reset(store, parse_uuid(portal, "portal")?, parse_json(&req)?, now).await?;
             // The same answer whether or not the address is known.
             json(
                 202,
