@@ -494,7 +494,7 @@ impl Dynamo {
     fn used_link_item(&self, l: &LinkToken) -> StoreResult<Item> {
         let used = LinkToken { nonce: String::new(), token_hash: String::new(), ..l.clone() };
         let mut item = self.link_item(&used)?;
-        item.insert("consumed".into(), AttributeValue::Bool(true));
+        item.insert("link_used".into(), AttributeValue::Bool(true));
         Ok(item)
     }
 
@@ -1250,7 +1250,7 @@ impl LinkStore for Dynamo {
         let put = self.put_with(
             self.link_item(link)?,
             "attribute_not_exists(pk) OR attribute_not_exists(requested_ms) OR requested_ms < :ms \
-             OR (requested_ms = :ms AND attribute_not_exists(consumed))",
+             OR (requested_ms = :ms AND attribute_not_exists(link_used))",
             vec![(":ms", n(link.created_at.timestamp_millis()))],
         )?;
         match self.transact_conditional(vec![TransactWriteItem::builder().condition_check(check).build(), put]).await {

@@ -185,6 +185,9 @@ async fn verify_sender(sdk: &aws_config::SdkConfig, identity: &str) -> Result<()
     }
 }
 
+/// The anti-automation limits of a local stack (see `bootstrap`).
+const LOCAL_RATE_LIMITS: &str = "GATEHOUSE_REGISTER_LIMIT_PER_CLIENT=1000000\nGATEHOUSE_REGISTER_LIMIT_PER_PORTAL=1000000\nGATEHOUSE_LOGIN_LIMIT_PER_CLIENT=1000000\nGATEHOUSE_LOGIN_LIMIT_PER_PORTAL=1000000\n";
+
 async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
     let Some(cmd) = args.first() else {
         return Ok(Some(usage()));
@@ -251,6 +254,10 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
                 "GATEHOUSE_API={api}\nGATEHOUSE_ADMIN_TOKEN={token}\nGATEHOUSE_PORTAL_ID={}\nAWS_ENDPOINT_URL={endpoint}\nGATEHOUSE_MAILBOX={mailbox}\nGATEHOUSE_TABLE={}\nGATEHOUSE_SENDER={}\nAWS_REGION={region}\nAWS_DEFAULT_REGION={region}\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\nGATEHOUSE_TOKEN_SECRET={}\nGATEHOUSE_PORTAL_URL=http://127.0.0.1:9000/portal\nGATEHOUSE_ALLOW_CLOCK_OVERRIDE=1\nGATEHOUSE_ROUTE_PRODUCTS=\"GET:/example/orders=orders\"\n",
                 portal.id, config.table, config.sender, format!("{}{}", gatehouse::crypto::nonce(), gatehouse::crypto::nonce())
             );
+            // The integration suite registers and signs in hundreds of developers from one
+            // client: the deployment-wide anti-automation limits are lifted locally; tests that
+            // prove the limits lower them on their own portal (settings.rate_limits).
+            let env = format!("{env}{LOCAL_RATE_LIMITS}");
             if let Some(dir) = std::path::Path::new(path).parent() {
                 std::fs::create_dir_all(dir)?;
             }

@@ -45,7 +45,6 @@ pub struct PortalSettings {
     /// `password_changed_email` [true]: a change through `/me/password` mails the developer.
     pub password_changed_email: bool,
     /// Per-portal anti-automation limits, lower than the deployment's (unset: the deployment's).
-    #[serde(skip_serializing_if = "RateLimitOverrides::is_empty")]
     pub rate_limits: RateLimitOverrides,
     /// `verification_token_ttl_seconds` [604800]: how long an email-verification link works.
     pub verification_token_ttl_seconds: u64,
