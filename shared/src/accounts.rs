@@ -435,11 +435,11 @@ pub const ACTIVITY_RESOLUTION_SECONDS: i64 = 300;
 
 /// Signs a developer in. Known and unknown logins make the same round trips:
 ///
-/// 1. the email or username marker, the portal, and the per-client and per-portal
-///    anti-automation counters, concurrently;
-/// 2. the developer (a placeholder id for an unknown login, which reads nothing) and the
+/// 1. the email or username marker and the portal, concurrently;
+/// 2. the developer (a placeholder id for an unknown login, which reads nothing), the
 ///    reservation of this attempt on the account's failed-sign-in counter (keyed by the
-///    developer, or by the login string when none answers), concurrently;
+///    developer, or by the login string when none answers) and on the per-client and
+///    per-portal anti-automation counters (at the portal's limits), concurrently;
 /// 3. Argon2id (a dummy hash when unknown), then, only on success, the session, the release of
 ///    the reservation and the activity stamp, concurrently.
 ///
@@ -467,27 +467,31 @@ where
         f.push("password", format!("must be 1 to {PASSWORD_MAX_CHARS} characters"));
     }
     f.finish()?;
-    let gates = config.rate_limits.gates(throttle::Action::Login, portal_id, client, now);
-    let (id, portal, reserved) = tokio::join!(
-        store.find_login(portal_id, &login, login.contains('@')),
-        store.get_portal(portal_id),
-        throttle::reserve_gates(store, &gates)
-    );
+    let (id, portal) = tokio::join!(store.find_login(portal_id, &login, login.contains('@')), store.get_portal(portal_id));
     let (id, portal) = (id?, portal?.ok_or(AppError::NotFound("portal"))?);
-    throttle::admit(store, &gates, reserved, &config.rate_limits.for_portal(&portal.settings.rate_limits), now).await?;
+    let gates = config.rate_limits.for_portal(&portal.settings.rate_limits).gates(throttle::Action::Login, portal_id, client, now);
     let account = match id {
         Some(id) => throttle::Account::Developer(id),
         None => throttle::Account::Unknown(&login),
     };
     let attempt = throttle::account_counter(portal_id, account, client, now);
-    let (dev, reserved) = tokio::join!(
+    let (dev, reserved, admitted) = tokio::join!(
         store.get_developer(id.unwrap_or_else(|| throttle::placeholder_developer(portal_id, &login))),
-        store.reserve(&attempt)
+        store.reserve(&attempt),
+        throttle::admit(store, &gates, now)
     );
-    let dev = dev?.filter(|d| id.is_some() && d.portal_id == portal_id);
-    if reserved?.is_none() {
+    let reserved = reserved?;
+    if let Err(refused) = admitted {
+        if reserved.is_some() {
+            // Not an attempt on the account after all.
+            store.release(&attempt, false).await?;
+        }
+        return Err(refused);
+    }
+    if reserved.is_none() {
         return Err(throttle::account_locked(&attempt, now));
     }
+    let dev = dev?.filter(|d| id.is_some() && d.portal_id == portal_id);
     let ok = verify_password(body.password, dev.as_ref().and_then(|d| d.password_hash.clone())).await?;
     let dev = match (ok, dev) {
         (true, Some(d)) if !(portal.settings.require_verified_email && d.must_confirm_email()) => d,

@@ -168,8 +168,8 @@ pub struct Registered {
 
 /// Self-registration. The answer is the same whether or not the email already has an account:
 /// a known address gets an email instead (at most one per address per hour). Each attempt is
-/// counted per client and per portal before the Argon2 hash is spent (429 over the limits);
-/// the counters are reserved in the round trip that reads the portal.
+/// counted per client and per portal (at the portal's limits, so after reading it) before the
+/// Argon2 hash is spent (429 over the limits).
 pub async fn register<S>(
     store: &S,
     config: &crate::app::Config,
@@ -182,10 +182,9 @@ where
     S: PortalStore + DeveloperStore + EventLog + ThrottleStore,
 {
     let valid = validate_registration(&body)?;
-    let gates = config.rate_limits.gates(crate::throttle::Action::Register, portal_id, client, now);
-    let (portal, reserved) = tokio::join!(store.get_portal(portal_id), crate::throttle::reserve_gates(store, &gates));
-    let portal = portal?.ok_or(AppError::NotFound("portal"))?;
-    crate::throttle::admit(store, &gates, reserved, &config.rate_limits.for_portal(&portal.settings.rate_limits), now).await?;
+    let portal = store.get_portal(portal_id).await?.ok_or(AppError::NotFound("portal"))?;
+    let limits = config.rate_limits.for_portal(&portal.settings.rate_limits);
+    crate::throttle::admit(store, &limits.gates(crate::throttle::Action::Register, portal_id, client, now), now).await?;
     if !portal.settings.self_registration {
         return Err(AppError::Forbidden("self-registration is disabled for this portal; ask its administrators for an invite".into()));
     }

@@ -162,8 +162,8 @@ impl RateLimits {
         }
     }
 
-    /// The per-client and per-portal gates of `action`, at the deployment's limits (the
-    /// conditional write enforces those; a portal's lower ones are applied by [`admit`]).
+    /// The per-client and per-portal gates of `action` at these limits (those of the portal:
+    /// [`RateLimits::for_portal`]), enforced by the conditional write itself.
     pub fn gates(&self, action: Action, portal: Uuid, client: &str, now: Timestamp) -> [Gate; 2] {
         let (bucket, ends) = window(now, HOUR_SECONDS);
         let (per_client, per_portal) = self.of(action);
@@ -203,14 +203,6 @@ pub struct Gate {
 }
 
 impl Gate {
-    fn limit(&self, limits: &RateLimits) -> u64 {
-        let (per_client, per_portal) = limits.of(self.action);
-        match self.scope {
-            Scope::Client => per_client,
-            Scope::Portal => per_portal,
-        }
-    }
-
     fn refusal(&self, now: Timestamp) -> AppError {
         let detail = match (self.action, self.scope) {
             (Action::Register, Scope::Client) => "too many registrations from this client; try again later",
@@ -222,31 +214,19 @@ impl Gate {
     }
 }
 
-/// Reserves one attempt on every gate, concurrently (one round trip).
-pub async fn reserve_gates<S: ThrottleStore>(store: &S, gates: &[Gate]) -> Vec<crate::store::StoreResult<Option<u64>>> {
-    futures::future::join_all(gates.iter().map(|g| store.reserve(&g.counter))).await
-}
-
-/// Decides on the reservations of [`reserve_gates`] with the portal's limits: every count must
-/// be within its limit. When one is not, the attempts the others reserved are given back (a
-/// client over its limit does not use up the portal's) and the answer is 429 with
-/// `Retry-After`.
-pub async fn admit<S: ThrottleStore>(
-    store: &S,
-    gates: &[Gate],
-    reserved: Vec<crate::store::StoreResult<Option<u64>>>,
-    limits: &RateLimits,
-    now: Timestamp,
-) -> Result<(), AppError> {
+/// Reserves one attempt on every gate, concurrently (one round trip). When one is at its limit,
+/// the attempts the others reserved are given back (a client over its limit does not use up
+/// the portal's) and the answer is 429 with `Retry-After`.
+pub async fn admit<S: ThrottleStore>(store: &S, gates: &[Gate], now: Timestamp) -> Result<(), AppError> {
+    let reserved = futures::future::join_all(gates.iter().map(|g| store.reserve(&g.counter))).await;
     let mut counts = Vec::with_capacity(gates.len());
     for r in reserved {
         counts.push(r?);
     }
-    let within: Vec<bool> = gates.iter().zip(&counts).map(|(g, c)| c.is_some_and(|n| n <= g.limit(limits))).collect();
-    let Some(refused) = within.iter().position(|ok| !ok) else {
+    let Some(refused) = counts.iter().position(Option::is_none) else {
         return Ok(());
     };
-    let give_back = gates.iter().zip(&within).filter(|(_, ok)| **ok).map(|(g, _)| store.release(&g.counter, false));
+    let give_back = gates.iter().zip(&counts).filter(|(_, c)| c.is_some()).map(|(g, _)| store.release(&g.counter, false));
     for r in futures::future::join_all(give_back).await {
         r?;
     }
@@ -320,6 +300,8 @@ mod tests {
         let [l, _] = d.gates(Action::Login, p, "1.2.3.4", t);
         assert_ne!(l.counter.key, c.counter.key, "sign-ins and registrations count apart");
         assert_eq!((c.counter.limit, portal.counter.limit), (d.register_per_client, d.register_per_portal));
+        let own = d.for_portal(&RateLimitOverrides { login_per_client: Some(2), ..Default::default() });
+        assert_eq!(own.gates(Action::Login, p, "1.2.3.4", t)[0].counter.limit, 2, "the portal's limit is the write's condition");
     }
 
     #[test]
