@@ -97,15 +97,25 @@ def browser() -> Iterator[Any]:
 
 
 class PageErrors:
-    """Console errors (a CSP violation is one) and uncaught exceptions of one page."""
+    """Console errors (a CSP violation is one; a page answered with an error status, which a
+    test may ask for, is not) and uncaught exceptions of one page."""
 
     of: dict[int, "PageErrors"] = {}
 
     def __init__(self, page: Any) -> None:
         self.messages: list[str] = []
-        page.on("console", lambda m: m.type == "error" and self.messages.append(f"console: {m.text}"))
+        self.documents: set[str] = set()
+        page.on("request", lambda r: r.resource_type == "document" and self.documents.add(r.url))
+        page.on("console", self.console)
         page.on("pageerror", lambda e: self.messages.append(f"page error: {e}"))
         PageErrors.of[id(page)] = self
+
+    def console(self, message: Any) -> None:
+        if message.type != "error":
+            return
+        if message.text.startswith("Failed to load resource") and message.location.get("url") in self.documents:
+            return
+        self.messages.append(f"console: {message.text} ({message.location.get('url')})")
 
 
 @pytest.fixture

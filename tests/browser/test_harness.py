@@ -148,3 +148,13 @@ def test_the_stack_is_reported_down_with_the_reason(tmp_path, monkeypatch, local
     monkeypatch.setenv("GATEHOUSE_ENV_FILE", str(env))
     with pytest.raises(StackDown, match=re.escape(f"{closed.origin}/api does not answer")):
         Stack.connect(timeout=1)
+
+
+@pytest.mark.browser_errors_ok
+def test_a_missing_asset_is_a_browser_error_but_a_page_answered_404_on_purpose_is_not(page, local_site, page_errors):
+    site = local_site({"/": '<!doctype html><html lang="en"><head><title>t</title><link rel="stylesheet" href="/missing.css"></head>'
+                             '<body><main><h1>t</h1></main></body></html>'})
+    assert page.goto(site.url("/nowhere")).status == 404
+    assert page_errors(page) == []
+    page.goto(site.url("/"))
+    assert [m for m in page_errors(page) if "404" in m and "/missing.css" in m], page_errors(page)
