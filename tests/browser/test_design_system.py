@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from demo import pages as demo
+from harness import browser as hb
 from harness import site as hs
 from harness.stack import http
 
@@ -56,24 +57,46 @@ VIEWS = [(scheme, width) for scheme in ("light", "dark") for width in (1280, 320
 
 @pytest.fixture(scope="module")
 def views(browser):
-    """One page per colour scheme and width, reused by every demo page (a new page costs a
-    renderer process)."""
+    """One page per colour scheme and width, and one with JavaScript off, reused by the tests
+    of this file that need nothing of their own (a new page costs a renderer process)."""
     from conftest import PageErrors
 
     opened = {}
-    for scheme, width in VIEWS:
-        context = browser.new_context(color_scheme=scheme, viewport={"width": width, "height": 900}, locale="en-GB")
+    for scheme, width, js in [*((s, w, True) for s, w in VIEWS), ("light", 1280, False)]:
+        context = browser.new_context(color_scheme=scheme, viewport={"width": width, "height": 900}, locale="en-GB",
+                                      java_script_enabled=js)
         context.set_default_timeout(10_000)
         page = context.new_page()
-        opened[(scheme, width)] = (page, PageErrors(page))
+        if not js:
+            hb.note_scripts_off(page)
+        opened[(scheme, width) if js else "nojs"] = (page, PageErrors(page))
     yield opened
     for page, _ in opened.values():
         page.context.close()
 
 
+def reused(views, key):
+    page, errors = views[key]
+    errors.messages.clear()
+    yield page
+    assert not errors.messages, errors.messages
+
+
+@pytest.fixture
+def page(views):
+    """This file's page with JavaScript on (light, 1280 px), fresh from its last navigation."""
+    yield from reused(views, ("light", 1280))
+
+
+@pytest.fixture
+def page_nojs(views):
+    yield from reused(views, "nojs")
+
+
 @pytest.mark.parametrize("name", list(PAGES))
 def test_every_demo_page_passes_axe_and_reflows_in_both_colour_schemes_at_1280_and_320_px(name, views, site, axe, screenshot):
-    for (scheme, width), (page, errors) in views.items():
+    for (scheme, width) in VIEWS:
+        page, errors = views[(scheme, width)]
         errors.messages.clear()
         page.goto(site.url(f"/demo/{name}"))
         try:
@@ -147,8 +170,8 @@ def test_the_stylesheet_defaults_are_the_default_brand_colours():
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_brand_stylesheet_colours_the_primary_button(scheme, new_page, site):
-    page = new_page(color_scheme=scheme)
+def test_the_brand_stylesheet_colours_the_primary_button(scheme, views, site):
+    page = views[(scheme, 1280)][0]
     page.goto(site.url("/demo/register"))
     expected = hs._rgb(hs.brand_palette(demo.PORTAL["brand_color"])[scheme]["--gh-brand"])
     colour = page.get_by_role("button", name="Create account").evaluate("b => getComputedStyle(b).backgroundColor")
@@ -156,8 +179,8 @@ def test_the_brand_stylesheet_colours_the_primary_button(scheme, new_page, site)
     assert site.url("/static/brand/0f766e.css") in page.evaluate("() => [...document.styleSheets].map(s => s.href)")
 
 
-def test_reduced_motion_turns_off_transitions_and_animations(new_page, site):
-    moving, still = new_page(), new_page(reduced_motion="reduce")
+def test_reduced_motion_turns_off_transitions_and_animations(page, new_page, site):
+    moving, still = page, new_page(reduced_motion="reduce")
     for page in (moving, still):
         page.goto(site.url("/demo/login"))
     duration = "b => getComputedStyle(b).transitionDuration"
