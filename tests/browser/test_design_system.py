@@ -179,6 +179,19 @@ def test_the_brand_stylesheet_colours_the_primary_button(scheme, views, site):
     assert site.url("/static/brand/0f766e.css") in page.evaluate("() => [...document.styleSheets].map(s => s.href)")
 
 
+def test_a_portal_logo_replaces_the_initial_and_its_origin_joins_img_src(page, local_site, axe):
+    logo = local_site({"/logo.svg": hs.Response((hs.STATIC / "favicon.svg").read_bytes(), 200, {"Content-Type": "image/svg+xml"})})
+    context = {**PAGES["login"]["context"], "site": {**demo.PORTAL, "logo_url": logo.url("/logo.svg")}}
+    html = hs.template_env(DEMO).render_template("login.html", **context)
+    site = local_site({"/": hs.html_page(html, image_origins=(logo.origin,))})
+    page.goto(site.url("/"))
+    image = page.locator(".gh-brand img")
+    assert image.get_attribute("alt") == "" and image.evaluate("i => i.complete && i.naturalWidth > 0")
+    assert page.get_by_role("link", name="Acme Developer Portal").is_visible()
+    assert page.locator(".gh-brand__mark").count() == 0
+    axe(page)
+
+
 def test_reduced_motion_turns_off_transitions_and_animations(page, new_page, site):
     moving, still = page, new_page(reduced_motion="reduce")
     for page in (moving, still):
