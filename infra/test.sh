@@ -30,6 +30,8 @@ python3 -m unittest infra/local/test_sidecar.py 2>&1 | tee -a "$log"
 
 echo "== the local front (API Gateway's events, routing, responses and authorizer)"
 python3 -m unittest infra/local/test_front.py 2>&1 | tee -a "$log"
+echo "== IAM check and template contract tests"
+python3 -m unittest infra/local/test_iam_check.py tests/contract/test_template.py 2>&1 | tee -a "$log"
 
 echo "== browser harness and the pages' design system (headless Chromium, axe-core; no stack needed)"
 python3 -m pytest tests/browser/test_harness.py tests/browser/test_design_system.py -q 2>&1 | tee -a "$log"
@@ -51,12 +53,22 @@ if grep -rEn "$secret_re" .gatehouse/logs/; then
   echo "secrets found in the logs above" >&2
   exit 1
 fi
-token_secret=$(grep '^GATEHOUSE_TOKEN_SECRET=' .gatehouse/local.env | cut -d= -f2-)
-if [ -n "$token_secret" ] && grep -rqF "$token_secret" .gatehouse/logs/; then
-  echo "the token secret appears in the logs" >&2
+# The link-token secret lives in (moto's) Secrets Manager; no function may log it.
+token_secret=$(set -a; . .gatehouse/local.env; set +a; python3 -c '
+import os, boto3
+sm = boto3.client("secretsmanager", endpoint_url="http://127.0.0.1:" + os.environ.get("GATEHOUSE_MOTO_PORT", "4566"))
+print(sm.get_secret_value(SecretId=os.environ["GATEHOUSE_TOKEN_SECRET_ARN"])["SecretString"])')
+# grep: 0 found, 1 not found, 2 an error (the secret may start with "-": hence -e).
+found=0
+[ -n "$token_secret" ] && { grep -rqF -e "$token_secret" .gatehouse/logs/ || found=$?; }
+if [ "$found" != 1 ]; then
+  echo "the token secret could not be read or searched for, or it appears in the logs" >&2
   exit 1
 fi
 echo "logs are clean"
+
+echo "== every AWS call of every function during this run is allowed by its IAM policy (template.yaml)"
+(set -a; . .gatehouse/local.env; set +a; python3 infra/local/iam_check.py --calls "${GATEHOUSE_FAULTS%/__faults}/__calls")
 
 echo "== release build of every function, as SAM builds it (cargo lambda, arm64, zip)"
 bash infra/local/down.sh

@@ -28,7 +28,6 @@ import ctypes
 import json
 import os
 import re
-import secrets
 import signal
 import statistics
 import subprocess
@@ -359,7 +358,7 @@ class Bench:
         self.results = Results()
         self.router = Router(self.root / "template.yaml")
         self.functions = self._functions()
-        self.secret = secrets.token_urlsafe(48)
+        self.secret_arn = ""  # the link-token secret, created in moto's Secrets Manager by setup()
         self.moto_url = ""
         self.proxy: CountingProxy | None = None
         self.warm: dict[str, tuple[RuntimeAPI, subprocess.Popen, Path]] = {}
@@ -384,7 +383,9 @@ class Bench:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": ":UTC",
             "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
             "GATEHOUSE_TABLE": "gatehouse", "GATEHOUSE_SENDER": "no-reply@gatehouse.local",
-            "GATEHOUSE_PORTAL_URL": "http://127.0.0.1:9/portal", "GATEHOUSE_TOKEN_SECRET": self.secret,
+            "GATEHOUSE_PORTAL_URL": "http://127.0.0.1:9/portal", "GATEHOUSE_TOKEN_SECRET_ARN": self.secret_arn,
+            # The authorizer denies unmapped routes: the bench's route takes any live key.
+            "GATEHOUSE_ROUTE_PRODUCTS": "GET:/example/orders=*",
         }
 
     def function_env(self, function: str, runtime: RuntimeAPI, endpoint: str) -> dict:
@@ -606,7 +607,7 @@ class Bench:
     def authorizer_event(self, portal: str, key: str) -> dict:
         ev = json.loads((self.root / "functions/authorizer/events/request.json").read_text())
         ev["headers"]["x-api-key"] = key
-        ev["identitySource"] = [key]
+        ev["identitySource"] = [key, ev["routeKey"]]
         ev.setdefault("stageVariables", {})["gatehouse_portal_id"] = portal
         return ev
 
@@ -867,6 +868,8 @@ class Bench:
                 self.zip_sizes()
             log("starting moto, the counting proxy and the functions")
             self.start_moto()
+            # Before the functions start: those that mail or issue links read it at cold start.
+            self.secret_arn = self.ops("create-token-secret", "--name", "gatehouse/bench-token-secret")
             self.proxy = CountingProxy(self.moto_url)
             self.start_warm()
             self.setup()

@@ -25,26 +25,7 @@ TEMPLATE = ROOT / "template.yaml"
 DEFAULT_ROUTE = "$default"
 
 
-class CloudFormationLoader(yaml.SafeLoader):
-    """A safe loader that reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt, !If, ...)
-    as plain `{"Fn::Name": value}` data instead of failing on them."""
-
-
-def _cfn_tag(loader, tag_suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    return {name: value}
-
-
-# Every short-form tag, including any a colleague may add later.
-CloudFormationLoader.add_multi_constructor("!", _cfn_tag)
+from infra.cfn import CloudFormationLoader  # noqa: E402  (the one reader of CloudFormation tags)
 
 
 def load(path: Path = TEMPLATE) -> dict:
