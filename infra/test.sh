@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, lints the SAM template,
 # runs the unit tests, the local-pump and local-front tests and the browser harness's self-test,
-# then starts the local stack and runs the integration tests against it through the front on
-# :9000. Stops the stack on exit.
+# then starts the local stack and runs the integration tests and the browser tests' stack helpers
+# against it through the front on :9000. Stops the stack on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .gatehouse
@@ -40,6 +40,8 @@ echo "== integration tests against the local stack"
 trap 'bash infra/local/down.sh' EXIT
 bash infra/local/up.sh --detach
 cargo test -p gatehouse-tests --tests 2>&1 | tee -a "$log"
+echo "== the browser tests' stack helpers against the local stack"
+GATEHOUSE_REQUIRE_STACK=1 python3 -m pytest tests/browser/test_stack.py -q 2>&1 | tee -a "$log"
 
 echo "== cargo lambda invoke with every sample event"
 bash infra/local/invoke_samples.sh

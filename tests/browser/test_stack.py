@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import urllib.parse
 
+import pytest
+
 from harness.stack import STRONG_PASSWORD, unique_email, unique_username
 
 
@@ -16,6 +18,41 @@ def test_a_registered_developer_is_confirmed_from_its_mail_and_approved(stack):
     mail = stack.mailbox.wait_for(dev.email, "Confirm your email")[-1]
     assert "token=" in mail.link() and mail.token()
     assert stack.login(portal, dev.login, STRONG_PASSWORD)
+
+
+def test_a_developer_on_a_portal_requiring_confirmation_signs_in_once_confirmed_from_the_mailed_link(stack):
+    # What every self-registration will need once confirmation is the default (v2).
+    portal = stack.create_portal("Harness portal", require_verified_email=True)
+    unconfirmed = stack.registered_developer(portal, verify=False)
+    assert stack.developer(portal, unconfirmed.id)["email_verified"] is False
+    assert stack.send("POST", f"/portals/{portal}/login", {"login": unconfirmed.email, "password": STRONG_PASSWORD}).status in (401, 403)
+    confirmed = stack.registered_developer(portal)
+    assert stack.developer(portal, confirmed.id)["email_verified"] is True
+    assert stack.login(portal, confirmed.email)
+
+
+def test_a_developer_auto_approved_after_its_confirmation_is_approved_once_whoever_comes_first(stack):
+    portal = stack.create_portal("Harness portal", auto_approve=True, require_verified_email=True)
+    raced = stack.registered_developer(portal)
+    assert stack.developer(portal, raced.id)["state"] == "approved"
+    waited = stack.registered_developer(portal, state=None)
+    assert stack.wait_for_state(portal, waited.id, "approved")["email_verified"] is True
+    assert stack.login(portal, raced.email) and stack.login(portal, waited.email)
+
+
+def test_a_refused_sign_in_says_an_unconfirmed_address_may_be_the_reason(stack):
+    portal = stack.create_portal("Harness portal")
+    dev = stack.registered_developer(portal)
+    with pytest.raises(AssertionError, match="not confirmed yet"):
+        stack.login(portal, dev.email, "not the password at all")
+
+
+def test_a_lifecycle_refusal_fails_the_helper_at_once(stack):
+    portal = stack.create_portal("Harness portal")
+    dev = stack.registered_developer(portal, state="rejected")
+    assert stack.developer(portal, dev.id)["state"] == "rejected"
+    with pytest.raises(AssertionError, match="409"):
+        stack.reach_state(portal, dev.id, "revoked")
 
 
 def test_an_invited_developer_can_sign_in_and_is_counted_by_state(stack):

@@ -264,7 +264,9 @@ class Stack:
         return self.send("POST", f"/portals/{portal_id}/register", body)
 
     def verify_email(self, portal_id: str, email: str) -> None:
-        """Confirms `email` with the token of its newest verification mail."""
+        """Confirms `email` the way its owner does: with the token of the link in its newest
+        verification mail (a self-registered developer must do so before signing in where the
+        portal sets `require_verified_email`, the default from v2 on)."""
         token = self.mailbox.wait_for(email, "Confirm your email")[-1].token()
         self.send("POST", f"/portals/{portal_id}/verify-email", {"token": token}).expect(204)
 
@@ -277,22 +279,54 @@ class Stack:
 
     def set_state(self, portal_id: str, developer_id: str, state: str) -> dict:
         """Moves a developer to `approved`, `rejected`, `revoked` or `pending`."""
-        return self.admin("PATCH", f"/portals/{portal_id}/developers/{developer_id}", {"state": state}).expect(200).body
+        return self._change_state(portal_id, developer_id, state).expect(200).body
+
+    def _change_state(self, portal_id: str, developer_id: str, state: str) -> Reply:
+        return self.admin("PATCH", f"/portals/{portal_id}/developers/{developer_id}", {"state": state})
 
     def approve(self, portal_id: str, developer_id: str) -> dict:
         return self.set_state(portal_id, developer_id, "approved")
 
+    def wait_for_state(self, portal_id: str, developer_id: str, state: str, timeout: float = 30.0) -> dict:
+        """Waits (bounded) until the developer is in `state`, e.g. auto-approved by the stream
+        consumer after its confirmation; returns its record."""
+        deadline = time.monotonic() + timeout
+        while (record := self.developer(portal_id, developer_id))["state"] != state:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"developer {developer_id} did not become {state!r} within {timeout:.0f} s: {record}")
+            time.sleep(0.2)
+        return record
+
+    def reach_state(self, portal_id: str, developer_id: str, state: str) -> dict:
+        """Moves the developer to `state` unless it is there already, robust to the stream
+        consumer moving it meanwhile (auto-approval after the confirmation is asynchronous): a
+        change refused while the state moved under it is retried from a fresh read; one refused
+        by the lifecycle fails."""
+        record = self.developer(portal_id, developer_id)
+        for _ in range(5):
+            if record["state"] == state:
+                return record
+            r = self._change_state(portal_id, developer_id, state)
+            if r.status == 200:
+                return r.body
+            before, record = record, self.developer(portal_id, developer_id)
+            if r.status != 409 or record["state"] == before["state"]:
+                r.expect(200)
+        raise AssertionError(f"developer {developer_id} kept moving and never reached {state!r}: {record}")
+
     def registered_developer(self, portal_id: str, email: str | None = None, name: str = "Ada Lovelace", username: str | None = None,
                              verify: bool = True, state: str | None = "approved") -> Developer:
-        """Registers a developer through the API, confirms its address from the mailbox
-        (`verify`) and moves it to `state` (None leaves it as the portal's rules put it)."""
+        """Registers a developer through the API, confirms its address from the verification
+        mail (`verify`; unconfirmed, a portal requiring confirmation answers its sign-in with
+        the generic 401) and moves it to `state` (None leaves it as the portal's rules put it
+        at once; an auto-approval after the confirmation may follow from the stream)."""
         email = email or unique_email("dev")
         r = self.register(portal_id, email, name=name, username=username).expect(202)
         dev = Developer(r.body["id"], email, STRONG_PASSWORD, name, username)
         if verify:
             self.verify_email(portal_id, email)
-        if state and self.developer(portal_id, dev.id)["state"] != state:
-            self.set_state(portal_id, dev.id, state)
+        if state:
+            self.reach_state(portal_id, dev.id, state)
         return dev
 
     def invite(self, portal_id: str, *emails: str) -> dict:
@@ -313,4 +347,8 @@ class Stack:
 
     def login(self, portal_id: str, login: str, password: str = STRONG_PASSWORD) -> str:
         """A developer session token from the JSON login."""
-        return self.send("POST", f"/portals/{portal_id}/login", {"login": login, "password": password}).expect(200).body["token"]
+        r = self.send("POST", f"/portals/{portal_id}/login", {"login": login, "password": password})
+        if r.status == 401:
+            raise AssertionError(f"the sign-in of {login!r} was refused (401: a wrong login or password or, where the portal requires "
+                                 f"it, an address not confirmed yet: see registered_developer(verify=True)): {r.text[:300]}")
+        return r.expect(200).body["token"]
