@@ -8,20 +8,17 @@ use aws_lambda_events::event::dynamodb::EventRecord;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::app::{Clock, Config};
-use crate::crypto::derive_token;
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::domain::*;
 use crate::error::{error_chain, AppError, BoxError};
+use crate::lifecycle::{change_developer, Changed};
 use crate::mail::{render, MailContext, MailKind, Mailer, OutgoingMail, SendError};
-use crate::recovery::link_for_event;
-use crate::service::{change_developer, Changed};
 use crate::store::*;
+use crate::tokens::{self, link_for_event};
 
 /// How long a claimed-but-unconfirmed send blocks others before it may be retried.
 pub const MAIL_LEASE_SECONDS: i64 = 20;
-
-/// Prefix of invite link tokens.
-pub const INVITE_TOKEN_PREFIX: &str = "ghi_";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumeError {
@@ -183,7 +180,7 @@ where
                 let (Some(invite), Some(nonce)) = (event.invite_id, event.token_nonce.as_deref()) else {
                     return Err(ConsumeError::Malformed("an invite event without invite id or nonce".into()));
                 };
-                let token = derive_token(&self.config.token_secret, INVITE_TOKEN_PREFIX, "invite", invite, nonce).token;
+                let token = tokens::invite_token(&self.config, invite, nonce).token;
                 self.mail(event, &portal, MailKind::Invite, developer, Some(("invite", token))).await
             }
             _ => Ok(Outcome::Nothing),
@@ -206,15 +203,9 @@ where
         let Some(dev) = self.store.get_developer(id).await?.filter(|d| d.portal_id == portal.id && lifecycle::may_access(d.state)) else {
             return Ok(Outcome::Nothing);
         };
-        let nonce = crate::recovery::reset_nonce(&self.config, event.id);
-        let link = crate::recovery::link_with_nonce(
-            &self.config,
-            &dev,
-            LinkPurpose::Reset,
-            nonce,
-            portal.settings.reset_token_ttl_seconds,
-            event.at,
-        );
+        let nonce = tokens::reset_nonce(&self.config, event.id);
+        let link =
+            tokens::link_with_nonce(&self.config, &dev, LinkPurpose::Reset, nonce, portal.settings.reset_token_ttl_seconds, event.at);
         if !self.store.put_link(&link).await? {
             return Ok(Outcome::Nothing);
         }

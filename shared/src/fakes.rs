@@ -165,13 +165,13 @@ impl ThrottleStore for MemStore {
 }
 
 /// A configuration for tests (deployment limits at their defaults).
-pub fn config() -> crate::app::Config {
-    crate::app::Config {
+pub fn config() -> crate::config::Config {
+    crate::config::Config {
         table: "test".into(),
         sender: "no-reply@test.example".into(),
         portal_url: None,
         allowed_sender_domains: vec![crate::domain::types::Domain::parse("test.example").unwrap()],
-        token_secret: crate::app::TokenSecret::new("a test secret of at least thirty-two bytes").unwrap(),
+        token_secret: crate::config::TokenSecret::new("a test secret of at least thirty-two bytes").unwrap(),
         session_ttl_seconds: 3600,
         allow_clock_override: false,
         mail_retry_seconds: 1,
@@ -196,16 +196,8 @@ pub fn developer(
     let email = email.map(|e| Email::parse(e).unwrap());
     let username = username.map(|u| Username::parse(u).unwrap());
     let name = PersonName::parse("Test Developer").unwrap();
-    let mut d = crate::service::new_developer(
-        origin,
-        portal.id,
-        email.as_ref(),
-        username.as_ref(),
-        &name,
-        state,
-        hash.to_string(),
-        chrono::Utc::now(),
-    );
+    let mut d =
+        Developer::new_builtin(origin, portal.id, email.as_ref(), username.as_ref(), &name, state, hash.to_string(), chrono::Utc::now());
     d.email_verified = origin == Origin::Invited;
     d
 }

@@ -13,7 +13,6 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::crypto::token_hash;
-use crate::domain::FieldError;
 use crate::error::{error_chain, AppError};
 use crate::store::{AdminToken, AdminTokenStore};
 
@@ -141,32 +140,6 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> AppError {
     AppError::field(&field, msg)
 }
 
-/// Collects per-field parse results into one validation error naming every bad field.
-#[derive(Default)]
-pub struct Fields(Vec<FieldError>);
-
-impl Fields {
-    pub fn check<T>(&mut self, field: &str, r: Result<T, String>) -> Option<T> {
-        match r {
-            Ok(v) => Some(v),
-            Err(m) => {
-                self.0.push(FieldError::new(field, m));
-                None
-            }
-        }
-    }
-    pub fn push(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, message));
-    }
-    pub fn finish(self) -> Result<(), AppError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(self.0))
-        }
-    }
-}
-
 /// The path split into segments, without empty ones: `/api/portals/x` → `["api","portals","x"]`.
 pub fn segments(req: &Request) -> Vec<String> {
     req.uri().path().split('/').filter(|s| !s.is_empty()).map(|s| s.to_string()).collect()
@@ -278,6 +251,7 @@ fn viewer_address(headers: &lambda_http::http::HeaderMap, secret: Option<&str>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::FieldError;
 
     fn body_json(resp: &Response<Body>) -> serde_json::Value {
         match resp.body() {
@@ -398,8 +372,8 @@ mod tests {
             let _ = crate::domain::DeveloperState::parse(&s);
             let _ = crate::domain::settings::parse_base_url(&s);
             let _ = crate::crypto::token_id(&s, "ghs_");
-            let _ = crate::apps::key_ids(&s);
-            let _ = crate::apps::parse_product(&s);
+            let _ = crate::tokens::key_ids(&s);
+            let _ = crate::applications::parse_product(&s);
         }
 
         #[test]

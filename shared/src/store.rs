@@ -301,14 +301,31 @@ pub trait SessionStore: Send + Sync {
     fn find_login(&self, portal_id: Uuid, login_norm: &str, by_email: bool) -> impl Future<Output = StoreResult<Option<Uuid>>> + Send;
 }
 
+/// One counter item: `limit` is enforced by the conditional write; `sub` is a second count on
+/// the same item (attribute name, limit), e.g. one client's share of an account's failures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub key: String,
+    pub limit: u64,
+    pub sub: Option<(String, u64)>,
+    pub window_ends: Timestamp,
+}
+
+impl Counter {
+    /// Seconds until the window ends (what `Retry-After` says), at least 1.
+    pub fn retry_after(&self, now: Timestamp) -> u64 {
+        (self.window_ends - now).num_seconds().max(1) as u64
+    }
+}
+
 pub trait ThrottleStore: Send + Sync {
     /// Counts one attempt on the counter unless it (or its `sub` count) is at its limit: one
     /// conditional write, so parallel attempts cannot pass the limit together. The new count,
     /// or `None` when the limit was reached (nothing counted).
-    fn reserve(&self, counter: &crate::throttle::Counter) -> impl Future<Output = StoreResult<Option<u64>>> + Send;
+    fn reserve(&self, counter: &Counter) -> impl Future<Output = StoreResult<Option<u64>>> + Send;
     /// Gives one reserved attempt back; with `forget_sub`, the `sub` count goes entirely (a
     /// successful sign-in clears its client's failures).
-    fn release(&self, counter: &crate::throttle::Counter, forget_sub: bool) -> impl Future<Output = StoreResult<()>> + Send;
+    fn release(&self, counter: &Counter, forget_sub: bool) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 pub trait LinkStore: Send + Sync {
