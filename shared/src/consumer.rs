@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use aws_lambda_events::event::dynamodb::EventRecord;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -75,7 +74,7 @@ fn sequence_number(record: &Value) -> Option<String> {
 
 impl<S, M> Consumer<S, M>
 where
-    S: DeveloperStore + PortalStore + MailLedger + SessionStore + LinkStore,
+    S: DeveloperStore + PortalStore + MailLedger + SessionStore + LinkStore + OutboxFeed,
     M: Mailer,
 {
     /// Processes records in order and stops at the first failure, reporting it: Lambda then
@@ -100,18 +99,12 @@ where
         result
     }
 
+    /// One record: the unit a batch runner calls (in order per developer).
     pub async fn handle_record(&self, record: &Value, cache: &mut BatchCache) -> Result<Outcome, ConsumeError> {
-        let record: EventRecord = serde_json::from_value(record.clone()).map_err(|e| ConsumeError::Malformed(Box::new(e)))?;
-        if record.event_name != "INSERT" {
-            return Ok(Outcome::Skipped);
+        match self.store.inserted_event(record).map_err(ConsumeError::Malformed)? {
+            Some(event) => self.handle_event(&event, cache).await,
+            None => Ok(Outcome::Skipped),
         }
-        let image = record.change.new_image;
-        let kind: Option<String> = image.get("kind").and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok());
-        if kind.as_deref() != Some(crate::dynamo::KIND_EVENT) {
-            return Ok(Outcome::Skipped);
-        }
-        let event: LifecycleEvent = serde_dynamo::from_item(image).map_err(|e| ConsumeError::Malformed(Box::new(e)))?;
-        self.handle_event(&event, cache).await
     }
 
     async fn portal(&self, id: Uuid, cache: &mut BatchCache) -> Result<Option<Portal>, StoreError> {

@@ -8,7 +8,7 @@
 //! - use cases, one module per capability: `portals`, `registration`, `lifecycle`,
 //!   `approvals`, `invites`, `sessions`, `recovery`, `teams`, `applications`, `authorizer`,
 //!   and `consumer` (the outbox's stream consumer).
-//! - adapters: `dynamo` (DynamoDB) and `ses` (SES v2); `http` (the edge every API function
+//! - adapters: `dynamo` (DynamoDB, with `dynamo_stream` reading its stream) and `ses` (SES v2); `http` (the edge every API function
 //!   shares) and `routes`; `wiring` builds the clients each function needs.
 
 pub mod access;
@@ -21,6 +21,7 @@ pub mod consumer;
 pub mod crypto;
 pub mod domain;
 pub mod dynamo;
+pub mod dynamo_stream;
 pub mod error;
 #[cfg(test)]
 pub mod fakes;

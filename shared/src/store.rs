@@ -378,3 +378,11 @@ pub trait AppStore: Send + Sync {
         key_hash: &str,
     ) -> impl Future<Output = StoreResult<(Option<Credential>, Option<Developer>, Option<Application>)>> + Send;
 }
+
+/// The outbox as the stream consumer reads it: the adapter knows how its change records and
+/// stored items look, the consumer only which lifecycle event a record inserted.
+pub trait OutboxFeed: Send + Sync {
+    /// The lifecycle event this change record inserted; `None` for any other record (an update,
+    /// a removal, an item that is not an event); an error for an event that cannot be read.
+    fn inserted_event(&self, record: &serde_json::Value) -> Result<Option<LifecycleEvent>, BoxError>;
+}
