@@ -50,18 +50,14 @@ pub async fn create_app<S: AppStore>(
     };
     let mut after = dev.clone();
     after.application_count += 1;
-    after.version += 1;
-    after.updated_at = now;
-    store.create_app(&dev, &after, &app).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict("your account changed meanwhile; retry".into()),
-        e => e.into(),
-    })?;
+    after.bump(now);
+    store.create_app(&dev, &after, &app).await.on_conflict(|| AppError::Conflict("your account changed meanwhile; retry".into()))?;
     Ok(app)
 }
 
 async fn own_app<S: AppStore>(store: &S, auth: &Authenticated, app_id: Uuid) -> Result<Application, AppError> {
     auth.require_password_changed()?;
-    store.get_app(auth.developer.id, app_id).await?.ok_or(AppError::NotFound("application"))
+    store.get_app(auth.developer.id, app_id).await?.ok_or(AppError::not_found("application"))
 }
 
 pub async fn list_apps<S: AppStore>(store: &S, auth: &Authenticated) -> Result<Vec<Application>, AppError> {
@@ -78,12 +74,8 @@ pub async fn delete_app<S: AppStore>(store: &S, auth: Authenticated, app_id: Uui
     let dev = auth.developer;
     let mut after = dev.clone();
     after.application_count = after.application_count.saturating_sub(1);
-    after.version += 1;
-    after.updated_at = now;
-    store.delete_app(&dev, &after, &app).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict("your account changed meanwhile; retry".into()),
-        e => e.into(),
-    })
+    after.bump(now);
+    store.delete_app(&dev, &after, &app).await.on_conflict(|| AppError::Conflict("your account changed meanwhile; retry".into()))
 }
 
 /// A new API key: shown once, stored only as its hash.
@@ -107,10 +99,7 @@ pub async fn create_credential<S: AppStore>(
         key_prefix: minted.token.chars().take(12).collect(),
         created_at: now,
     };
-    store.put_credential(&credential).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::NotFound("application"),
-        e => e.into(),
-    })?;
+    store.put_credential(&credential).await.on_conflict(|| AppError::not_found("application"))?;
     Ok((credential, minted.token))
 }
 
@@ -126,7 +115,7 @@ pub async fn delete_credential<S: AppStore>(store: &S, auth: &Authenticated, app
         .await?
         .into_iter()
         .find(|c| c.id == credential_id)
-        .ok_or(AppError::NotFound("credential"))?;
+        .ok_or(AppError::not_found("credential"))?;
     Ok(store.delete_credential(&c).await?)
 }
 
@@ -161,12 +150,8 @@ pub async fn subscribe<S: AppStore>(
         return Err(AppError::Conflict("an application can subscribe to at most 50 products".into()));
     }
     app.products.push(product);
-    app.version += 1;
-    app.updated_at = now;
-    store.update_app(&app).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict("the application changed meanwhile; retry".into()),
-        e => e.into(),
-    })?;
+    app.bump(now);
+    store.update_app(&app).await.on_conflict(|| AppError::Conflict("the application changed meanwhile; retry".into()))?;
     Ok(app)
 }
 
@@ -177,18 +162,14 @@ pub async fn unsubscribe<S: AppStore>(
     product: &str,
     now: Timestamp,
 ) -> Result<(), AppError> {
-    let product = parse_product(product).map_err(|_| AppError::NotFound("subscription"))?;
+    let product = parse_product(product).map_err(|_| AppError::not_found("subscription"))?;
     let mut app = own_app(store, auth, app_id).await?;
     if !app.products.contains(&product) {
-        return Err(AppError::NotFound("subscription"));
+        return Err(AppError::not_found("subscription"));
     }
     app.products.retain(|p| *p != product);
-    app.version += 1;
-    app.updated_at = now;
-    store.update_app(&app).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict("the application changed meanwhile; retry".into()),
-        e => e.into(),
-    })
+    app.bump(now);
+    store.update_app(&app).await.on_conflict(|| AppError::Conflict("the application changed meanwhile; retry".into()))
 }
 
 /// Admin: a developer's applications.

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use crate::domain::*;
 use crate::error::AppError;
 use crate::fields::{parse_limit, Fields};
-use crate::lifecycle::change_developer;
+use crate::lifecycle::{change_developer, ChangeError};
 use crate::store::*;
 
 pub async fn list_approvals<S: ApprovalStore>(
@@ -33,7 +33,7 @@ pub async fn list_approvals<S: ApprovalStore>(
     let limit = parse_limit(limit.as_deref(), &mut f);
     f.finish()?;
     let portal_id = match (portal, token.is_global()) {
-        (Some(p), _) if !token.can_access(p) => return Err(AppError::NotFound("portal")),
+        (Some(p), _) if !token.can_access(p) => return Err(AppError::not_found("portal")),
         (Some(p), _) => Some(p),
         (None, true) => None,
         (None, false) => Some(token.scope.parse().map_err(AppError::internal)?),
@@ -52,11 +52,11 @@ pub async fn decide_approval<S: ApprovalStore + DeveloperStore + PortalStore>(
     now: Timestamp,
 ) -> Result<Approval, AppError> {
     let approval =
-        store.get_approval(approval_id).await?.filter(|a| token.can_access(a.portal_id)).ok_or(AppError::NotFound("approval"))?;
+        store.get_approval(approval_id).await?.filter(|a| token.can_access(a.portal_id)).ok_or(AppError::not_found("approval"))?;
     if approval.status != ApprovalStatus::Pending {
         return Err(AppError::Conflict(format!("this approval request was already {}", approval.status.as_str())));
     }
-    let dev = store.get_developer(approval.developer_id).await?.ok_or(AppError::NotFound("developer"))?;
+    let dev = store.get_developer(approval.developer_id).await?.ok_or(AppError::not_found("developer"))?;
     if dev.approval_id != Some(approval.id) || dev.state != DeveloperState::Pending {
         return Err(AppError::Conflict("this approval request was already decided".into()));
     }
@@ -68,8 +68,8 @@ pub async fn decide_approval<S: ApprovalStore + DeveloperStore + PortalStore>(
     };
     let actor = Actor::admin(&token.id);
     change_developer(store, dev, Some(to), None, &actor, None, reject_action, now).await.map_err(|e| match e {
-        AppError::Conflict(_) => AppError::Conflict("this approval request was already decided".into()),
-        e => e,
+        ChangeError::Forbidden(_) | ChangeError::LostRace => AppError::Conflict("this approval request was already decided".into()),
+        ChangeError::Store(e) => e.into(),
     })?;
     Ok(Approval {
         status: if accept { ApprovalStatus::Accepted } else { ApprovalStatus::Rejected },

@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::*;
 use crate::error::{error_chain, AppError, BoxError};
-use crate::lifecycle::{change_developer, Changed};
+use crate::lifecycle::{change_developer, ChangeError, Changed};
 use crate::mail::{render, MailContext, MailKind, Mailer, OutgoingMail, SendError};
 use crate::store::*;
 use crate::tokens::{self, link_for_event};
@@ -239,8 +239,9 @@ where
         .await
         {
             Ok(Changed::Updated(_)) | Ok(Changed::Deleted(_)) => Ok(Outcome::AutoApproved),
-            Err(AppError::Conflict(_)) => Ok(Outcome::Nothing),
-            Err(e) => Err(e.into()),
+            // An admin decided meanwhile: their decision stands.
+            Err(ChangeError::LostRace) => Ok(Outcome::Nothing),
+            Err(e) => Err(AppError::from(e).into()),
         }
     }
 

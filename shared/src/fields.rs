@@ -29,7 +29,7 @@ impl Fields {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(AppError::Validation(self.0))
+            Err(AppError::Invalid(self.0))
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::crypto::{constant_time_eq, hash_password, nonce, token_hash, token_id
 use crate::domain::*;
 use crate::error::AppError;
 use crate::fields::{parse_limit, Fields};
+use crate::registration::refusal;
 use crate::store::*;
 use crate::tokens;
 
@@ -237,12 +238,15 @@ where
     let new = NewDeveloper { developer: dev, approval: None, accepted_invite: None, verification: None, event };
     match store.register(&new).await {
         Ok(()) => Ok(new.developer),
-        Err(RegisterError::UsernameTaken) => Err(AppError::Conflict("this username is taken; choose another".into())),
-        Err(RegisterError::EmailTaken(_)) => Err(AppError::Conflict("a developer with this email already exists in this portal".into())),
-        Err(RegisterError::InviteUsed) | Err(RegisterError::Store(StoreError::Conflict)) => {
-            Err(AppError::Conflict("the developer was created concurrently".into()))
+        Err(e) => {
+            let concurrently = || AppError::Conflict("the developer was created concurrently".into());
+            Err(refusal(
+                e,
+                || AppError::Conflict("a developer with this email already exists in this portal".into()),
+                concurrently,
+                concurrently,
+            ))
         }
-        Err(RegisterError::Store(e)) => Err(e.into()),
     }
 }
 
@@ -279,13 +283,9 @@ pub async fn withdraw_invite<S: InviteStore>(
         return Err(AppError::Conflict(format!("this invite is already {}", invite.status.as_str())));
     }
     invite.status = InviteStatus::Withdrawn;
-    invite.version += 1;
-    invite.updated_at = now;
+    invite.bump(now);
     let event = invite_event(&invite, EventType::InviteWithdrawn, Actor::admin(&token.id), now);
-    store.update_invite(&invite, &event).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict("the invite changed meanwhile; read it again".into()),
-        e => e.into(),
-    })
+    store.update_invite(&invite, &event).await.on_conflict(|| AppError::Conflict("the invite changed meanwhile; read it again".into()))
 }
 
 /// Re-sends an invite with a new token and expiry; the old link is dead.
@@ -298,7 +298,7 @@ pub async fn resend_invite<S: InviteStore + PortalStore>(
     now: Timestamp,
 ) -> Result<Invite, AppError> {
     let mut invite = invite_for(store, token, portal_id, id).await?;
-    let portal = store.get_portal(portal_id).await?.ok_or(AppError::NotFound("portal"))?;
+    let portal = store.get_portal(portal_id).await?.ok_or(AppError::not_found("portal"))?;
     if !portal.settings.invite_email {
         return Err(links_disabled());
     }
@@ -309,12 +309,9 @@ pub async fn resend_invite<S: InviteStore + PortalStore>(
         )));
     }
     issue(&mut invite, config, portal.settings.invite_ttl_seconds, now);
-    invite.version += 1;
+    invite.bump(now);
     let event = invite_event(&invite, EventType::InviteSent, Actor::admin(&token.id), now);
-    store.update_invite(&invite, &event).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict("the invite changed meanwhile; read it again".into()),
-        e => e.into(),
-    })?;
+    store.update_invite(&invite, &event).await.on_conflict(|| AppError::Conflict("the invite changed meanwhile; read it again".into()))?;
     Ok(invite)
 }
 
@@ -382,20 +379,19 @@ where
     let mut accepted = invite.clone();
     accepted.status = InviteStatus::Accepted;
     accepted.accepted_by = Some(dev.id);
-    accepted.version += 1;
-    accepted.updated_at = now;
+    accepted.bump(now);
     let mut event = LifecycleEvent::new(EventType::InviteAccepted, &dev, Actor::developer(dev.id), now);
     event.to_state = Some(DeveloperState::Approved);
     event.invite_id = Some(invite.id);
     let new = NewDeveloper { developer: dev, approval: None, accepted_invite: Some(accepted), verification: None, event };
     match store.register(&new).await {
         Ok(()) => Ok(new.developer),
-        Err(RegisterError::UsernameTaken) => Err(AppError::Conflict("this username is taken; choose another".into())),
-        Err(RegisterError::EmailTaken(_)) => {
-            Err(AppError::Conflict("an account with this email already exists; sign in or reset its password".into()))
-        }
-        Err(RegisterError::InviteUsed) => Err(invite_gone("was already used or re-sent")),
-        Err(RegisterError::Store(e)) => Err(e.into()),
+        Err(e) => Err(refusal(
+            e,
+            || AppError::Conflict("an account with this email already exists; sign in or reset its password".into()),
+            || invite_gone("was already used or re-sent"),
+            || StoreError::Conflict.into(),
+        )),
     }
 }
 #[cfg(test)]

@@ -27,9 +27,39 @@ impl Changed {
     }
 }
 
+/// Why a change was not made, by type: the state machine refused it, or another write got
+/// there first (of two racing decisions exactly one wins).
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("{0}: the lifecycle does not allow this transition")]
+    Forbidden(ForbiddenTransition),
+    #[error("the developer was changed by another request; read it again and retry")]
+    LostRace,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ChangeError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Self::LostRace,
+            e => Self::Store(e),
+        }
+    }
+}
+
+impl From<ChangeError> for AppError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::Forbidden(_) | ChangeError::LostRace => AppError::Conflict(e.to_string()),
+            ChangeError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// Moves a developer to `to` (and optionally renames), atomically with the approval request,
 /// the per-state counters and the lifecycle event. Conditional on the version read, so of two
-/// racing decisions exactly one wins and the other gets 409.
+/// racing decisions exactly one wins and the other gets [`ChangeError::LostRace`].
 pub async fn change_developer<S: DeveloperStore>(
     store: &S,
     dev: Developer,
@@ -39,10 +69,8 @@ pub async fn change_developer<S: DeveloperStore>(
     reason: Option<String>,
     reject_action: RejectAction,
     now: Timestamp,
-) -> Result<Changed, AppError> {
-    let mut after = dev.clone();
-    after.updated_at = now;
-    after.version = dev.version + 1;
+) -> Result<Changed, ChangeError> {
+    let mut after = dev.clone().bumped(now);
     if let Some(n) = &name {
         after.name = n.as_str().to_string();
     }
@@ -50,8 +78,7 @@ pub async fn change_developer<S: DeveloperStore>(
     let mut open_approval = None;
     let mut event = None;
     if let Some(to) = to {
-        let t = lifecycle::transition(dev.state, to)
-            .map_err(|e| AppError::Conflict(format!("{e}: the lifecycle does not allow this transition")))?;
+        let t = lifecycle::transition(dev.state, to).map_err(ChangeError::Forbidden)?;
         after.state = t.to;
         if t.from == DeveloperState::Approved {
             // Leaving approved ends every session at once.
@@ -136,7 +163,7 @@ pub async fn patch_developer<S: DeveloperStore + PortalStore>(
     } else {
         RejectAction::Keep
     };
-    change_developer(store, dev, to, name, &Actor::admin(&token.id), None, reject_action, now).await
+    Ok(change_developer(store, dev, to, name, &Actor::admin(&token.id), None, reject_action, now).await?)
 }
 
 pub async fn delete_developer<S: DeveloperStore>(
@@ -189,7 +216,7 @@ pub async fn list_developers<S: DeveloperStore>(
     let limit = parse_limit(p.limit.as_deref(), &mut f);
     f.finish()?;
     if !token.can_access(portal_id) {
-        return Err(AppError::NotFound("portal"));
+        return Err(AppError::not_found("portal"));
     }
     let query = DeveloperQuery { portal_id, state, prefix, limit, cursor: p.cursor.filter(|c| !c.is_empty()) };
     Ok(store.list_developers(&query).await?)

@@ -117,19 +117,18 @@ pub async fn patch_portal<S: PortalStore>(
         match s.apply(portal.settings.clone(), "settings.", validate_override) {
             Ok(s) => match check_email_from(config, portal.settings.email_from.as_deref(), &s, "settings.email_from") {
                 Ok(()) => portal.settings = s,
-                Err(AppError::Validation(errs)) => errs.into_iter().for_each(|e| fields.push(&e.field, e.message)),
+                Err(AppError::Invalid(errs)) => errs.into_iter().for_each(|e| fields.push(&e.field, e.message)),
                 Err(e) => return Err(e),
             },
             Err(errs) => errs.into_iter().for_each(|e| fields.push(&e.field, e.message)),
         }
     }
     fields.finish()?;
-    portal.updated_at = now;
-    portal.version += 1;
-    store.update_portal(&portal).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict("the portal was changed by another request; read it again and retry".into()),
-        e => e.into(),
-    })?;
+    portal.bump(now);
+    store
+        .update_portal(&portal)
+        .await
+        .on_conflict(|| AppError::Conflict("the portal was changed by another request; read it again and retry".into()))?;
     Ok(portal)
 }
 #[cfg(test)]
@@ -151,7 +150,7 @@ mod tests {
     fn a_new_portal_with_an_unknown_setting_names_it() {
         let body: Map<String, Value> = serde_json::from_str(r#"{"name": "Acme", "auto_aprove": true}"#).unwrap();
         match parse_new_portal(body) {
-            Err(AppError::Validation(errs)) => assert_eq!(errs[0].field, "auto_aprove"),
+            Err(AppError::Invalid(errs)) => assert_eq!(errs[0].field, "auto_aprove"),
             other => panic!("expected a validation error, got {other:?}"),
         }
     }

@@ -65,7 +65,7 @@ where
     let email = Email::parse(&body.email).map_err(|m| AppError::field("email", m))?;
     let counter = reset_counter(portal_id, email.normalized(), now);
     let (portal, reserved) = tokio::join!(store.get_portal(portal_id), store.reserve(&counter));
-    let portal = portal?.ok_or(AppError::NotFound("portal"))?;
+    let portal = portal?.ok_or(AppError::not_found("portal"))?;
     if !portal.settings.reset_email {
         return Err(AppError::Forbidden(
             "password reset is disabled for this portal; ask its administrators to set a new password for you".into(),
@@ -142,10 +142,7 @@ pub async fn confirm_reset<S: LinkStore + DeveloperStore>(
     // The link was mailed to the address: using it confirms the address too.
     after.email_verified = true;
     let change = DeveloperChange { consume_link: Some(link), ..DeveloperChange::by_developer(dev, after, EventType::PasswordReset, now) };
-    store.change_developer(&change).await.map_err(|e| match e {
-        StoreError::Conflict => link_gone("password reset"),
-        e => e.into(),
-    })
+    store.change_developer(&change).await.on_conflict(|| link_gone("password reset"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,10 +165,7 @@ pub async fn verify_email<S: LinkStore + DeveloperStore>(
     let mut after = dev.clone();
     after.email_verified = true;
     let change = DeveloperChange { consume_link: Some(link), ..DeveloperChange::by_developer(dev, after, EventType::EmailVerified, now) };
-    store.change_developer(&change).await.map_err(|e| match e {
-        StoreError::Conflict => link_gone("verification"),
-        e => e.into(),
-    })
+    store.change_developer(&change).await.on_conflict(|| link_gone("verification"))
 }
 
 #[cfg(test)]

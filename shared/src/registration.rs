@@ -70,7 +70,7 @@ where
     S: PortalStore + DeveloperStore + EventLog + ThrottleStore,
 {
     let valid = validate_registration(&body)?;
-    let portal = store.get_portal(portal_id).await?.ok_or(AppError::NotFound("portal"))?;
+    let portal = store.get_portal(portal_id).await?.ok_or(AppError::not_found("portal"))?;
     let limits = config.rate_limits.for_portal(&portal.settings.rate_limits);
     crate::throttle::admit(store, &limits.gates(crate::throttle::Action::Register, portal_id, client, now), now).await?;
     if !portal.settings.self_registration {
@@ -99,7 +99,6 @@ where
     let new = NewDeveloper { developer, approval: Some(approval), accepted_invite: None, verification: Some(verification), event };
     match store.register(&new).await {
         Ok(()) => Ok(Registered { id: new.developer.id }),
-        Err(RegisterError::UsernameTaken) => Err(AppError::Conflict("this username is taken; choose another".into())),
         Err(RegisterError::EmailTaken(owner)) => {
             if let Some((owner, owner_email)) = owner {
                 let mut attempt = LifecycleEvent::new(EventType::RegistrationAttempted, &new.developer, Actor::anonymous(), now);
@@ -114,8 +113,29 @@ where
             // Same answer as a new registration; the id is fresh and refers to nothing.
             Ok(Registered { id: Uuid::now_v7() })
         }
-        Err(RegisterError::Store(e)) => Err(e.into()),
-        Err(RegisterError::InviteUsed) => Err(StoreError::Conflict.into()),
+        Err(e) => Err(refusal(e, || AppError::internal("a taken address is answered above"), lost_race, lost_race)),
+    }
+}
+
+fn lost_race() -> AppError {
+    StoreError::Conflict.into()
+}
+
+/// What a refused new-developer write answers, written once for the three ways a developer is
+/// created (self-registration, password invite, accepted invite): a taken username is the same
+/// everywhere; a taken address, a used invite and a lost race say what they mean on each path.
+pub fn refusal(
+    e: RegisterError,
+    email_taken: impl FnOnce() -> AppError,
+    invite_used: impl FnOnce() -> AppError,
+    lost_race: impl FnOnce() -> AppError,
+) -> AppError {
+    match e {
+        RegisterError::UsernameTaken => AppError::Conflict("this username is taken; choose another".into()),
+        RegisterError::EmailTaken(_) => email_taken(),
+        RegisterError::InviteUsed => invite_used(),
+        RegisterError::Store(StoreError::Conflict) => lost_race(),
+        RegisterError::Store(e) => e.into(),
     }
 }
 
@@ -139,7 +159,7 @@ mod tests {
     fn registration_validation_names_every_bad_field() {
         let body = RegisterBody { email: "nope".into(), password: "123".into(), name: "".into(), username: Some("x".into()) };
         match validate_registration(&body) {
-            Err(AppError::Validation(errs)) => {
+            Err(AppError::Invalid(errs)) => {
                 let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
                 assert_eq!(fields, ["email", "name", "username", "password"]);
             }

@@ -65,7 +65,7 @@ where
     }
     f.finish()?;
     let (id, portal) = tokio::join!(store.find_login(portal_id, &login, login.contains('@')), store.get_portal(portal_id));
-    let (id, portal) = (id?, portal?.ok_or(AppError::NotFound("portal"))?);
+    let (id, portal) = (id?, portal?.ok_or(AppError::not_found("portal"))?);
     let gates = config.rate_limits.for_portal(&portal.settings.rate_limits).gates(throttle::Action::Login, portal_id, client, now);
     let account = match id {
         Some(id) => throttle::Account::Developer(id),
@@ -254,7 +254,7 @@ mod tests {
     }
 
     fn status<T>(r: &Result<T, AppError>) -> u16 {
-        r.as_ref().err().map_or(200, AppError::status)
+        r.as_ref().err().map_or(200, crate::http::status_of)
     }
 
     #[tokio::test]
@@ -285,7 +285,7 @@ mod tests {
             assert_eq!(status(&try_login(&store, &portal, "nobody", "a guess", "10.0.0.1").await), 401);
         }
         let r = try_login(&store, &portal, "Nobody", "a guess", "10.0.0.1").await;
-        assert!(matches!(r, Err(AppError::TooManyRequests { retry_after, .. }) if (1..=900).contains(&retry_after)));
+        assert!(matches!(r, Err(AppError::Limited { retry_after, .. }) if (1..=900).contains(&retry_after)));
     }
 
     #[tokio::test]
@@ -388,7 +388,7 @@ mod tests {
             assert_eq!(status(&try_login(&store, &portal, "jane", PASSWORD, "10.0.0.1").await), 200);
         }
         let r = try_login(&store, &portal, "jane", PASSWORD, "10.0.0.1").await;
-        assert!(matches!(&r, Err(AppError::TooManyRequests { detail, .. }) if detail.contains("client")), "{:?}", r.err());
+        assert!(matches!(&r, Err(AppError::Limited { detail, .. }) if detail.contains("client")), "{:?}", r.err());
         let [_, per_portal] = fakes::config().rate_limits.gates(throttle::Action::Login, portal.id, "10.0.0.1", chrono::Utc::now());
         assert_eq!(store.count(&per_portal.counter.key), 2, "the refused attempt was given back to the portal");
         assert_eq!(status(&try_login(&store, &portal, "jane", PASSWORD, "10.0.0.2").await), 200, "other clients go on");

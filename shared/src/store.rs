@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Actor, Application, Approval, ApprovalStatus, Credential, Developer, DeveloperState, EventType, Invite, InviteStatus, LifecycleEvent,
-    LinkPurpose, LinkToken, Portal, Session, Team, Timestamp,
+    LinkPurpose, LinkToken, Portal, Session, Team, Timestamp, Versioned,
 };
 use crate::error::{AppError, BoxError};
 
@@ -33,7 +33,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict => AppError::Conflict("the developer was changed by another request; read it again and retry".into()),
-            StoreError::NotFound => AppError::NotFound("portal"),
+            StoreError::NotFound => AppError::not_found("portal"),
             StoreError::BadCursor => AppError::field("cursor", "is not a cursor issued for this query"),
             StoreError::Unavailable(m) => AppError::Unavailable(format!("the service is temporarily unavailable ({m}); retry shortly")),
             StoreError::Other(e) => AppError::Internal(e),
@@ -42,6 +42,21 @@ impl From<StoreError> for AppError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a lost conditional write means depends on the use case: each names its own answer
+/// (`store.write(..).await.on_conflict(|| ...)`); every other store error maps as usual.
+pub trait OnConflict<T> {
+    fn on_conflict(self, answer: impl FnOnce() -> AppError) -> Result<T, AppError>;
+}
+
+impl<T> OnConflict<T> for StoreResult<T> {
+    fn on_conflict(self, answer: impl FnOnce() -> AppError) -> Result<T, AppError> {
+        self.map_err(|e| match e {
+            StoreError::Conflict => answer(),
+            e => e.into(),
+        })
+    }
+}
 
 /// A page of results, with the exact total when the query has one.
 #[derive(Debug)]
@@ -140,8 +155,8 @@ impl DeveloperChange {
     /// A change developers make to their own account (no state transition); the event records
     /// it with the unchanged state.
     pub fn by_developer(before: Developer, mut after: Developer, event_type: EventType, now: Timestamp) -> Self {
-        after.version = before.version + 1;
-        after.updated_at = now;
+        after.version = before.version;
+        after.bump(now);
         let mut event = LifecycleEvent::new(event_type, &after, Actor::developer(before.id), now);
         event.from_state = Some(before.state);
         event.to_state = Some(before.state);

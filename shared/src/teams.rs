@@ -30,10 +30,7 @@ pub async fn create_team<S: PortalStore + TeamStore>(
     f.finish()?;
     portal_for(store, token, portal_id).await?;
     let team = Team { id: Uuid::now_v7(), portal_id, name: name.expect("checked").as_str().to_string(), description, created_at: now };
-    store.create_team(&team).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict("a team with this name exists in this portal".into()),
-        e => e.into(),
-    })?;
+    store.create_team(&team).await.on_conflict(|| AppError::Conflict("a team with this name exists in this portal".into()))?;
     Ok(team)
 }
 
@@ -73,12 +70,11 @@ pub async fn add_member<S: TeamStore + DeveloperStore>(
     }
     let mut after = dev.clone();
     after.teams.push(team.id.to_string());
-    after.version += 1;
-    after.updated_at = now;
-    store.set_membership(&dev, &after, &team, true).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict("the developer or team changed meanwhile; retry".into()),
-        e => e.into(),
-    })?;
+    after.bump(now);
+    store
+        .set_membership(&dev, &after, &team, true)
+        .await
+        .on_conflict(|| AppError::Conflict("the developer or team changed meanwhile; retry".into()))?;
     Ok(after)
 }
 
@@ -93,16 +89,15 @@ pub async fn remove_member<S: TeamStore + DeveloperStore>(
     let team = team_for(store, token, portal_id, team_id).await?;
     let dev = developer_for(store, token, portal_id, dev_id).await?;
     if !dev.teams.contains(&team.id.to_string()) {
-        return Err(AppError::NotFound("team membership"));
+        return Err(AppError::not_found("team membership"));
     }
     let mut after = dev.clone();
     after.teams.retain(|t| *t != team.id.to_string());
-    after.version += 1;
-    after.updated_at = now;
-    store.set_membership(&dev, &after, &team, false).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict("the developer or team changed meanwhile; retry".into()),
-        e => e.into(),
-    })
+    after.bump(now);
+    store
+        .set_membership(&dev, &after, &team, false)
+        .await
+        .on_conflict(|| AppError::Conflict("the developer or team changed meanwhile; retry".into()))
 }
 
 /// A page of a team's members, ordered by developer id, with the exact member count.

@@ -194,7 +194,7 @@ impl Gate {
             (Action::Login, Scope::Client) => "too many sign-in attempts from this client; wait before trying again",
             (Action::Login, Scope::Portal) => "this portal is taking too many sign-in attempts right now; try again later",
         };
-        AppError::TooManyRequests { detail: detail.into(), retry_after: self.counter.retry_after(now) }
+        AppError::Limited { detail: detail.into(), retry_after: self.counter.retry_after(now) }
     }
 }
 
@@ -219,7 +219,7 @@ pub async fn admit<S: ThrottleStore>(store: &S, gates: &[Gate], now: Timestamp) 
 
 /// The 429 of an account over its failed-sign-in limits.
 pub fn account_locked(counter: &Counter, now: Timestamp) -> AppError {
-    AppError::TooManyRequests {
+    AppError::Limited {
         detail: "too many failed sign-ins for this account; wait before trying again".into(),
         retry_after: counter.retry_after(now),
     }
