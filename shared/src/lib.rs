@@ -40,6 +40,8 @@ pub mod store;
 pub mod teams;
 pub mod throttle;
 pub mod tokens;
+#[cfg(test)]
+mod unit;
 pub mod wiring;
 
 pub use error::AppError;
