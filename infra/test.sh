@@ -19,6 +19,9 @@ SAM_CLI_TELEMETRY=0 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x sam validate --l
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
+echo "== no import circle among the modules of shared/src (and a pure domain)"
+cargo test -q -p gatehouse --test module_graph
+
 echo "== unit tests"
 cargo test --workspace --exclude gatehouse-tests 2>&1 | tee -a "$log"
 

@@ -4,24 +4,20 @@
 
 use std::collections::HashMap;
 
-use aws_lambda_events::event::dynamodb::EventRecord;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::app::{Clock, Config};
-use crate::crypto::derive_token;
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::domain::*;
 use crate::error::{error_chain, AppError, BoxError};
+use crate::lifecycle::{change_developer, ChangeError, Changed};
 use crate::mail::{render, MailContext, MailKind, Mailer, OutgoingMail, SendError};
-use crate::recovery::link_for_event;
-use crate::service::{change_developer, Changed};
 use crate::store::*;
+use crate::tokens::{self, link_for_event};
 
 /// How long a claimed-but-unconfirmed send blocks others before it may be retried.
 pub const MAIL_LEASE_SECONDS: i64 = 20;
-
-/// Prefix of invite link tokens.
-pub const INVITE_TOKEN_PREFIX: &str = "ghi_";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumeError {
@@ -78,7 +74,7 @@ fn sequence_number(record: &Value) -> Option<String> {
 
 impl<S, M> Consumer<S, M>
 where
-    S: DeveloperStore + PortalStore + MailLedger + SessionStore + LinkStore,
+    S: DeveloperStore + PortalStore + MailLedger + SessionStore + LinkStore + OutboxFeed,
     M: Mailer,
 {
     /// Processes records in order and stops at the first failure, reporting it: Lambda then
@@ -103,18 +99,12 @@ where
         result
     }
 
+    /// One record: the unit a batch runner calls (in order per developer).
     pub async fn handle_record(&self, record: &Value, cache: &mut BatchCache) -> Result<Outcome, ConsumeError> {
-        let record: EventRecord = serde_json::from_value(record.clone()).map_err(|e| ConsumeError::Malformed(Box::new(e)))?;
-        if record.event_name != "INSERT" {
-            return Ok(Outcome::Skipped);
+        match self.store.inserted_event(record).map_err(ConsumeError::Malformed)? {
+            Some(event) => self.handle_event(&event, cache).await,
+            None => Ok(Outcome::Skipped),
         }
-        let image = record.change.new_image;
-        let kind: Option<String> = image.get("kind").and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok());
-        if kind.as_deref() != Some(crate::dynamo::KIND_EVENT) {
-            return Ok(Outcome::Skipped);
-        }
-        let event: LifecycleEvent = serde_dynamo::from_item(image).map_err(|e| ConsumeError::Malformed(Box::new(e)))?;
-        self.handle_event(&event, cache).await
     }
 
     async fn portal(&self, id: Uuid, cache: &mut BatchCache) -> Result<Option<Portal>, StoreError> {
@@ -183,7 +173,7 @@ where
                 let (Some(invite), Some(nonce)) = (event.invite_id, event.token_nonce.as_deref()) else {
                     return Err(ConsumeError::Malformed("an invite event without invite id or nonce".into()));
                 };
-                let token = derive_token(&self.config.token_secret, INVITE_TOKEN_PREFIX, "invite", invite, nonce).token;
+                let token = tokens::invite_token(&self.config, invite, nonce).token;
                 self.mail(event, &portal, MailKind::Invite, developer, Some(("invite", token))).await
             }
             _ => Ok(Outcome::Nothing),
@@ -206,15 +196,9 @@ where
         let Some(dev) = self.store.get_developer(id).await?.filter(|d| d.portal_id == portal.id && lifecycle::may_access(d.state)) else {
             return Ok(Outcome::Nothing);
         };
-        let nonce = crate::recovery::reset_nonce(&self.config, event.id);
-        let link = crate::recovery::link_with_nonce(
-            &self.config,
-            &dev,
-            LinkPurpose::Reset,
-            nonce,
-            portal.settings.reset_token_ttl_seconds,
-            event.at,
-        );
+        let nonce = tokens::reset_nonce(&self.config, event.id);
+        let link =
+            tokens::link_with_nonce(&self.config, &dev, LinkPurpose::Reset, nonce, portal.settings.reset_token_ttl_seconds, event.at);
         if !self.store.put_link(&link).await? {
             return Ok(Outcome::Nothing);
         }
@@ -255,8 +239,9 @@ where
         .await
         {
             Ok(Changed::Updated(_)) | Ok(Changed::Deleted(_)) => Ok(Outcome::AutoApproved),
-            Err(AppError::Conflict(_)) => Ok(Outcome::Nothing),
-            Err(e) => Err(e.into()),
+            // An admin decided meanwhile: their decision stands.
+            Err(ChangeError::LostRace) => Ok(Outcome::Nothing),
+            Err(e) => Err(AppError::from(e).into()),
         }
     }
 

@@ -97,24 +97,6 @@ pub fn nonce() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// A session token naming its developer: `ghs_<developer id>.<256 random bits>`.
-pub fn mint_session_token(developer: uuid::Uuid) -> MintedToken {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = format!("ghs_{}.{}", developer.simple(), URL_SAFE_NO_PAD.encode(bytes));
-    let hash = token_hash(&token);
-    MintedToken { token, hash }
-}
-
-/// An API key naming its developer and application: `ghk_<developer><application>.<256 random bits>`.
-pub fn mint_api_key(developer: uuid::Uuid, application: uuid::Uuid) -> MintedToken {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = format!("ghk_{}{}.{}", developer.simple(), application.simple(), URL_SAFE_NO_PAD.encode(bytes));
-    let hash = token_hash(&token);
-    MintedToken { token, hash }
-}
-
 /// The stored form of a token: hex SHA-256.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -177,14 +159,6 @@ mod tests {
         assert_eq!(token_id(&a.token, "ghr_"), None);
         assert_eq!(token_id("ghi_nonsense", "ghi_"), None);
         assert_eq!(a.hash, token_hash(&a.token));
-    }
-
-    #[test]
-    fn a_session_token_names_its_developer_and_is_random() {
-        let id = uuid::Uuid::new_v4();
-        let a = mint_session_token(id);
-        assert_eq!(token_id(&a.token, "ghs_"), Some(id));
-        assert_ne!(a.token, mint_session_token(id).token);
     }
 
     #[test]

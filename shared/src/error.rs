@@ -1,37 +1,38 @@
-//! One error type for every operation, mapped to an RFC 9457 problem by the HTTP layer.
+//! The core's errors: what went wrong, as kinds, with no HTTP in them. The HTTP edge
+//! ([`crate::http`]) maps each kind to its status and RFC 9457 problem.
 
 use crate::domain::FieldError;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// Every way a use case can refuse or fail. `Display` is the problem's detail sentence.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// Fields of the request are invalid (each named with its message).
     #[error("the request has invalid fields")]
-    Validation(Vec<FieldError>),
-    #[error("{0}")]
-    BadRequest(String),
+    Invalid(Vec<FieldError>),
+    /// No valid admin API token was presented.
     #[error("a valid admin API token is required")]
-    Unauthorized,
-    /// A developer login or session failed (401 with this detail).
+    NoAdminToken,
+    /// A developer login or session failed.
     #[error("{0}")]
     Unauthenticated(String),
+    /// An attempt over a limit; `retry_after` seconds until the window ends.
     #[error("{detail}")]
-    TooManyRequests { detail: String, retry_after: u64 },
+    Limited { detail: String, retry_after: u64 },
     #[error("{0}")]
     Forbidden(String),
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// A known path asked with a method none of its routes answers (405 with `Allow`).
-    #[error("{method} is not allowed here; use {}", allow.join(", "))]
-    MethodNotAllowed { method: String, allow: Vec<&'static str> },
+    /// `what` does not exist (or the caller may not know it does).
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// The request contradicts the current state (a taken name, a decided request, a lost
+    /// race): the sentence says which.
     #[error("{0}")]
     Conflict(String),
+    /// A single-use thing (a link, an invite) is used, replaced or expired.
     #[error("{0}")]
     Gone(String),
-    #[error("the request body is larger than 64 KiB")]
-    PayloadTooLarge,
-    #[error("{0}")]
-    UnsupportedMediaType(String),
+    /// A dependency is unavailable; retrying shortly may work.
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]
@@ -40,28 +41,15 @@ pub enum AppError {
 
 impl AppError {
     pub fn field(field: &str, message: impl Into<String>) -> Self {
-        Self::Validation(vec![FieldError::new(field, message)])
+        Self::Invalid(vec![FieldError::new(field, message)])
     }
 
     pub fn internal(e: impl Into<BoxError>) -> Self {
         Self::Internal(e.into())
     }
 
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::Validation(_) | Self::BadRequest(_) => 400,
-            Self::Unauthorized | Self::Unauthenticated(_) => 401,
-            Self::TooManyRequests { .. } => 429,
-            Self::Forbidden(_) => 403,
-            Self::NotFound(_) => 404,
-            Self::MethodNotAllowed { .. } => 405,
-            Self::Conflict(_) => 409,
-            Self::Gone(_) => 410,
-            Self::PayloadTooLarge => 413,
-            Self::UnsupportedMediaType(_) => 415,
-            Self::Unavailable(_) => 503,
-            Self::Internal(_) => 500,
-        }
+    pub fn not_found(what: &'static str) -> Self {
+        Self::NotFound { what }
     }
 }
 

@@ -13,59 +13,111 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::crypto::token_hash;
-use crate::domain::FieldError;
 use crate::error::{error_chain, AppError};
 use crate::store::{AdminToken, AdminTokenStore};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub type HttpResult = Result<Response<Body>, AppError>;
+/// What an HTTP function can answer besides a response: a core error, or a refusal only the
+/// edge knows (the body's size, type or syntax, a method the path does not take).
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error(transparent)]
+    Core(#[from] AppError),
+    #[error("{0}")]
+    BadRequest(String),
+    /// A known path asked with a method none of its routes answers (405 with `Allow`).
+    #[error("{method} is not allowed here; use {}", allow.join(", "))]
+    MethodNotAllowed { method: String, allow: Vec<&'static str> },
+    #[error("the request body is larger than 64 KiB")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+}
 
-fn slug(e: &AppError) -> (&'static str, &'static str) {
+impl From<crate::store::StoreError> for HttpError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Core(e.into())
+    }
+}
+
+pub type HttpResult = Result<Response<Body>, HttpError>;
+
+/// The HTTP status of each core error kind: the only place statuses are decided.
+pub fn status_of(e: &AppError) -> u16 {
     match e {
-        AppError::Validation(_) => ("validation-error", "Your request parameters didn't validate"),
-        AppError::BadRequest(_) => ("bad-request", "Bad request"),
-        AppError::Unauthorized | AppError::Unauthenticated(_) => ("unauthorized", "Unauthorized"),
-        AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
-        AppError::Forbidden(_) => ("forbidden", "Forbidden"),
-        AppError::NotFound(_) => ("not-found", "Not found"),
-        AppError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
-        AppError::Conflict(_) => ("conflict", "Conflict"),
-        AppError::Gone(_) => ("gone", "Gone"),
-        AppError::PayloadTooLarge => ("payload-too-large", "Payload too large"),
-        AppError::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
-        AppError::Unavailable(_) => ("unavailable", "Service unavailable"),
-        AppError::Internal(_) => ("internal", "Internal server error"),
+        AppError::Invalid(_) => 400,
+        AppError::NoAdminToken | AppError::Unauthenticated(_) => 401,
+        AppError::Forbidden(_) => 403,
+        AppError::NotFound { .. } => 404,
+        AppError::Conflict(_) => 409,
+        AppError::Gone(_) => 410,
+        AppError::Limited { .. } => 429,
+        AppError::Internal(_) => 500,
+        AppError::Unavailable(_) => 503,
+    }
+}
+
+impl HttpError {
+    /// The HTTP status of each kind (core kinds: [`status_of`]).
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Core(e) => status_of(e),
+            Self::BadRequest(_) => 400,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType(_) => 415,
+        }
+    }
+
+    fn slug(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::Core(e) => match e {
+                AppError::Invalid(_) => ("validation-error", "Your request parameters didn't validate"),
+                AppError::NoAdminToken | AppError::Unauthenticated(_) => ("unauthorized", "Unauthorized"),
+                AppError::Limited { .. } => ("too-many-requests", "Too many requests"),
+                AppError::Forbidden(_) => ("forbidden", "Forbidden"),
+                AppError::NotFound { .. } => ("not-found", "Not found"),
+                AppError::Conflict(_) => ("conflict", "Conflict"),
+                AppError::Gone(_) => ("gone", "Gone"),
+                AppError::Unavailable(_) => ("unavailable", "Service unavailable"),
+                AppError::Internal(_) => ("internal", "Internal server error"),
+            },
+            Self::BadRequest(_) => ("bad-request", "Bad request"),
+            Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
+            Self::PayloadTooLarge => ("payload-too-large", "Payload too large"),
+            Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
+        }
     }
 }
 
 /// Renders an error as `application/problem+json`. Internal details are logged, never sent.
-pub fn problem(e: &AppError) -> Response<Body> {
+pub fn problem(e: &HttpError) -> Response<Body> {
     let status = e.status();
-    let (slug, title) = slug(e);
+    let (slug, title) = e.slug();
     let detail = match e {
-        AppError::Validation(errs) if errs.len() == 1 => {
+        HttpError::Core(AppError::Invalid(errs)) if errs.len() == 1 => {
             format!("{} {}", errs[0].field, errs[0].message)
         }
-        AppError::Validation(_) => "several fields are invalid; see errors".to_string(),
+        HttpError::Core(AppError::Invalid(_)) => "several fields are invalid; see errors".to_string(),
         // 5xx details are fixed sentences: what went wrong inside is logged, never sent.
-        AppError::Internal(_) => "an unexpected error occurred; it has been logged".to_string(),
-        AppError::Unavailable(_) => "the service is temporarily unavailable; retry shortly".to_string(),
+        HttpError::Core(AppError::Internal(_)) => "an unexpected error occurred; it has been logged".to_string(),
+        HttpError::Core(AppError::Unavailable(_)) => "the service is temporarily unavailable; retry shortly".to_string(),
         other => other.to_string(),
     };
     let mut body = json!({ "type": format!("https://gatehouse.dev/problems/{slug}"), "title": title, "status": status, "detail": detail });
-    if let AppError::Validation(errs) = e {
+    if let HttpError::Core(AppError::Invalid(errs)) = e {
         body["errors"] = json!(errs);
     }
     let mut builder = Response::builder().status(status).header(CONTENT_TYPE, "application/problem+json");
     if status == 401 {
         builder = builder.header("WWW-Authenticate", "Bearer realm=\"gatehouse\"");
     }
-    if let AppError::MethodNotAllowed { allow, .. } = e {
+    if let HttpError::MethodNotAllowed { allow, .. } = e {
         builder = builder.header("Allow", allow.join(", "));
     }
-    if let AppError::TooManyRequests { retry_after, .. } = e {
+    if let HttpError::Core(AppError::Limited { retry_after, .. }) = e {
         builder = builder.header("Retry-After", retry_after.to_string());
     }
     if status == 503 {
@@ -94,31 +146,31 @@ fn body_bytes(req: &Request) -> &[u8] {
 
 /// Reads a JSON body into `T`: 413 beyond 64 KiB, 415 for a non-JSON type, 400 for a
 /// malformed body, an unknown field, a missing field or a value of the wrong type (naming it).
-pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T, AppError> {
+pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T, HttpError> {
     let bytes = body_bytes(req);
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(AppError::PayloadTooLarge);
+        return Err(HttpError::PayloadTooLarge);
     }
     if let Some(ct) = req.headers().get(CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
         let mime = ct.split(';').next().unwrap_or_default().trim();
         if !(mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))) {
-            return Err(AppError::UnsupportedMediaType(format!("the body must be application/json, not {mime}")));
+            return Err(HttpError::UnsupportedMediaType(format!("the body must be application/json, not {mime}")));
         }
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(AppError::BadRequest("a JSON request body is required".into()));
+        return Err(HttpError::BadRequest("a JSON request body is required".into()));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| json_error(&e))
 }
 
-fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> AppError {
+fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> HttpError {
     let inner = e.inner();
     let msg = inner.to_string();
     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
     if inner.is_syntax() || inner.is_eof() {
-        return AppError::BadRequest(format!("the body is not valid JSON: {msg}"));
+        return HttpError::BadRequest(format!("the body is not valid JSON: {msg}"));
     }
     let path = e.path().to_string();
     let quoted = msg.split('`').nth(1).unwrap_or_default().to_string();
@@ -132,39 +184,13 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> AppError {
     if msg.starts_with("unknown field") {
         // The path already ends with the unknown key.
         let field = if path == quoted || path.ends_with(&format!(".{quoted}")) { path.clone() } else { join(&quoted) };
-        return AppError::field(&field, "is not a known field");
+        return AppError::field(&field, "is not a known field").into();
     }
     if msg.starts_with("missing field") {
-        return AppError::field(&join(&quoted), "is required");
+        return AppError::field(&join(&quoted), "is required").into();
     }
     let field = if path == "." || path.is_empty() { "body".to_string() } else { path };
-    AppError::field(&field, msg)
-}
-
-/// Collects per-field parse results into one validation error naming every bad field.
-#[derive(Default)]
-pub struct Fields(Vec<FieldError>);
-
-impl Fields {
-    pub fn check<T>(&mut self, field: &str, r: Result<T, String>) -> Option<T> {
-        match r {
-            Ok(v) => Some(v),
-            Err(m) => {
-                self.0.push(FieldError::new(field, m));
-                None
-            }
-        }
-    }
-    pub fn push(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, message));
-    }
-    pub fn finish(self) -> Result<(), AppError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(self.0))
-        }
-    }
+    AppError::field(&field, msg).into()
 }
 
 /// The path split into segments, without empty ones: `/api/portals/x` → `["api","portals","x"]`.
@@ -185,20 +211,20 @@ pub fn bearer(req: &Request) -> Option<String> {
 /// Authenticates an admin API token (stored only as its SHA-256); an expired one is 401 like
 /// an unknown one.
 pub async fn admin<S: AdminTokenStore>(store: &S, req: &Request, now: crate::domain::Timestamp) -> Result<AdminToken, AppError> {
-    let token = bearer(req).ok_or(AppError::Unauthorized)?;
+    let token = bearer(req).ok_or(AppError::NoAdminToken)?;
     let hash = token_hash(&token);
     match store.find_admin_token(&hash).await? {
         Some(t) if crate::crypto::constant_time_eq(&t.token_hash, &hash) && !t.expired(now) => Ok(t),
-        _ => Err(AppError::Unauthorized),
+        _ => Err(AppError::NoAdminToken),
     }
 }
 
 pub fn parse_uuid(raw: &str, what: &'static str) -> Result<uuid::Uuid, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound(what))
+    raw.parse().map_err(|_| AppError::not_found(what))
 }
 
-pub fn route_not_found() -> AppError {
-    AppError::NotFound("route")
+pub fn route_not_found() -> HttpError {
+    AppError::not_found("route").into()
 }
 
 /// Turns a handler's outcome into a response: errors become problems, and a panic becomes a
@@ -215,14 +241,14 @@ async fn respond<Fut: Future<Output = HttpResult>>(handling: Fut) -> Response<Bo
     match AssertUnwindSafe(handling).catch_unwind().await {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => {
-            if let AppError::Internal(_) | AppError::Unavailable(_) = e {
+            if let HttpError::Core(AppError::Internal(_) | AppError::Unavailable(_)) = e {
                 tracing::error!(error = %error_chain(&e), "request failed");
             }
             problem(&e)
         }
         Err(_) => {
             tracing::error!("handler panicked");
-            problem(&AppError::internal("panic"))
+            problem(&AppError::internal("panic").into())
         }
     }
 }
@@ -278,6 +304,7 @@ fn viewer_address(headers: &lambda_http::http::HeaderMap, secret: Option<&str>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::FieldError;
 
     fn body_json(resp: &Response<Body>) -> serde_json::Value {
         match resp.body() {
@@ -305,7 +332,7 @@ mod tests {
     async fn every_response_errors_and_panics_included_is_marked_no_store() {
         let ok = guard(async { json(200, &serde_json::json!({ "token": "ghs_x" })) }).await;
         let empty = guard(async { no_content() }).await;
-        let err = guard(async { Err(AppError::Unauthorized) }).await;
+        let err = guard(async { Err(AppError::NoAdminToken.into()) }).await;
         let panicked = guard(async {
             let v: Vec<u8> = Vec::new();
             let _ = v[1];
@@ -319,7 +346,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_503_problem_never_carries_the_stores_message() {
-        let store_error: AppError = crate::store::StoreError::Unavailable("ThrottlingException on table gatehouse-prod".into()).into();
+        let store_error: HttpError = crate::store::StoreError::Unavailable("ThrottlingException on table gatehouse-prod".into()).into();
         let resp = guard(async move { Err(store_error) }).await;
         assert_eq!(resp.status(), 503);
         let detail = body_json(&resp)["detail"].as_str().unwrap().to_string();
@@ -329,10 +356,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_error_answers_its_problem_with_the_right_headers() {
-        let resp = guard(async { Err(AppError::TooManyRequests { detail: "slow down".into(), retry_after: 42 }) }).await;
+        let resp = guard(async { Err(AppError::Limited { detail: "slow down".into(), retry_after: 42 }.into()) }).await;
         assert_eq!(resp.status(), 429);
         assert_eq!(resp.headers()["retry-after"], "42");
-        let resp = guard(async { Err(AppError::Validation(vec![FieldError::new("email", "is required")])) }).await;
+        let resp = guard(async { Err(AppError::Invalid(vec![FieldError::new("email", "is required")]).into()) }).await;
         let body = body_json(&resp);
         assert_eq!(body["errors"][0]["field"], "email");
         assert_eq!(body["detail"], "email is required");
@@ -398,8 +425,8 @@ mod tests {
             let _ = crate::domain::DeveloperState::parse(&s);
             let _ = crate::domain::settings::parse_base_url(&s);
             let _ = crate::crypto::token_id(&s, "ghs_");
-            let _ = crate::apps::key_ids(&s);
-            let _ = crate::apps::parse_product(&s);
+            let _ = crate::tokens::key_ids(&s);
+            let _ = crate::applications::parse_product(&s);
         }
 
         #[test]

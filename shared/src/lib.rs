@@ -1,26 +1,47 @@
 //! Gatehouse: developer accounts for API developer portals.
 //!
-//! `domain` is pure; `store` and `mail` are the ports; `dynamo` and `ses` the adapters;
-//! `service` the use cases; `http` the edge every API function shares; `consumer` the stream
-//! consumer's logic.
+//! Layers, from the inside out:
+//! - `domain`: pure types, the lifecycle state machine, policies, records and events.
+//! - leaves the use cases share: `fields` (input checks), `access` (admin-token scoping),
+//!   `tokens` (every token format and prefix), `crypto`, `throttle`, `config`, `clock`.
+//! - `store` and `mail`: the ports.
+//! - use cases, one module per capability: `portals`, `registration`, `lifecycle`,
+//!   `approvals`, `invites`, `sessions`, `recovery`, `teams`, `applications`, `authorizer`,
+//!   and `consumer` (the outbox's stream consumer).
+//! - adapters: `dynamo` (DynamoDB, with `dynamo_stream` reading its stream) and `ses` (SES v2); `http` (the edge every API function
+//!   shares) and `routes`; `wiring` builds the clients each function needs.
 
-pub mod accounts;
-pub mod app;
-pub mod apps;
+pub mod access;
+pub mod applications;
+pub mod approvals;
+pub mod authorizer;
+pub mod clock;
+pub mod config;
 pub mod consumer;
 pub mod crypto;
 pub mod domain;
 pub mod dynamo;
+pub mod dynamo_stream;
 pub mod error;
 #[cfg(test)]
 pub mod fakes;
+pub mod fields;
 pub mod http;
+pub mod invites;
+pub mod lifecycle;
 pub mod mail;
+pub mod portals;
 pub mod recovery;
+pub mod registration;
 pub mod routes;
-pub mod service;
 pub mod ses;
+pub mod sessions;
 pub mod store;
+pub mod teams;
 pub mod throttle;
+pub mod tokens;
+#[cfg(test)]
+mod unit;
+pub mod wiring;
 
 pub use error::AppError;

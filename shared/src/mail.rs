@@ -6,103 +6,53 @@ use std::future::Future;
 use minijinja::{context, AutoEscape, Environment};
 use serde::Serialize;
 
+pub use crate::domain::{MailKind, TemplateOverride};
 use crate::error::BoxError;
 
-/// The emails Gatehouse sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MailKind {
-    /// To the portal's admins: a developer asks for access.
-    AccessRequest,
-    /// To the developer: access approved (by an admin or automatically).
-    Approved,
-    /// To an existing owner: someone tried to register with this address.
-    RegistrationAttempted,
-    /// To an invitee: a registration link.
-    Invite,
-    /// To a developer: a password reset link.
-    Reset,
-    /// To a developer: the password was reset.
-    ResetSuccess,
-    /// To a self-registered developer: confirm the address.
-    Verification,
-    /// To a developer: the password was changed through `/me/password`.
-    PasswordChanged,
-}
-
-impl MailKind {
-    pub const ALL: [MailKind; 8] = [
-        Self::AccessRequest,
-        Self::Approved,
-        Self::RegistrationAttempted,
-        Self::Invite,
-        Self::Reset,
-        Self::ResetSuccess,
-        Self::Verification,
-        Self::PasswordChanged,
-    ];
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::AccessRequest => "access_request",
-            Self::Approved => "approved",
-            Self::RegistrationAttempted => "registration_attempted",
-            Self::Invite => "invite",
-            Self::Reset => "reset",
-            Self::ResetSuccess => "reset_success",
-            Self::Verification => "verification",
-            Self::PasswordChanged => "password_changed",
-        }
-    }
-
-    fn templates(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            Self::AccessRequest => (
+/// The built-in subject, text and HTML templates of each mail.
+fn default_templates(kind: MailKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+            MailKind::AccessRequest => (
                 "[{{ portal_name }}] {{ developer_name }} requests access",
                 "{{ developer_name }} <{{ developer_email }}> registered on {{ portal_name }} and is waiting for approval.\n\nReview the request in the admin console{% if portal_url %}: {{ portal_url }}{% endif %}.\n",
                 "<p><strong>{{ developer_name }}</strong> &lt;{{ developer_email }}&gt; registered on {{ portal_name }} and is waiting for approval.</p>\n<p>Review the request in the admin console{% if portal_url %}: <a href=\"{{ portal_url }}\">{{ portal_url }}</a>{% endif %}.</p>\n",
             ),
-            Self::Approved => (
+            MailKind::Approved => (
                 "Your access to {{ portal_name }} is approved",
                 "Hello {{ developer_name }},\n\nyour account on {{ portal_name }} has been approved. You can now sign in{% if login_url %} at {{ login_url }}{% endif %} and create applications and credentials.\n",
                 "<p>Hello {{ developer_name }},</p>\n<p>your account on {{ portal_name }} has been approved. You can now sign in{% if login_url %} at <a href=\"{{ login_url }}\">{{ login_url }}</a>{% endif %} and create applications and credentials.</p>\n",
             ),
-            Self::RegistrationAttempted => (
+            MailKind::RegistrationAttempted => (
                 "Someone tried to register on {{ portal_name }} with your address",
                 "Hello,\n\nsomeone just tried to create an account on {{ portal_name }} with this email address, which already has an account. If it was you, sign in{% if login_url %} at {{ login_url }}{% endif %} or reset your password. If it was not, you can ignore this message: nothing was changed.\n",
                 "<p>Hello,</p>\n<p>someone just tried to create an account on {{ portal_name }} with this email address, which already has an account. If it was you, sign in{% if login_url %} at <a href=\"{{ login_url }}\">{{ login_url }}</a>{% endif %} or reset your password. If it was not, you can ignore this message: nothing was changed.</p>\n",
             ),
-            Self::Invite => (
+            MailKind::Invite => (
                 "You are invited to {{ portal_name }}",
                 "Hello,\n\nyou are invited to create a developer account on {{ portal_name }}. Accept the invitation here:\n\n{{ link_url }}\n\n{% if expires_at %}The link works once and expires on {{ expires_at }}.{% else %}The link works once.{% endif %} If you were not expecting it, ignore this message.\n",
                 "<p>Hello,</p>\n<p>you are invited to create a developer account on {{ portal_name }}.</p>\n<p><a href=\"{{ link_url }}\">Accept the invitation</a></p>\n<p>{% if expires_at %}The link works once and expires on {{ expires_at }}.{% else %}The link works once.{% endif %} If you were not expecting it, ignore this message.</p>\n",
             ),
-            Self::Reset => (
+            MailKind::Reset => (
                 "Reset your password on {{ portal_name }}",
                 "Hello {{ developer_name }},\n\nsomeone asked to reset the password of your account on {{ portal_name }}. Choose a new password here:\n\n{{ link_url }}\n\n{% if expires_at %}The link works once and expires on {{ expires_at }}.{% else %}The link works once.{% endif %} If you did not ask for this, ignore this message: your password stays as it is.\n",
                 "<p>Hello {{ developer_name }},</p>\n<p>someone asked to reset the password of your account on {{ portal_name }}.</p>\n<p><a href=\"{{ link_url }}\">Choose a new password</a></p>\n<p>{% if expires_at %}The link works once and expires on {{ expires_at }}.{% else %}The link works once.{% endif %} If you did not ask for this, ignore this message: your password stays as it is.</p>\n",
             ),
-            Self::ResetSuccess => (
+            MailKind::ResetSuccess => (
                 "Your password on {{ portal_name }} was changed",
                 "Hello {{ developer_name }},\n\nthe password of your account on {{ portal_name }} was just reset, and every session was signed out. If this was not you, contact the portal's administrators at once.\n",
                 "<p>Hello {{ developer_name }},</p>\n<p>the password of your account on {{ portal_name }} was just reset, and every session was signed out. If this was not you, contact the portal's administrators at once.</p>\n",
             ),
-            Self::Verification => (
+            MailKind::Verification => (
                 "Confirm your email address for {{ portal_name }}",
                 "Hello {{ developer_name }},\n\nthanks for registering on {{ portal_name }}. The next step is to confirm that this is your email address:\n\n{{ link_url }}\n\nYou can sign in only once the address is confirmed (and, where the portal reviews new accounts, approved).{% if expires_at %} The link expires on {{ expires_at }}.{% endif %} If you did not register, ignore this message.\n",
                 "<p>Hello {{ developer_name }},</p>\n<p>thanks for registering on {{ portal_name }}. The next step is to confirm that this is your email address:</p>\n<p><a href=\"{{ link_url }}\">Confirm my address</a></p>\n<p>You can sign in only once the address is confirmed (and, where the portal reviews new accounts, approved).{% if expires_at %} The link expires on {{ expires_at }}.{% endif %} If you did not register, ignore this message.</p>\n",
             ),
-            Self::PasswordChanged => (
+            MailKind::PasswordChanged => (
                 "Your password on {{ portal_name }} has been changed",
                 "Hello {{ developer_name }},\n\nthe password of your account on {{ portal_name }} has just been changed from your account, and your other sessions were signed out. If this was not you, reset your password{% if login_url %} at {{ login_url }}{% endif %} and contact the portal's administrators at once.\n",
                 "<p>Hello {{ developer_name }},</p>\n<p>the password of your account on {{ portal_name }} has just been changed from your account, and your other sessions were signed out. If this was not you, reset your password{% if login_url %} at <a href=\"{{ login_url }}\">{{ login_url }}</a>{% endif %} and contact the portal's administrators at once.</p>\n",
             ),
         }
-    }
 }
 
 /// The values a template may use.
@@ -171,18 +121,6 @@ fn environment() -> Environment<'static> {
     env.add_test("eq", tests::is_eq);
     env.add_test("ne", tests::is_ne);
     env
-}
-
-/// A portal's replacement for some parts of one email. Missing parts keep the default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TemplateOverride {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html: Option<String>,
 }
 
 /// The placeholders every template may use.
@@ -408,7 +346,7 @@ pub fn validate_override(o: &TemplateOverride) -> Vec<(&'static str, String)> {
 /// Values are HTML-escaped in the HTML part only; the subject is kept to one line. Every part
 /// is rendered within [`RENDER_FUEL`] and [`MAX_RENDERED_BYTES`].
 pub fn render(kind: MailKind, ctx: &MailContext, custom: Option<&TemplateOverride>) -> Result<RenderedMail, RenderError> {
-    let (subject, text, html) = kind.templates();
+    let (subject, text, html) = default_templates(kind);
     let env = environment();
     let value = context! { ..minijinja::Value::from_serialize(ctx) };
     let part = |part: &'static str, name: &str, o: Option<&String>, default: &'static str| match o {
@@ -493,7 +431,7 @@ mod tests {
     #[test]
     fn every_default_template_passes_its_own_validation() {
         for kind in MailKind::ALL {
-            let (subject, text, html) = kind.templates();
+            let (subject, text, html) = default_templates(kind);
             let o = TemplateOverride { subject: Some(subject.into()), text: Some(text.into()), html: Some(html.into()) };
             assert!(validate_override(&o).is_empty(), "{kind:?}");
         }
@@ -624,7 +562,7 @@ mod tests {
         };
         let value = minijinja::Value::from_serialize(worst_case_context());
         for kind in MailKind::ALL {
-            let (subject, text, html) = kind.templates();
+            let (subject, text, html) = default_templates(kind);
             for (part, name, source) in [("subject", "subject.txt", subject), ("text", "body.txt", text), ("html", "body.html", html)] {
                 render_part(&env, part, name, source, true, &value).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
             }

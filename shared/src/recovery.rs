@@ -5,54 +5,14 @@
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::app::Config;
-use crate::crypto::{constant_time_eq, derive_token, hash_password, nonce, sha256_hex, token_hash, token_id};
+use crate::crypto::{constant_time_eq, hash_password, sha256_hex, token_hash, token_id};
 use crate::domain::*;
 use crate::error::AppError;
-use crate::http::Fields;
+use crate::fields::Fields;
 use crate::store::*;
 
 /// At most this many reset emails per address per hour; further requests still answer 202.
 pub const MAX_RESETS_PER_HOUR: u64 = 3;
-
-/// A fresh single-use link token for `developer`.
-pub fn new_link(config: &Config, developer: &Developer, purpose: LinkPurpose, ttl_seconds: u64, now: Timestamp) -> LinkToken {
-    link_with_nonce(config, developer, purpose, nonce(), ttl_seconds, now)
-}
-
-/// The link token of `developer` derived from `nonce`, issued at `at`.
-pub fn link_with_nonce(
-    config: &Config,
-    developer: &Developer,
-    purpose: LinkPurpose,
-    nonce: String,
-    ttl_seconds: u64,
-    at: Timestamp,
-) -> LinkToken {
-    let minted = derive_token(&config.token_secret, purpose.prefix(), purpose.as_str(), developer.id, &nonce);
-    LinkToken {
-        developer_id: developer.id,
-        portal_id: developer.portal_id,
-        purpose,
-        nonce,
-        token_hash: minted.hash,
-        created_at: at,
-        expires_at: at + chrono::Duration::seconds(ttl_seconds as i64),
-    }
-}
-
-/// The nonce of the reset link a reset request (event) issues: derived from the secret and the
-/// event id, so a replayed event rebuilds the same link and mails the same token, and nobody
-/// without the secret can predict it.
-pub fn reset_nonce(config: &Config, request: Uuid) -> String {
-    derive_token(&config.token_secret, "", "reset-request", request, "nonce").token.rsplit('.').next().unwrap_or_default()[..22].to_string()
-}
-
-/// The link token the mail for `event` carries (rebuilt from the event's nonce and the secret).
-pub fn link_for_event(config: &Config, purpose: LinkPurpose, event: &LifecycleEvent) -> Option<String> {
-    let nonce = event.token_nonce.as_deref()?;
-    Some(derive_token(&config.token_secret, purpose.prefix(), purpose.as_str(), event.developer_id?, nonce).token)
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,7 +65,7 @@ where
     let email = Email::parse(&body.email).map_err(|m| AppError::field("email", m))?;
     let counter = reset_counter(portal_id, email.normalized(), now);
     let (portal, reserved) = tokio::join!(store.get_portal(portal_id), store.reserve(&counter));
-    let portal = portal?.ok_or(AppError::NotFound("portal"))?;
+    let portal = portal?.ok_or(AppError::not_found("portal"))?;
     if !portal.settings.reset_email {
         return Err(AppError::Forbidden(
             "password reset is disabled for this portal; ask its administrators to set a new password for you".into(),
@@ -132,7 +92,7 @@ async fn live_link<S: LinkStore>(
     what: &str,
 ) -> Result<(LinkToken, Developer), AppError> {
     let token = token.trim();
-    let id = token_id(token, purpose.prefix()).ok_or_else(|| link_gone(what))?;
+    let id = token_id(token, crate::tokens::link_prefix(purpose)).ok_or_else(|| link_gone(what))?;
     let (link, dev) = store.link_and_developer(id, purpose).await?;
     match (link, dev) {
         (Some(link), Some(dev))
@@ -178,14 +138,11 @@ pub async fn confirm_reset<S: LinkStore + DeveloperStore>(
     if !lifecycle::may_access(dev.state) {
         return Err(link_gone("password reset"));
     }
-    let mut after = crate::accounts::with_new_password(&dev, hash_password(&password.expect("checked")).await?);
+    let mut after = dev.with_new_password(hash_password(&password.expect("checked")).await?);
     // The link was mailed to the address: using it confirms the address too.
     after.email_verified = true;
     let change = DeveloperChange { consume_link: Some(link), ..DeveloperChange::by_developer(dev, after, EventType::PasswordReset, now) };
-    store.change_developer(&change).await.map_err(|e| match e {
-        StoreError::Conflict => link_gone("password reset"),
-        e => e.into(),
-    })
+    store.change_developer(&change).await.on_conflict(|| link_gone("password reset"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,10 +165,7 @@ pub async fn verify_email<S: LinkStore + DeveloperStore>(
     let mut after = dev.clone();
     after.email_verified = true;
     let change = DeveloperChange { consume_link: Some(link), ..DeveloperChange::by_developer(dev, after, EventType::EmailVerified, now) };
-    store.change_developer(&change).await.map_err(|e| match e {
-        StoreError::Conflict => link_gone("verification"),
-        e => e.into(),
-    })
+    store.change_developer(&change).await.on_conflict(|| link_gone("verification"))
 }
 
 #[cfg(test)]
@@ -246,19 +200,5 @@ mod tests {
         }
         let events = store.take_calls().iter().filter(|c| c.starts_with("put event")).count();
         assert_eq!(events, MAX_RESETS_PER_HOUR as usize);
-    }
-
-    #[test]
-    fn a_replayed_reset_request_rebuilds_the_same_link_and_another_request_does_not() {
-        let config = fakes::config();
-        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-        assert_eq!(reset_nonce(&config, a), reset_nonce(&config, a));
-        assert_ne!(reset_nonce(&config, a), reset_nonce(&config, b));
-        assert_eq!(reset_nonce(&config, a).len(), 22, "128 bits, like a random nonce");
-        let other = crate::app::Config {
-            token_secret: crate::app::TokenSecret::new("another secret, also at least 32 bytes long").unwrap(),
-            ..config.clone()
-        };
-        assert_ne!(reset_nonce(&config, a), reset_nonce(&other, a), "unpredictable without the secret");
     }
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Actor, Application, Approval, ApprovalStatus, Credential, Developer, DeveloperState, EventType, Invite, InviteStatus, LifecycleEvent,
-    LinkPurpose, LinkToken, Portal, Session, Team, Timestamp,
+    LinkPurpose, LinkToken, Portal, Session, Team, Timestamp, Versioned,
 };
 use crate::error::{AppError, BoxError};
 
@@ -33,7 +33,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict => AppError::Conflict("the developer was changed by another request; read it again and retry".into()),
-            StoreError::NotFound => AppError::NotFound("portal"),
+            StoreError::NotFound => AppError::not_found("portal"),
             StoreError::BadCursor => AppError::field("cursor", "is not a cursor issued for this query"),
             StoreError::Unavailable(m) => AppError::Unavailable(format!("the service is temporarily unavailable ({m}); retry shortly")),
             StoreError::Other(e) => AppError::Internal(e),
@@ -42,6 +42,21 @@ impl From<StoreError> for AppError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a lost conditional write means depends on the use case: each names its own answer
+/// (`store.write(..).await.on_conflict(|| ...)`); every other store error maps as usual.
+pub trait OnConflict<T> {
+    fn on_conflict(self, answer: impl FnOnce() -> AppError) -> Result<T, AppError>;
+}
+
+impl<T> OnConflict<T> for StoreResult<T> {
+    fn on_conflict(self, answer: impl FnOnce() -> AppError) -> Result<T, AppError> {
+        self.map_err(|e| match e {
+            StoreError::Conflict => answer(),
+            e => e.into(),
+        })
+    }
+}
 
 /// A page of results, with the exact total when the query has one.
 #[derive(Debug)]
@@ -140,8 +155,8 @@ impl DeveloperChange {
     /// A change developers make to their own account (no state transition); the event records
     /// it with the unchanged state.
     pub fn by_developer(before: Developer, mut after: Developer, event_type: EventType, now: Timestamp) -> Self {
-        after.version = before.version + 1;
-        after.updated_at = now;
+        after.version = before.version;
+        after.bump(now);
         let mut event = LifecycleEvent::new(event_type, &after, Actor::developer(before.id), now);
         event.from_state = Some(before.state);
         event.to_state = Some(before.state);
@@ -301,14 +316,31 @@ pub trait SessionStore: Send + Sync {
     fn find_login(&self, portal_id: Uuid, login_norm: &str, by_email: bool) -> impl Future<Output = StoreResult<Option<Uuid>>> + Send;
 }
 
+/// One counter item: `limit` is enforced by the conditional write; `sub` is a second count on
+/// the same item (attribute name, limit), e.g. one client's share of an account's failures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub key: String,
+    pub limit: u64,
+    pub sub: Option<(String, u64)>,
+    pub window_ends: Timestamp,
+}
+
+impl Counter {
+    /// Seconds until the window ends (what `Retry-After` says), at least 1.
+    pub fn retry_after(&self, now: Timestamp) -> u64 {
+        (self.window_ends - now).num_seconds().max(1) as u64
+    }
+}
+
 pub trait ThrottleStore: Send + Sync {
     /// Counts one attempt on the counter unless it (or its `sub` count) is at its limit: one
     /// conditional write, so parallel attempts cannot pass the limit together. The new count,
     /// or `None` when the limit was reached (nothing counted).
-    fn reserve(&self, counter: &crate::throttle::Counter) -> impl Future<Output = StoreResult<Option<u64>>> + Send;
+    fn reserve(&self, counter: &Counter) -> impl Future<Output = StoreResult<Option<u64>>> + Send;
     /// Gives one reserved attempt back; with `forget_sub`, the `sub` count goes entirely (a
     /// successful sign-in clears its client's failures).
-    fn release(&self, counter: &crate::throttle::Counter, forget_sub: bool) -> impl Future<Output = StoreResult<()>> + Send;
+    fn release(&self, counter: &Counter, forget_sub: bool) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 pub trait LinkStore: Send + Sync {
@@ -360,4 +392,12 @@ pub trait AppStore: Send + Sync {
         app_id: Uuid,
         key_hash: &str,
     ) -> impl Future<Output = StoreResult<(Option<Credential>, Option<Developer>, Option<Application>)>> + Send;
+}
+
+/// The outbox as the stream consumer reads it: the adapter knows how its change records and
+/// stored items look, the consumer only which lifecycle event a record inserted.
+pub trait OutboxFeed: Send + Sync {
+    /// The lifecycle event this change record inserted; `None` for any other record (an update,
+    /// a removal, an item that is not an event); an error for an event that cannot be read.
+    fn inserted_event(&self, record: &serde_json::Value) -> Result<Option<LifecycleEvent>, BoxError>;
 }

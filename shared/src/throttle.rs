@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::crypto::sha256_hex;
 use crate::domain::{RateLimitOverrides, Timestamp};
 use crate::error::AppError;
+pub use crate::store::Counter;
 use crate::store::ThrottleStore;
 
 /// Window of the failed-sign-in limits.
@@ -31,23 +32,6 @@ pub const MAX_FAILURES_PER_CLIENT: u64 = 5;
 pub const MAX_FAILURES_PER_ACCOUNT: u64 = 20;
 /// Window of the anti-automation limits and of the reset limit.
 pub const HOUR_SECONDS: i64 = 3600;
-
-/// One counter item: `limit` is enforced by the conditional write; `sub` is a second count on
-/// the same item (attribute name, limit), e.g. one client's share of an account's failures.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Counter {
-    pub key: String,
-    pub limit: u64,
-    pub sub: Option<(String, u64)>,
-    pub window_ends: Timestamp,
-}
-
-impl Counter {
-    /// Seconds until the window ends (what `Retry-After` says), at least 1.
-    pub fn retry_after(&self, now: Timestamp) -> u64 {
-        (self.window_ends - now).num_seconds().max(1) as u64
-    }
-}
 
 /// The fixed window `now` falls in: its number and its end.
 pub fn window(now: Timestamp, seconds: i64) -> (i64, Timestamp) {
@@ -210,7 +194,7 @@ impl Gate {
             (Action::Login, Scope::Client) => "too many sign-in attempts from this client; wait before trying again",
             (Action::Login, Scope::Portal) => "this portal is taking too many sign-in attempts right now; try again later",
         };
-        AppError::TooManyRequests { detail: detail.into(), retry_after: self.counter.retry_after(now) }
+        AppError::Limited { detail: detail.into(), retry_after: self.counter.retry_after(now) }
     }
 }
 
@@ -235,7 +219,7 @@ pub async fn admit<S: ThrottleStore>(store: &S, gates: &[Gate], now: Timestamp) 
 
 /// The 429 of an account over its failed-sign-in limits.
 pub fn account_locked(counter: &Counter, now: Timestamp) -> AppError {
-    AppError::TooManyRequests {
+    AppError::Limited {
         detail: "too many failed sign-ins for this account; wait before trying again".into(),
         retry_after: counter.retry_after(now),
     }

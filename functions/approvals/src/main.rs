@@ -2,10 +2,11 @@
 //! `GET /api/approvals`, `POST /api/approvals/{id}/accept|reject`,
 //! `GET /api/portals/{portal_id}/developers`, `GET|PATCH|DELETE .../developers/{developer_id}`.
 
-use gatehouse::app::Ctx;
+use gatehouse::approvals;
 use gatehouse::domain::{Developer, DeveloperView};
 use gatehouse::http::{self, json, no_content, parse_json, parse_uuid, query, route_not_found, segments, HttpResult};
-use gatehouse::service::{self, ListParams};
+use gatehouse::lifecycle::{self, ListParams};
+use gatehouse::wiring::Ctx;
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
 
@@ -17,7 +18,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     let store = &ctx.store;
     match (req.method().clone(), path.as_slice()) {
         (Method::GET, ["api", "approvals"]) => {
-            let page = service::list_approvals(
+            let page = approvals::list_approvals(
                 store,
                 &token,
                 query(&req, "event"),
@@ -31,14 +32,14 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         }
         (Method::POST, ["api", "approvals", id, action @ ("accept" | "reject")]) => {
             let id = parse_uuid(id, "approval")?;
-            let approval = service::decide_approval(store, &token, id, *action == "accept", now).await?;
+            let approval = approvals::decide_approval(store, &token, id, *action == "accept", now).await?;
             json(200, &approval)
         }
         (Method::GET, ["api", "portals", portal, "developers"]) => {
             let portal = parse_uuid(portal, "portal")?;
             let params =
                 ListParams { state: query(&req, "state"), q: query(&req, "q"), limit: query(&req, "limit"), cursor: query(&req, "cursor") };
-            let page = service::list_developers(store, &token, portal, params).await?;
+            let page = lifecycle::list_developers(store, &token, portal, params).await?;
             let list: Vec<DeveloperView> = page.items.iter().map(Developer::view).collect();
             json(200, &j!({ "list": list, "total": page.total, "next_cursor": page.next_cursor }))
         }
@@ -46,14 +47,14 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
             let portal = parse_uuid(portal, "portal")?;
             let id = parse_uuid(id, "developer")?;
             match method {
-                Method::GET => json(200, &service::developer_for(store, &token, portal, id).await?.view()),
+                Method::GET => json(200, &lifecycle::developer_for(store, &token, portal, id).await?.view()),
                 Method::PATCH => {
                     let patch = parse_json(&req)?;
-                    let changed = service::patch_developer(store, &token, portal, id, patch, now).await?;
+                    let changed = lifecycle::patch_developer(store, &token, portal, id, patch, now).await?;
                     json(200, &changed.developer().view())
                 }
                 Method::DELETE => {
-                    service::delete_developer(store, &token, portal, id, now).await?;
+                    lifecycle::delete_developer(store, &token, portal, id, now).await?;
                     no_content()
                 }
                 _ => Err(route_not_found()),

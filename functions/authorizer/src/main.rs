@@ -15,9 +15,10 @@
 use std::collections::HashMap;
 
 use aws_lambda_events::event::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
-use gatehouse::app::{self, Config};
-use gatehouse::apps;
+use gatehouse::authorizer;
+use gatehouse::config::Config;
 use gatehouse::dynamo::Dynamo;
+use gatehouse::wiring;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::json;
 use uuid::Uuid;
@@ -67,7 +68,7 @@ impl Authorizer {
         let portal = req.stage_variables.get("gatehouse_portal_id").and_then(|p| p.parse().ok()).or(self.portal);
         let key = req.headers.get("x-api-key").and_then(|v| v.to_str().ok());
         let grant = match (portal, required_product(&self.routes, req.route_key.as_deref())) {
-            (Some(portal), Some(product)) => apps::authorize(&self.store, key, portal, product).await?,
+            (Some(portal), Some(product)) => authorizer::authorize(&self.store, key, portal, product).await?,
             (None, _) => {
                 tracing::error!("no portal configured for the authorizer");
                 None
@@ -91,9 +92,9 @@ impl Authorizer {
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env();
-    let sdk = app::sdk_config(env!("CARGO_PKG_NAME")).await;
+    let sdk = wiring::sdk_config(env!("CARGO_PKG_NAME")).await;
     let authorizer = Authorizer {
-        store: app::dynamo(&sdk, &config),
+        store: wiring::dynamo(&sdk, &config),
         portal: std::env::var("GATEHOUSE_AUTHORIZER_PORTAL_ID").ok().and_then(|p| p.parse().ok()),
         routes: route_products(&std::env::var("GATEHOUSE_ROUTE_PRODUCTS").unwrap_or_default()),
     };

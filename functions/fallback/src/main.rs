@@ -3,9 +3,8 @@
 //! path a 404 problem. The route table is `gatehouse::routes` (checked against the template).
 //! No AWS access: nothing to read, nothing to write.
 
-use gatehouse::http::{self, route_not_found, HttpResult};
+use gatehouse::http::{self, route_not_found, HttpError, HttpResult};
 use gatehouse::routes::allowed_methods;
-use gatehouse::AppError;
 use lambda_http::{Request, RequestExt};
 
 fn unmatched(req: &Request) -> HttpResult {
@@ -16,7 +15,7 @@ fn unmatched(req: &Request) -> HttpResult {
     if allow.is_empty() {
         return Err(route_not_found());
     }
-    Err(AppError::MethodNotAllowed { method: req.method().to_string(), allow })
+    Err(HttpError::MethodNotAllowed { method: req.method().to_string(), allow })
 }
 
 #[tokio::main]

@@ -2,9 +2,9 @@
 //! `GET .../invites`, `DELETE .../invites/{id}`, `POST .../invites/{id}/resend` (admin), and
 //! `POST .../invites/accept` (public, with the link's token).
 
-use gatehouse::accounts::{self, InviteRequest};
-use gatehouse::app::Ctx;
 use gatehouse::http::{self, json, no_content, parse_json, parse_uuid, query, route_not_found, segments, HttpResult};
+use gatehouse::invites::{self, InviteRequest};
+use gatehouse::wiring::Ctx;
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
 
@@ -16,7 +16,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     if let (&Method::POST, ["api", "portals", portal, "invites", "accept"]) = (req.method(), path.as_slice()) {
         let portal = parse_uuid(portal, "portal")?;
         let body = parse_json(&req)?;
-        let dev = accounts::accept_invite(store, portal, body, now).await?;
+        let dev = invites::accept_invite(store, portal, body, now).await?;
         return json(201, &dev.view());
     }
     let token = http::admin(store, &req, ctx.now(&req)).await?;
@@ -25,11 +25,11 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
             let portal = parse_uuid(portal, "portal")?;
             match InviteRequest::from_body(parse_json(&req)?)? {
                 InviteRequest::Links(body) => {
-                    let invites = accounts::invite_links(store, ctx.config_with_secret().await?, &token, portal, body, now).await?;
+                    let invites = invites::invite_links(store, ctx.config_with_secret().await?, &token, portal, body, now).await?;
                     json(201, &j!({ "invites": invites }))
                 }
                 InviteRequest::Password(body) => {
-                    let dev = accounts::invite_with_password(store, &token, portal, body, now).await?;
+                    let dev = invites::invite_with_password(store, &token, portal, body, now).await?;
                     json(201, &dev.view())
                 }
             }
@@ -37,17 +37,17 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         (Method::GET, ["api", "portals", portal, "invites"]) => {
             let portal = parse_uuid(portal, "portal")?;
             let page =
-                accounts::list_invites(store, &token, portal, query(&req, "status"), query(&req, "limit"), query(&req, "cursor"), now)
+                invites::list_invites(store, &token, portal, query(&req, "status"), query(&req, "limit"), query(&req, "cursor"), now)
                     .await?;
             let list: Vec<_> = page.items.iter().map(|i| i.view(now)).collect();
             json(200, &j!({ "list": list, "next_cursor": page.next_cursor }))
         }
         (Method::DELETE, ["api", "portals", portal, "invites", id]) => {
-            accounts::withdraw_invite(store, &token, parse_uuid(portal, "portal")?, parse_uuid(id, "invite")?, now).await?;
+            invites::withdraw_invite(store, &token, parse_uuid(portal, "portal")?, parse_uuid(id, "invite")?, now).await?;
             no_content()
         }
         (Method::POST, ["api", "portals", portal, "invites", id, "resend"]) => {
-            let invite = accounts::resend_invite(
+            let invite = invites::resend_invite(
                 store,
                 ctx.config_with_secret().await?,
                 &token,

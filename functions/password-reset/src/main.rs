@@ -1,9 +1,9 @@
 //! Account recovery: `POST /api/portals/{portal_id}/password-reset`,
 //! `POST .../password-reset/confirm`, and email verification `POST .../verify-email`.
 
-use gatehouse::app::Ctx;
 use gatehouse::http::{self, json, no_content, parse_json, parse_uuid, route_not_found, segments, HttpResult};
 use gatehouse::recovery;
+use gatehouse::wiring::Ctx;
 use lambda_http::{http::Method, Request};
 
 async fn handle(ctx: &Ctx, req: Request) -> HttpResult {

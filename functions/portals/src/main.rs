@@ -1,8 +1,8 @@
 //! Admin routes for portals: `POST /api/portals`, `GET|PATCH /api/portals/{portal_id}`.
 
-use gatehouse::app::Ctx;
 use gatehouse::http::{self, json, parse_json, parse_uuid, route_not_found, segments, HttpResult};
-use gatehouse::service;
+use gatehouse::portals;
+use gatehouse::wiring::Ctx;
 use lambda_http::{http::Method, Request};
 
 async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
@@ -13,17 +13,17 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     match (req.method().clone(), path.as_slice()) {
         (Method::POST, ["api", "portals"]) => {
             let body = parse_json(&req)?;
-            let portal = service::create_portal(&ctx.store, &ctx.config, &token, body, now).await?;
+            let portal = portals::create_portal(&ctx.store, &ctx.config, &token, body, now).await?;
             json(201, &portal.view())
         }
         (Method::GET, ["api", "portals", id]) => {
-            let portal = service::portal_for(&ctx.store, &token, parse_uuid(id, "portal")?).await?;
+            let portal = portals::portal_for(&ctx.store, &token, parse_uuid(id, "portal")?).await?;
             json(200, &portal.view())
         }
         (Method::PATCH, ["api", "portals", id]) => {
             let id = parse_uuid(id, "portal")?;
             let patch = parse_json(&req)?;
-            let portal = service::patch_portal(&ctx.store, &ctx.config, &token, id, patch, now).await?;
+            let portal = portals::patch_portal(&ctx.store, &ctx.config, &token, id, patch, now).await?;
             json(200, &portal.view())
         }
         _ => Err(route_not_found()),

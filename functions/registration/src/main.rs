@@ -1,8 +1,8 @@
 //! Developer self-registration: `POST /api/portals/{portal_id}/register`.
 
-use gatehouse::app::Ctx;
 use gatehouse::http::{self, client_ip, json, parse_json, parse_uuid, route_not_found, segments, HttpResult};
-use gatehouse::service;
+use gatehouse::registration;
+use gatehouse::wiring::Ctx;
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
 
@@ -14,7 +14,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
             let portal = parse_uuid(portal, "portal")?;
             let body = parse_json(&req)?;
             let done =
-                service::register(&ctx.store, ctx.config_with_secret().await?, portal, body, &client_ip(&req), ctx.now(&req)).await?;
+                registration::register(&ctx.store, ctx.config_with_secret().await?, portal, body, &client_ip(&req), ctx.now(&req)).await?;
             json(202, &j!({ "id": done.id, "state": "pending" }))
         }
         _ => Err(route_not_found()),

@@ -1,10 +1,10 @@
 //! Developer sessions: `POST /api/portals/{portal_id}/login`, `GET .../me`,
 //! `POST .../me/password`, `POST .../logout`.
 
-use gatehouse::accounts;
-use gatehouse::app::Ctx;
 use gatehouse::http::{self, bearer, client_ip, json, no_content, parse_json, parse_uuid, route_not_found, segments, HttpResult};
+use gatehouse::sessions;
 use gatehouse::store::SessionStore;
+use gatehouse::wiring::Ctx;
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
 
@@ -20,22 +20,22 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     match (method, rest) {
         (Method::POST, ["login"]) => {
             let body = parse_json(&req)?;
-            let done = accounts::login(store, &ctx.config, portal, body, &client_ip(&req), now).await?;
+            let done = sessions::login(store, &ctx.config, portal, body, &client_ip(&req), now).await?;
             json(200, &j!({ "token": done.token, "expires_at": done.expires_at, "developer": done.developer.view() }))
         }
         (Method::GET, ["me"]) => {
-            let auth = accounts::authenticate(store, bearer(&req), portal, now).await?;
+            let auth = sessions::authenticate(store, bearer(&req), portal, now).await?;
             json(200, &auth.developer.view())
         }
         (Method::POST, ["me", "password"]) => {
-            let auth = accounts::authenticate(store, bearer(&req), portal, now).await?;
+            let auth = sessions::authenticate(store, bearer(&req), portal, now).await?;
             let body = parse_json(&req)?;
-            accounts::change_password(store, auth, body, &client_ip(&req), now).await?;
+            sessions::change_password(store, auth, body, &client_ip(&req), now).await?;
             no_content()
         }
         (Method::POST, ["logout"]) => {
             // Allowed also before a one-time password is changed (as `/me` and the change are).
-            let auth = accounts::authenticate(store, bearer(&req), portal, now).await?;
+            let auth = sessions::authenticate(store, bearer(&req), portal, now).await?;
             store.delete_session(auth.developer.id, &auth.session.token_hash).await?;
             no_content()
         }

@@ -3,10 +3,12 @@
 #![recursion_limit = "256"]
 
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use gatehouse::app::{self, Clock, Config, SecretLoader};
+use gatehouse::clock::Clock;
+use gatehouse::config::Config;
 use gatehouse::consumer::Consumer;
 use gatehouse::dynamo::Dynamo;
 use gatehouse::ses::Ses;
+use gatehouse::wiring::{self, SecretLoader};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -17,10 +19,10 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env();
     // Mail from a sender IAM does not allow would fail for every portal: refuse to start.
     config.check_sender()?;
-    let sdk = app::sdk_config(env!("CARGO_PKG_NAME")).await;
+    let sdk = wiring::sdk_config(env!("CARGO_PKG_NAME")).await;
     // Link mails need the token secret: fetched while the runtime starts polling.
     let secret = SecretLoader::start(&sdk);
-    let (store, mailer, clock) = (app::dynamo(&sdk, &config), app::ses(&sdk), Clock::from_env());
+    let (store, mailer, clock) = (wiring::dynamo(&sdk, &config), wiring::ses(&sdk), Clock::from_env());
     let consumer: OnceCell<Consumer<Dynamo, Ses>> = OnceCell::new();
     let (consumer, secret, config) = (&consumer, &secret, &config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

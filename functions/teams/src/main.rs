@@ -2,10 +2,10 @@
 //! `POST|GET /api/portals/{portal_id}/teams/{team_id}/developers`,
 //! `DELETE /api/portals/{portal_id}/teams/{team_id}/developers/{developer_id}`.
 
-use gatehouse::app::Ctx;
-use gatehouse::apps;
 use gatehouse::domain::{Developer, DeveloperView};
 use gatehouse::http::{self, json, no_content, parse_json, parse_uuid, query, route_not_found, segments, HttpResult};
+use gatehouse::teams;
+use gatehouse::wiring::Ctx;
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
 
@@ -17,26 +17,26 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     let store = &ctx.store;
     match (req.method().clone(), path.as_slice()) {
         (Method::POST, ["api", "portals", portal, "teams"]) => {
-            let team = apps::create_team(store, &token, parse_uuid(portal, "portal")?, parse_json(&req)?, now).await?;
+            let team = teams::create_team(store, &token, parse_uuid(portal, "portal")?, parse_json(&req)?, now).await?;
             json(201, &team)
         }
         (Method::GET, ["api", "portals", portal, "teams"]) => {
-            let page = apps::list_teams(store, &token, parse_uuid(portal, "portal")?, query(&req, "limit"), query(&req, "cursor")).await?;
+            let page = teams::list_teams(store, &token, parse_uuid(portal, "portal")?, query(&req, "limit"), query(&req, "cursor")).await?;
             json(200, &j!({ "list": page.items, "next_cursor": page.next_cursor }))
         }
         (Method::POST, ["api", "portals", portal, "teams", team, "developers"]) => {
             let (portal, team) = (parse_uuid(portal, "portal")?, parse_uuid(team, "team")?);
-            let dev = apps::add_member(store, &token, portal, team, parse_json(&req)?, now).await?;
+            let dev = teams::add_member(store, &token, portal, team, parse_json(&req)?, now).await?;
             json(201, &j!({ "team_id": team, "developer": dev.view() }))
         }
         (Method::GET, ["api", "portals", portal, "teams", team, "developers"]) => {
             let (portal, team) = (parse_uuid(portal, "portal")?, parse_uuid(team, "team")?);
-            let page = apps::members(store, &token, portal, team, query(&req, "limit"), query(&req, "cursor")).await?;
+            let page = teams::members(store, &token, portal, team, query(&req, "limit"), query(&req, "cursor")).await?;
             let list: Vec<DeveloperView> = page.items.iter().map(Developer::view).collect();
             json(200, &j!({ "list": list, "total": page.total, "next_cursor": page.next_cursor }))
         }
         (Method::DELETE, ["api", "portals", portal, "teams", team, "developers", dev]) => {
-            apps::remove_member(
+            teams::remove_member(
                 store,
                 &token,
                 parse_uuid(portal, "portal")?,

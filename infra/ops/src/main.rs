@@ -20,10 +20,12 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
     StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
-use gatehouse::app::{self, Clock, Config};
+use gatehouse::clock::Clock;
+use gatehouse::config::{self, Config};
 use gatehouse::crypto::mint_token;
 use gatehouse::domain::{Portal, PortalSettings, SettingsPatch};
 use gatehouse::store::{AdminToken, AdminTokenStore, PortalStore};
+use gatehouse::wiring;
 use uuid::Uuid;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -95,7 +97,9 @@ async fn create_portal(store: &impl PortalStore, name: &str, settings: Option<&s
     let settings = match settings {
         Some(json) => {
             let patch: SettingsPatch = serde_json::from_str(json)?;
-            patch.apply(PortalSettings::default(), "").map_err(|e| format!("invalid settings: {e:?}"))?
+            patch
+                .apply(PortalSettings::default(), "", gatehouse::mail::validate_override)
+                .map_err(|e| format!("invalid settings: {e:?}"))?
         }
         None => PortalSettings::default(),
     };
@@ -210,8 +214,8 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
     };
     let f = flags(&args[1..]);
     let config = Config::from_env();
-    let sdk = app::sdk_config("ops").await;
-    let store = app::dynamo(&sdk, &config);
+    let sdk = wiring::sdk_config("ops").await;
+    let store = wiring::dynamo(&sdk, &config);
     match cmd.as_str() {
         "create-table" => create_table(store.client(), &config.table).await?,
         "create-portal" => {
@@ -269,7 +273,7 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
                 }
             };
             let checked =
-                Config { allowed_sender_domains: app::parse_sender_domains(Some(&sender_domains), &config.sender)?, ..config.clone() };
+                Config { allowed_sender_domains: config::parse_sender_domains(Some(&sender_domains), &config.sender)?, ..config.clone() };
             checked.check_sender()?;
             verify_sender(&sdk, &config.sender).await?;
             for domain in &checked.allowed_sender_domains {

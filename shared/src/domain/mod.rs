@@ -3,10 +3,14 @@
 
 pub mod lifecycle;
 pub mod model;
+pub mod records;
 pub mod settings;
+pub mod templates;
 pub mod types;
 
 pub use lifecycle::{auto_approval, auto_approval_now, AutoApproval, ForbiddenTransition, Transition};
 pub use model::*;
+pub use records::*;
 pub use settings::{PortalSettings, RateLimitOverrides, RateLimitPatch, RejectAction, SettingsPatch};
+pub use templates::{MailKind, TemplateOverride};
 pub use types::*;

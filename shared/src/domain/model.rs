@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::settings::PortalSettings;
-use super::types::DeveloperState;
+use super::types::{DeveloperState, Email, PersonName, Username};
 
 pub type Timestamp = DateTime<Utc>;
 
@@ -124,7 +124,96 @@ pub struct DeveloperView<'a> {
     pub last_active_at: Option<Timestamp>,
 }
 
+/// The one rule for optimistic concurrency: every write of a versioned record stores the
+/// version read plus one (and the time of the write); the store's condition is that the stored
+/// version is still the one read (`version - 1` of what is written).
+pub trait Versioned {
+    fn version_mut(&mut self) -> &mut u64;
+    fn updated_at_mut(&mut self) -> &mut Timestamp;
+
+    /// Marks this record as the next version of the one read, written at `now`.
+    fn bump(&mut self, now: Timestamp) {
+        *self.version_mut() += 1;
+        *self.updated_at_mut() = now;
+    }
+
+    /// This record as the next version, written at `now`.
+    fn bumped(mut self, now: Timestamp) -> Self
+    where
+        Self: Sized,
+    {
+        self.bump(now);
+        self
+    }
+}
+
+macro_rules! versioned {
+    ($($t:ty),*) => {$(
+        impl Versioned for $t {
+            fn version_mut(&mut self) -> &mut u64 {
+                &mut self.version
+            }
+            fn updated_at_mut(&mut self) -> &mut Timestamp {
+                &mut self.updated_at
+            }
+        }
+    )*};
+}
+pub(crate) use versioned;
+
+versioned!(Portal, Developer);
+
 impl Developer {
+    /// A new builtin developer record (version 1, no sessions yet).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_builtin(
+        origin: Origin,
+        portal_id: Uuid,
+        email: Option<&Email>,
+        username: Option<&Username>,
+        name: &PersonName,
+        state: DeveloperState,
+        password_hash: String,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            portal_id,
+            username: username.map(|u| u.as_str().to_string()),
+            name: name.as_str().to_string(),
+            email: email.map(|e| e.as_str().to_string()),
+            email_norm: email.map(|e| e.normalized().to_string()),
+            email_verified: false,
+            state,
+            provider: Provider::Builtin,
+            must_change_password: false,
+            password_hash: Some(password_hash),
+            teams: vec![],
+            application_count: 0,
+            created_at: now,
+            updated_at: now,
+            last_active_at: None,
+            approval_id: None,
+            approval_ids: vec![],
+            version: 1,
+            session_epoch: 0,
+            temporary_password_expires_at: None,
+            invite_id: None,
+            stored_origin: Some(origin),
+        }
+    }
+
+    /// The developer with a new password: the one-time password requirement is gone and every
+    /// session ends (the session epoch moves on).
+    pub fn with_new_password(&self, password_hash: String) -> Self {
+        let mut after = self.clone();
+        after.password_hash = Some(password_hash);
+        after.must_change_password = false;
+        after.temporary_password_expires_at = None;
+        after.session_epoch += 1;
+        after
+    }
+
     /// How the account was created. Older records did not keep it: an accepted invite means
     /// invited, an approval request opened at creation means self-registered, else an admin.
     pub fn origin(&self) -> Origin {
@@ -217,6 +306,23 @@ pub struct Approval {
     pub created_at: Timestamp,
     pub decided_at: Option<Timestamp>,
     pub decided_by: Option<String>,
+}
+
+impl Approval {
+    /// The registration approval request a pending developer's open `approval_id` names.
+    pub fn for_registration(d: &Developer, now: Timestamp) -> Self {
+        Self {
+            id: d.approval_id.expect("a pending developer has an open approval"),
+            event: APPROVAL_EVENT_REGISTRATION.into(),
+            status: ApprovalStatus::Pending,
+            portal_id: d.portal_id,
+            developer_id: d.id,
+            developer: d.snapshot(),
+            created_at: now,
+            decided_at: None,
+            decided_by: None,
+        }
+    }
 }
 
 /// What happened in a developer's lifecycle. The event log doubles as the outbox: the stream
@@ -344,190 +450,5 @@ impl LifecycleEvent {
             token_nonce: None,
             expires_at: None,
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InviteStatus {
-    Pending,
-    Accepted,
-    Withdrawn,
-    /// Never stored: a pending invite past its expiry is shown as expired.
-    Expired,
-}
-
-impl InviteStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Accepted => "accepted",
-            Self::Withdrawn => "withdrawn",
-            Self::Expired => "expired",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "pending" => Ok(Self::Pending),
-            "accepted" => Ok(Self::Accepted),
-            "withdrawn" => Ok(Self::Withdrawn),
-            "expired" => Ok(Self::Expired),
-            _ => Err("must be one of pending, accepted, withdrawn, expired".into()),
-        }
-    }
-}
-
-/// A registration-link invite. Its token is derived from `nonce` with the server secret and
-/// stored only as `token_hash`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Invite {
-    pub id: Uuid,
-    pub portal_id: Uuid,
-    pub email: String,
-    pub email_norm: String,
-    pub status: InviteStatus,
-    pub nonce: String,
-    pub token_hash: String,
-    pub expires_at: Timestamp,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    pub accepted_by: Option<Uuid>,
-    pub version: u64,
-}
-
-impl Invite {
-    /// The status as clients see it: a pending invite past its expiry is `expired`.
-    pub fn status_at(&self, now: Timestamp) -> InviteStatus {
-        if self.status == InviteStatus::Pending && self.expires_at <= now {
-            InviteStatus::Expired
-        } else {
-            self.status
-        }
-    }
-
-    pub fn view(&self, now: Timestamp) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "email": self.email,
-            "status": self.status_at(now),
-            "expires_at": self.expires_at,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "developer_id": self.accepted_by,
-        })
-    }
-}
-
-/// A developer session: stored by token hash in the developer's item collection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Session {
-    pub developer_id: Uuid,
-    pub portal_id: Uuid,
-    pub token_hash: String,
-    pub epoch: u64,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
-}
-
-/// A single-use link token (password reset, email verification) of one developer. At most one
-/// per purpose: issuing a new one replaces (voids) the old. The token is derived from `nonce`
-/// with the server secret; only its hash is stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LinkToken {
-    pub developer_id: Uuid,
-    pub portal_id: Uuid,
-    pub purpose: LinkPurpose,
-    pub nonce: String,
-    pub token_hash: String,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LinkPurpose {
-    Reset,
-    Verify,
-}
-
-impl LinkPurpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Reset => "reset",
-            Self::Verify => "verify",
-        }
-    }
-    /// The token prefix of links for this purpose.
-    pub fn prefix(self) -> &'static str {
-        match self {
-            Self::Reset => "ghr_",
-            Self::Verify => "ghv_",
-        }
-    }
-}
-
-/// A team of developers in a portal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Team {
-    pub id: Uuid,
-    pub portal_id: Uuid,
-    pub name: String,
-    pub description: Option<String>,
-    pub created_at: Timestamp,
-}
-
-/// A developer's application; `products` are the API products it is subscribed to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Application {
-    pub id: Uuid,
-    pub portal_id: Uuid,
-    pub developer_id: Uuid,
-    pub name: String,
-    pub description: Option<String>,
-    pub products: Vec<String>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    pub version: u64,
-}
-
-impl Application {
-    pub fn view(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "portal_id": self.portal_id,
-            "developer_id": self.developer_id,
-            "name": self.name,
-            "description": self.description,
-            "products": self.products,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
-    }
-}
-
-/// An API key of an application, stored by hash in its developer's item collection. The key
-/// names its developer and application (`ghk_<developer><application>.<secret>`), so the
-/// authorizer reads key, developer and application in one round trip.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Credential {
-    pub id: Uuid,
-    pub portal_id: Uuid,
-    pub developer_id: Uuid,
-    pub application_id: Uuid,
-    pub key_hash: String,
-    /// The first characters of the key, to recognise it in lists.
-    pub key_prefix: String,
-    pub created_at: Timestamp,
-}
-
-impl Credential {
-    pub fn view(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "application_id": self.application_id,
-            "key_prefix": self.key_prefix,
-            "created_at": self.created_at,
-        })
     }
 }

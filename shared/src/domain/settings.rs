@@ -4,8 +4,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use std::collections::BTreeMap;
 
+use super::templates::{MailKind, TemplateOverride};
 use super::types::{Domain, Email, FieldError};
-use crate::mail::{validate_override, MailKind, TemplateOverride};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -132,7 +132,14 @@ const TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=31_536_000;
 impl SettingsPatch {
     /// Merges this patch into `settings`, or names every field that is invalid.
     /// `prefix` is prepended to field names (`settings.` when nested in a portal body).
-    pub fn apply(self, mut settings: PortalSettings, prefix: &str) -> Result<PortalSettings, Vec<FieldError>> {
+    /// `check_template` names the problems of an email template override (part, message):
+    /// the template language's policy lives with the renderer, outside the domain.
+    pub fn apply(
+        self,
+        mut settings: PortalSettings,
+        prefix: &str,
+        check_template: impl Fn(&TemplateOverride) -> Vec<(&'static str, String)>,
+    ) -> Result<PortalSettings, Vec<FieldError>> {
         let mut errors = Vec::new();
         let field = |name: &str| format!("{prefix}{name}");
 
@@ -241,7 +248,7 @@ impl SettingsPatch {
                         settings.email_templates.remove(&name);
                     }
                     Some(o) => {
-                        let problems = validate_override(&o);
+                        let problems = check_template(&o);
                         if problems.is_empty() {
                             settings.email_templates.insert(name, o);
                         } else {
@@ -343,6 +350,10 @@ pub fn parse_base_url(raw: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    fn no_template_problems(_: &TemplateOverride) -> Vec<(&'static str, String)> {
+        vec![]
+    }
+
     #[test]
     fn defaults_follow_the_contract() {
         let s = PortalSettings::default();
@@ -366,13 +377,13 @@ mod tests {
     #[test]
     fn rate_limits_merge_per_limit_null_removes_one_and_out_of_range_is_named() {
         let patch: SettingsPatch = serde_json::from_str(r#"{"rate_limits": {"register_per_client": 3, "login_per_portal": 50}}"#).unwrap();
-        let s = patch.apply(PortalSettings::default(), "").unwrap();
+        let s = patch.apply(PortalSettings::default(), "", no_template_problems).unwrap();
         assert_eq!((s.rate_limits.register_per_client, s.rate_limits.login_per_portal), (Some(3), Some(50)));
         let patch: SettingsPatch = serde_json::from_str(r#"{"rate_limits": {"register_per_client": null}}"#).unwrap();
-        let s = patch.apply(s, "").unwrap();
+        let s = patch.apply(s, "", no_template_problems).unwrap();
         assert_eq!((s.rate_limits.register_per_client, s.rate_limits.login_per_portal), (None, Some(50)), "the other stays");
         let patch: SettingsPatch = serde_json::from_str(r#"{"rate_limits": {"login_per_client": 0}}"#).unwrap();
-        let errors = patch.apply(s, "settings.").unwrap_err();
+        let errors = patch.apply(s, "settings.", no_template_problems).unwrap_err();
         assert_eq!(errors[0].field, "settings.rate_limits.login_per_client");
         assert!(serde_json::from_str::<SettingsPatch>(r#"{"rate_limits": {"login_per_day": 3}}"#).is_err());
     }
@@ -381,7 +392,7 @@ mod tests {
     fn a_patch_merges_only_the_fields_it_names() {
         let patch: SettingsPatch =
             serde_json::from_str(r#"{"auto_approve": true, "trusted_domains": ["Acme.com", "*.partner.io", "acme.com"]}"#).unwrap();
-        let s = patch.apply(PortalSettings::default(), "").unwrap();
+        let s = patch.apply(PortalSettings::default(), "", no_template_problems).unwrap();
         assert!(s.auto_approve);
         assert_eq!(s.trusted_domains.iter().map(Domain::as_str).collect::<Vec<_>>(), ["acme.com", "partner.io"]);
         assert!(s.self_registration, "untouched fields keep their value");
@@ -393,7 +404,7 @@ mod tests {
             r#"{"trusted_domains": ["not a domain"], "admin_emails": ["ok@example.com", "nope"], "portal_url": "ftp://x", "invite_ttl_seconds": 1}"#,
         )
         .unwrap();
-        let errors = patch.apply(PortalSettings::default(), "settings.").unwrap_err();
+        let errors = patch.apply(PortalSettings::default(), "settings.", no_template_problems).unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -409,17 +420,17 @@ mod tests {
     #[test]
     fn null_clears_an_optional_setting() {
         let base = SettingsPatch { portal_url: Some(Some("https://p.example.com/".into())), ..Default::default() }
-            .apply(PortalSettings::default(), "")
+            .apply(PortalSettings::default(), "", no_template_problems)
             .unwrap();
         assert_eq!(base.portal_url.as_deref(), Some("https://p.example.com"));
         let patch: SettingsPatch = serde_json::from_str(r#"{"portal_url": null}"#).unwrap();
-        assert_eq!(patch.apply(base, "").unwrap().portal_url, None);
+        assert_eq!(patch.apply(base, "", no_template_problems).unwrap().portal_url, None);
     }
 
     #[test]
     fn stored_settings_round_trip_through_json() {
         let s = SettingsPatch { trusted_domains: Some(vec!["acme.com".into()]), ..Default::default() }
-            .apply(PortalSettings::default(), "")
+            .apply(PortalSettings::default(), "", no_template_problems)
             .unwrap();
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["trusted_domains"], serde_json::json!(["acme.com"]));

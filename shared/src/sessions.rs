@@ -1,419 +1,16 @@
-//! Invites (registration links and one-time passwords) and developer sessions (login, `/me`,
-//! password change, logout, throttling of failed logins).
+//! Developer sessions: login (with the failed-sign-in and anti-automation counters), session
+//! checks, the password change, and what a session may do before its one-time password changes.
 
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::app::Config;
-use crate::consumer::INVITE_TOKEN_PREFIX;
-use crate::crypto::{constant_time_eq, derive_token, hash_password, mint_session_token, nonce, token_hash, token_id, verify_password};
+use crate::config::Config;
+use crate::crypto::{constant_time_eq, hash_password, token_hash, token_id, verify_password};
 use crate::domain::*;
 use crate::error::AppError;
-use crate::http::Fields;
-use crate::service::{new_developer, parse_limit, portal_for};
+use crate::fields::Fields;
 use crate::store::*;
-use crate::throttle;
-
-/// At most this many addresses per invite request.
-pub const MAX_INVITES_PER_REQUEST: usize = 100;
-
-// ---------------------------------------------------------------- admin: invites
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LinkInvites {
-    pub emails: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordInvite {
-    pub username: String,
-    pub password: String,
-    pub name: String,
-    #[serde(default)]
-    pub email: Option<String>,
-}
-
-/// The two bodies of `POST .../developers/invites`: a list of addresses, or a username with a
-/// one-time password.
-pub enum InviteRequest {
-    Links(LinkInvites),
-    Password(PasswordInvite),
-}
-
-impl InviteRequest {
-    pub fn from_body(body: Map<String, Value>) -> Result<Self, AppError> {
-        let links = body.contains_key("emails");
-        let value = Value::Object(body);
-        let parsed = if links {
-            serde_path_to_error::deserialize(value).map(InviteRequest::Links)
-        } else {
-            serde_path_to_error::deserialize(value).map(InviteRequest::Password)
-        };
-        parsed.map_err(|e| {
-            let msg = e.inner().to_string();
-            let quoted = msg.split('`').nth(1).unwrap_or_default().to_string();
-            let path = e.path().to_string();
-            if msg.starts_with("unknown field") {
-                AppError::field(if path == "." { &quoted } else { &path }, "is not a known field")
-            } else if msg.starts_with("missing field") {
-                AppError::field(&quoted, "is required (give either emails, or username, password and name)")
-            } else {
-                AppError::field(if path == "." { "body" } else { &path }, msg)
-            }
-        })
-    }
-}
-
-fn invite_event(invite: &Invite, event_type: EventType, actor: Actor, now: Timestamp) -> LifecycleEvent {
-    LifecycleEvent {
-        id: Uuid::now_v7(),
-        event_type,
-        portal_id: invite.portal_id,
-        developer_id: invite.accepted_by,
-        actor,
-        from_state: None,
-        to_state: None,
-        at: now,
-        approval_id: None,
-        developer: DeveloperSnapshot { email: Some(invite.email.clone()), name: String::new(), username: None },
-        reason: None,
-        invite_id: Some(invite.id),
-        token_nonce: (event_type == EventType::InviteSent).then(|| invite.nonce.clone()),
-        expires_at: Some(invite.expires_at),
-    }
-}
-
-/// (Re)issues an invite's link: a fresh nonce, token hash and expiry.
-fn issue(invite: &mut Invite, config: &Config, ttl_seconds: u64, now: Timestamp) {
-    invite.nonce = nonce();
-    invite.token_hash = derive_token(&config.token_secret, INVITE_TOKEN_PREFIX, "invite", invite.id, &invite.nonce).hash;
-    invite.expires_at = now + chrono::Duration::seconds(ttl_seconds as i64);
-    invite.updated_at = now;
-}
-
-fn links_disabled() -> AppError {
-    AppError::Forbidden("registration-link invites are disabled for this portal (invite_email is off); invite with a username and one-time password instead".into())
-}
-
-/// One registration-link invite per address; duplicates, existing developers and addresses
-/// already invited are reported per address, not fatal.
-pub async fn invite_links<S>(
-    store: &S,
-    config: &Config,
-    token: &AdminToken,
-    portal_id: Uuid,
-    body: LinkInvites,
-    now: Timestamp,
-) -> Result<Vec<Value>, AppError>
-where
-    S: PortalStore + InviteStore,
-{
-    let mut f = Fields::default();
-    if body.emails.is_empty() {
-        f.push("emails", "must list at least one address");
-    }
-    if body.emails.len() > MAX_INVITES_PER_REQUEST {
-        f.push("emails", format!("must list at most {MAX_INVITES_PER_REQUEST} addresses"));
-    }
-    let parsed: Vec<Option<Email>> =
-        body.emails.iter().enumerate().map(|(i, e)| f.check(&format!("emails[{i}]"), Email::parse(e))).collect();
-    f.finish()?;
-    let portal = portal_for(store, token, portal_id).await?;
-    if !portal.settings.invite_email {
-        return Err(links_disabled());
-    }
-    let emails: Vec<Email> = parsed.into_iter().flatten().collect();
-    let mut unique: Vec<String> = Vec::new();
-    for e in &emails {
-        if !unique.contains(&e.normalized().to_string()) {
-            unique.push(e.normalized().to_string());
-        }
-    }
-    let registered = store.registered_emails(portal_id, &unique).await?;
-    let actor = Actor::admin(&token.id);
-    let mut seen: Vec<String> = Vec::new();
-    let mut plan = Vec::new();
-    for e in &emails {
-        let norm = e.normalized().to_string();
-        let status = if seen.contains(&norm) {
-            Some("duplicate")
-        } else if registered.contains(&norm) {
-            Some("already_registered")
-        } else {
-            None
-        };
-        seen.push(norm.clone());
-        let invite = status.is_none().then(|| {
-            let mut invite = Invite {
-                id: Uuid::now_v7(),
-                portal_id,
-                email: e.as_str().to_string(),
-                email_norm: norm,
-                status: InviteStatus::Pending,
-                nonce: String::new(),
-                token_hash: String::new(),
-                expires_at: now,
-                created_at: now,
-                updated_at: now,
-                accepted_by: None,
-                version: 1,
-            };
-            issue(&mut invite, config, portal.settings.invite_ttl_seconds, now);
-            invite
-        });
-        plan.push((e.as_str().to_string(), status, invite));
-    }
-    let writes = plan.iter().map(|(_, _, invite)| async {
-        match invite {
-            Some(inv) => Some(store.create_invite(inv, &invite_event(inv, EventType::InviteSent, actor.clone(), now), now).await),
-            None => None,
-        }
-    });
-    let results = futures::future::join_all(writes).await;
-    let mut out = Vec::new();
-    for ((email, status, invite), result) in plan.into_iter().zip(results) {
-        let entry = match (status, invite, result) {
-            (Some(st), _, _) => {
-                json!({ "id": null, "email": email, "status": st, "expires_at": null })
-            }
-            (None, Some(inv), Some(Ok(()))) => {
-                json!({ "id": inv.id, "email": email, "status": "pending", "expires_at": inv.expires_at })
-            }
-            (None, _, Some(Err(InviteError::AlreadyInvited))) => {
-                json!({ "id": null, "email": email, "status": "already_invited", "expires_at": null })
-            }
-            (None, _, Some(Err(InviteError::Store(e)))) => return Err(e.into()),
-            _ => return Err(AppError::internal("invite plan and results disagree")),
-        };
-        out.push(entry);
-    }
-    Ok(out)
-}
-
-/// Rules for a one-time password chosen by an admin: it must be changed at first login and
-/// expires, so only length and a zxcvbn score of at least 2 are required.
-pub fn parse_temporary_password(raw: &str, inputs: &[&str]) -> Result<(), String> {
-    let n = raw.chars().count();
-    if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&n) {
-        return Err(format!("must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters"));
-    }
-    let inputs: Vec<&str> = inputs.iter().copied().filter(|s| !s.is_empty()).collect();
-    if zxcvbn::zxcvbn(raw, &inputs).score() < zxcvbn::Score::Two {
-        return Err("is too easy to guess, even for a one-time password".into());
-    }
-    Ok(())
-}
-
-/// An approved developer with a username and a one-time password that must be changed at first
-/// login and stops working after `temporary_password_ttl_seconds`.
-pub async fn invite_with_password<S>(
-    store: &S,
-    token: &AdminToken,
-    portal_id: Uuid,
-    body: PasswordInvite,
-    now: Timestamp,
-) -> Result<Developer, AppError>
-where
-    S: PortalStore + DeveloperStore,
-{
-    let mut f = Fields::default();
-    let username = f.check("username", Username::parse(&body.username));
-    let name = f.check("name", PersonName::parse(&body.name));
-    let email = match body.email.as_deref().map(str::trim) {
-        None | Some("") => Some(None),
-        Some(e) => f.check("email", Email::parse(e)).map(Some),
-    };
-    f.check("password", parse_temporary_password(&body.password, &[&body.username, &body.name, body.email.as_deref().unwrap_or_default()]));
-    f.finish()?;
-    let (username, name, email) = (username.expect("checked"), name.expect("checked"), email.expect("checked"));
-    let portal = portal_for(store, token, portal_id).await?;
-    let hash = hash_password(&Password::unchecked(&body.password)).await?;
-    let mut dev = new_developer(Origin::Admin, portal_id, email.as_ref(), Some(&username), &name, DeveloperState::Approved, hash, now);
-    dev.must_change_password = true;
-    dev.temporary_password_expires_at = Some(now + chrono::Duration::seconds(portal.settings.temporary_password_ttl_seconds as i64));
-    let mut event = LifecycleEvent::new(EventType::Created, &dev, Actor::admin(&token.id), now);
-    event.to_state = Some(DeveloperState::Approved);
-    let new = NewDeveloper { developer: dev, approval: None, accepted_invite: None, verification: None, event };
-    match store.register(&new).await {
-        Ok(()) => Ok(new.developer),
-        Err(RegisterError::UsernameTaken) => Err(AppError::Conflict("this username is taken; choose another".into())),
-        Err(RegisterError::EmailTaken(_)) => Err(AppError::Conflict("a developer with this email already exists in this portal".into())),
-        Err(RegisterError::InviteUsed) | Err(RegisterError::Store(StoreError::Conflict)) => {
-            Err(AppError::Conflict("the developer was created concurrently".into()))
-        }
-        Err(RegisterError::Store(e)) => Err(e.into()),
-    }
-}
-
-async fn invite_for<S: InviteStore>(store: &S, token: &AdminToken, portal_id: Uuid, id: Uuid) -> Result<Invite, AppError> {
-    if !token.can_access(portal_id) {
-        return Err(AppError::NotFound("invite"));
-    }
-    match store.get_invite(id).await? {
-        Some(i) if i.portal_id == portal_id => Ok(i),
-        _ => Err(AppError::NotFound("invite")),
-    }
-}
-
-pub async fn list_invites<S: InviteStore + PortalStore>(
-    store: &S,
-    token: &AdminToken,
-    portal_id: Uuid,
-    status: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
-    now: Timestamp,
-) -> Result<Page<Invite>, AppError> {
-    let mut f = Fields::default();
-    let status = match status.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(s) => f.check("status", InviteStatus::parse(s)),
-    };
-    let limit = parse_limit(limit.as_deref(), &mut f);
-    f.finish()?;
-    portal_for(store, token, portal_id).await?;
-    Ok(store.list_invites(&InviteQuery { portal_id, status, limit, cursor: cursor.filter(|c| !c.is_empty()) }, now).await?)
-}
-
-/// Withdraws a pending (or expired) invite: its link stops working.
-pub async fn withdraw_invite<S: InviteStore>(
-    store: &S,
-    token: &AdminToken,
-    portal_id: Uuid,
-    id: Uuid,
-    now: Timestamp,
-) -> Result<(), AppError> {
-    let mut invite = invite_for(store, token, portal_id, id).await?;
-    if invite.status != InviteStatus::Pending {
-        return Err(AppError::Conflict(format!("this invite is already {}", invite.status.as_str())));
-    }
-    invite.status = InviteStatus::Withdrawn;
-    invite.version += 1;
-    invite.updated_at = now;
-    let event = invite_event(&invite, EventType::InviteWithdrawn, Actor::admin(&token.id), now);
-    store.update_invite(&invite, &event).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict("the invite changed meanwhile; read it again".into()),
-        e => e.into(),
-    })
-}
-
-/// Re-sends an invite with a new token and expiry; the old link is dead.
-pub async fn resend_invite<S: InviteStore + PortalStore>(
-    store: &S,
-    config: &Config,
-    token: &AdminToken,
-    portal_id: Uuid,
-    id: Uuid,
-    now: Timestamp,
-) -> Result<Invite, AppError> {
-    let mut invite = invite_for(store, token, portal_id, id).await?;
-    let portal = store.get_portal(portal_id).await?.ok_or(AppError::NotFound("portal"))?;
-    if !portal.settings.invite_email {
-        return Err(links_disabled());
-    }
-    if invite.status != InviteStatus::Pending {
-        return Err(AppError::Conflict(format!(
-            "this invite is {}; only pending or expired invites can be re-sent",
-            invite.status.as_str()
-        )));
-    }
-    issue(&mut invite, config, portal.settings.invite_ttl_seconds, now);
-    invite.version += 1;
-    let event = invite_event(&invite, EventType::InviteSent, Actor::admin(&token.id), now);
-    store.update_invite(&invite, &event).await.map_err(|e| match e {
-        StoreError::Conflict => AppError::Conflict("the invite changed meanwhile; read it again".into()),
-        e => e.into(),
-    })?;
-    Ok(invite)
-}
-
-// ---------------------------------------------------------------- public: accepting an invite
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AcceptInvite {
-    pub token: String,
-    pub password: String,
-    pub name: String,
-    #[serde(default)]
-    pub username: Option<String>,
-}
-
-fn invite_gone(why: &str) -> AppError {
-    AppError::Gone(format!("this invitation {why}; ask the portal's administrators for a new one"))
-}
-
-/// Accepts an invite: the invitee becomes an approved developer at once.
-pub async fn accept_invite<S>(store: &S, portal_id: Uuid, body: AcceptInvite, now: Timestamp) -> Result<Developer, AppError>
-where
-    S: InviteStore + DeveloperStore,
-{
-    let mut f = Fields::default();
-    let name = f.check("name", PersonName::parse(&body.name));
-    let username = match body.username.as_deref().map(str::trim) {
-        None | Some("") => Some(None),
-        Some(u) => f.check("username", Username::parse(u)).map(Some),
-    };
-    if body.token.trim().is_empty() {
-        f.push("token", "is required");
-    }
-    let id = token_id(body.token.trim(), INVITE_TOKEN_PREFIX);
-    let invite = match id {
-        Some(id) => store
-            .get_invite(id)
-            .await?
-            .filter(|i| i.portal_id == portal_id && constant_time_eq(&i.token_hash, &token_hash(body.token.trim()))),
-        None => None,
-    };
-    let email_input = invite.as_ref().map(|i| i.email.clone()).unwrap_or_default();
-    let password =
-        f.check("password", Password::parse(&body.password, &[&email_input, &body.name, body.username.as_deref().unwrap_or_default()]));
-    f.finish()?;
-    let invite = invite.ok_or_else(|| invite_gone("is not valid: it was re-sent, withdrawn or never existed"))?;
-    match invite.status_at(now) {
-        InviteStatus::Pending => {}
-        InviteStatus::Expired => return Err(invite_gone("has expired")),
-        InviteStatus::Accepted => return Err(invite_gone("was already used")),
-        InviteStatus::Withdrawn => return Err(invite_gone("was withdrawn")),
-    }
-    let email = Email::parse(&invite.email).map_err(AppError::internal)?;
-    let hash = hash_password(&password.expect("checked")).await?;
-    let mut dev = new_developer(
-        Origin::Invited,
-        portal_id,
-        Some(&email),
-        username.expect("checked").as_ref(),
-        &name.expect("checked"),
-        DeveloperState::Approved,
-        hash,
-        now,
-    );
-    dev.email_verified = true;
-    dev.invite_id = Some(invite.id);
-    let mut accepted = invite.clone();
-    accepted.status = InviteStatus::Accepted;
-    accepted.accepted_by = Some(dev.id);
-    accepted.version += 1;
-    accepted.updated_at = now;
-    let mut event = LifecycleEvent::new(EventType::InviteAccepted, &dev, Actor::developer(dev.id), now);
-    event.to_state = Some(DeveloperState::Approved);
-    event.invite_id = Some(invite.id);
-    let new = NewDeveloper { developer: dev, approval: None, accepted_invite: Some(accepted), verification: None, event };
-    match store.register(&new).await {
-        Ok(()) => Ok(new.developer),
-        Err(RegisterError::UsernameTaken) => Err(AppError::Conflict("this username is taken; choose another".into())),
-        Err(RegisterError::EmailTaken(_)) => {
-            Err(AppError::Conflict("an account with this email already exists; sign in or reset its password".into()))
-        }
-        Err(RegisterError::InviteUsed) => Err(invite_gone("was already used or re-sent")),
-        Err(RegisterError::Store(e)) => Err(e.into()),
-    }
-}
-
-// ---------------------------------------------------------------- sessions
+use crate::{throttle, tokens};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -468,7 +65,7 @@ where
     }
     f.finish()?;
     let (id, portal) = tokio::join!(store.find_login(portal_id, &login, login.contains('@')), store.get_portal(portal_id));
-    let (id, portal) = (id?, portal?.ok_or(AppError::NotFound("portal"))?);
+    let (id, portal) = (id?, portal?.ok_or(AppError::not_found("portal"))?);
     let gates = config.rate_limits.for_portal(&portal.settings.rate_limits).gates(throttle::Action::Login, portal_id, client, now);
     let account = match id {
         Some(id) => throttle::Account::Developer(id),
@@ -511,7 +108,7 @@ where
             other => format!("this account is {other}; contact the portal's administrators"),
         }));
     }
-    let minted = mint_session_token(dev.id);
+    let minted = tokens::mint_session_token(dev.id);
     let expires_at = now + chrono::Duration::seconds(config.session_ttl_seconds);
     let session =
         Session { developer_id: dev.id, portal_id, token_hash: minted.hash, epoch: dev.session_epoch, created_at: now, expires_at };
@@ -562,7 +159,7 @@ pub async fn authenticate<S: SessionStore>(
     now: Timestamp,
 ) -> Result<Authenticated, AppError> {
     let token = bearer.ok_or_else(bad_session)?;
-    let id = token_id(&token, "ghs_").ok_or_else(bad_session)?;
+    let id = token_id(&token, tokens::SESSION_TOKEN_PREFIX).ok_or_else(bad_session)?;
     let hash = token_hash(&token);
     let (session, dev) = store.session_and_developer(id, &hash).await?;
     let (Some(session), Some(mut dev)) = (session, dev) else {
@@ -583,17 +180,6 @@ pub async fn authenticate<S: SessionStore>(
         dev.last_active_at = Some(now);
     }
     Ok(Authenticated { developer: dev, session })
-}
-
-/// The developer with a new password: the one-time password requirement is gone and every
-/// session ends (the session epoch moves on).
-pub fn with_new_password(dev: &Developer, password_hash: String) -> Developer {
-    let mut after = dev.clone();
-    after.password_hash = Some(password_hash);
-    after.must_change_password = false;
-    after.temporary_password_expires_at = None;
-    after.session_epoch += 1;
-    after
 }
 
 #[derive(Debug, Deserialize)]
@@ -629,7 +215,7 @@ pub async fn change_password<S: DeveloperStore + ThrottleStore>(
     if !verify_password(body.current_password, dev.password_hash.clone()).await? {
         return Err(AppError::field("current_password", "is not the current password"));
     }
-    let after = with_new_password(&dev, hash_password(&new.expect("checked")).await?);
+    let after = dev.with_new_password(hash_password(&new.expect("checked")).await?);
     let mut keep = auth.session;
     keep.epoch = after.session_epoch;
     let change = DeveloperChange { keep_session: Some(keep), ..DeveloperChange::by_developer(dev, after, EventType::PasswordChanged, now) };
@@ -638,7 +224,6 @@ pub async fn change_password<S: DeveloperStore + ThrottleStore>(
     released?;
     Ok(())
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,7 +254,7 @@ mod tests {
     }
 
     fn status<T>(r: &Result<T, AppError>) -> u16 {
-        r.as_ref().err().map_or(200, AppError::status)
+        r.as_ref().err().map_or(200, crate::http::status_of)
     }
 
     #[tokio::test]
@@ -700,7 +285,7 @@ mod tests {
             assert_eq!(status(&try_login(&store, &portal, "nobody", "a guess", "10.0.0.1").await), 401);
         }
         let r = try_login(&store, &portal, "Nobody", "a guess", "10.0.0.1").await;
-        assert!(matches!(r, Err(AppError::TooManyRequests { retry_after, .. }) if (1..=900).contains(&retry_after)));
+        assert!(matches!(r, Err(AppError::Limited { retry_after, .. }) if (1..=900).contains(&retry_after)));
     }
 
     #[tokio::test]
@@ -803,27 +388,9 @@ mod tests {
             assert_eq!(status(&try_login(&store, &portal, "jane", PASSWORD, "10.0.0.1").await), 200);
         }
         let r = try_login(&store, &portal, "jane", PASSWORD, "10.0.0.1").await;
-        assert!(matches!(&r, Err(AppError::TooManyRequests { detail, .. }) if detail.contains("client")), "{:?}", r.err());
+        assert!(matches!(&r, Err(AppError::Limited { detail, .. }) if detail.contains("client")), "{:?}", r.err());
         let [_, per_portal] = fakes::config().rate_limits.gates(throttle::Action::Login, portal.id, "10.0.0.1", chrono::Utc::now());
         assert_eq!(store.count(&per_portal.counter.key), 2, "the refused attempt was given back to the portal");
         assert_eq!(status(&try_login(&store, &portal, "jane", PASSWORD, "10.0.0.2").await), 200, "other clients go on");
-    }
-
-    #[test]
-    fn one_time_passwords_need_length_and_some_strength() {
-        assert!(parse_temporary_password("temporary-password-123", &["john.doe"]).is_ok());
-        assert!(parse_temporary_password("short", &[]).is_err());
-        assert!(parse_temporary_password("password", &[]).is_err());
-    }
-
-    #[test]
-    fn an_invite_body_with_emails_is_a_link_invite_and_otherwise_a_password_invite() {
-        let links: Map<String, Value> = serde_json::from_str(r#"{"emails": ["a@x.com"]}"#).unwrap();
-        assert!(matches!(InviteRequest::from_body(links), Ok(InviteRequest::Links(_))));
-        let pw: Map<String, Value> =
-            serde_json::from_str(r#"{"username": "john", "password": "temporary-password-123", "name": "John"}"#).unwrap();
-        assert!(matches!(InviteRequest::from_body(pw), Ok(InviteRequest::Password(_))));
-        let bad: Map<String, Value> = serde_json::from_str(r#"{"emails": ["a@x.com"], "username": "x"}"#).unwrap();
-        assert!(InviteRequest::from_body(bad).is_err());
     }
 }

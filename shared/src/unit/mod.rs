@@ -1,0 +1,6 @@
+//! Unit tests of the use cases over the in-memory ports ([`crate::fakes`]): no emulator, in
+//! seconds.
+
+mod consumer;
+mod lifecycle;
+mod onboarding;
