@@ -229,7 +229,7 @@ impl Stack {
 
     /// Waits (bounded) until `to` has received at least `n` mails whose subject contains `subject`.
     pub async fn wait_for_mail(&self, to: &str, subject: &str, n: usize) -> Vec<Value> {
-        self.wait_for_mail_within(to, subject, n, Duration::from_secs(30)).await
+        self.wait_for_mail_within(to, subject, n, Duration::from_secs(60)).await
     }
 
     /// Like `wait_for_mail`, with its own deadline (for loads that queue hundreds of events).
