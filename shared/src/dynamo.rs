@@ -1646,3 +1646,257 @@ impl AppStore for Dynamo {
         Ok((c, d, a))
     }
 }
+
+#[cfg(test)]
+mod capture {
+    //! One-off: writes the items today's code builds, as DynamoDB JSON, to the fixture file the
+    //! item-model tests read.
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::{json, Value};
+
+    fn av_json(v: &AttributeValue) -> Value {
+        match v {
+            AttributeValue::S(s) => json!({ "S": s }),
+            AttributeValue::N(n) => json!({ "N": n }),
+            AttributeValue::Bool(b) => json!({ "BOOL": b }),
+            AttributeValue::Null(b) => json!({ "NULL": b }),
+            AttributeValue::L(l) => json!({ "L": l.iter().map(av_json).collect::<Vec<_>>() }),
+            AttributeValue::M(m) => json!({ "M": item_json(m) }),
+            AttributeValue::Ss(s) => json!({ "SS": s }),
+            AttributeValue::Ns(s) => json!({ "NS": s }),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn item_json(item: &Item) -> Value {
+        let sorted: BTreeMap<&String, Value> = item.iter().map(|(k, v)| (k, av_json(v))).collect();
+        serde_json::to_value(sorted).unwrap()
+    }
+
+    fn u(n: u128) -> Uuid {
+        Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + n)
+    }
+
+    #[tokio::test]
+    async fn capture_todays_items() {
+        let Ok(path) = std::env::var("GATEHOUSE_CAPTURE") else { return };
+        let conf = aws_sdk_dynamodb::Config::builder().behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest()).build();
+        let db = Dynamo::new(Client::from_conf(conf), "gatehouse");
+        let t0 = chrono::Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap() + chrono::Duration::milliseconds(123);
+        let t1 = t0 + chrono::Duration::days(7) + chrono::Duration::microseconds(456_789);
+        let mut out: BTreeMap<String, Value> = BTreeMap::new();
+        let mut put = |name: &str, item: Item| {
+            out.insert(name.to_string(), item_json(&item));
+        };
+
+        let mut settings: crate::domain::PortalSettings = serde_json::from_value(json!({
+            "auto_approve": true, "trusted_domains": ["acme.com", "partner.io"], "admin_emails": ["ops@acme.com"],
+            "email_from": "Portal <portal@acme.com>", "portal_url": "https://dev.acme.com",
+            "rate_limits": {"login_per_client": 5},
+            "email_templates": {"approved": {"subject": "Welcome {{ name }}"}}
+        }))
+        .unwrap();
+        settings.invite_ttl_seconds = 3600;
+        let portal = Portal { id: u(1), name: "Acme".into(), settings: settings.clone(), created_at: t0, updated_at: t1, version: 3 };
+        put("portal", with_keys(to_item(&portal).unwrap(), "portal", &[("pk", keys::portal(portal.id)), ("sk", "PORTAL".to_string())]));
+        let fresh = Portal { id: u(2), name: "Fresh".into(), settings: Default::default(), created_at: t0, updated_at: t0, version: 0 };
+        put("portal_unversioned", with_keys(to_item(&fresh).unwrap(), "portal", &[("pk", keys::portal(fresh.id)), ("sk", "PORTAL".to_string())]));
+        let mut counters = key(keys::portal(portal.id), keys::COUNTERS);
+        counters.insert("kind".into(), s("counters"));
+        for st in DeveloperState::ALL {
+            counters.insert(st.as_str().into(), n(0));
+        }
+        put("counters", counters);
+
+        let dev = Developer {
+            id: u(10),
+            portal_id: u(1),
+            username: Some("Ada_L".into()),
+            name: "Ada Lovelace".into(),
+            email: Some("Ada@Example.com".into()),
+            email_norm: Some("ada@example.com".into()),
+            email_verified: true,
+            state: DeveloperState::Approved,
+            provider: crate::domain::Provider::Builtin,
+            must_change_password: false,
+            password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+            teams: vec!["core".into(), "Ops".into()],
+            application_count: 2,
+            created_at: t0,
+            updated_at: t1,
+            last_active_at: Some(t1),
+            approval_id: None,
+            approval_ids: vec![u(20)],
+            version: 7,
+            session_epoch: 2,
+            temporary_password_expires_at: None,
+            invite_id: Some(u(30)),
+            stored_origin: Some(crate::domain::Origin::Invited),
+        };
+        put("developer", db.developer_item(&dev).unwrap());
+        let admin_made = Developer {
+            id: u(11),
+            username: Some("ops-bot".into()),
+            name: "Ops Bot".into(),
+            email: None,
+            email_norm: None,
+            email_verified: false,
+            state: DeveloperState::Pending,
+            must_change_password: true,
+            password_hash: None,
+            teams: vec![],
+            application_count: 0,
+            last_active_at: None,
+            approval_id: Some(u(21)),
+            approval_ids: vec![u(21), u(22)],
+            version: 1,
+            session_epoch: 0,
+            temporary_password_expires_at: Some(t1),
+            invite_id: None,
+            stored_origin: None,
+            ..dev.clone()
+        };
+        put("developer_minimal", db.developer_item(&admin_made).unwrap());
+        let sso = Developer { id: u(12), username: None, provider: crate::domain::Provider::Sso, ..dev.clone() };
+        put("developer_no_username", db.developer_item(&sso).unwrap());
+        put("email_marker", db.marker_item(keys::email_marker(dev.portal_id, "ada@example.com"), &dev));
+        put("username_marker", db.marker_item(keys::username_marker(dev.portal_id, "ada_l"), &dev));
+        put("username_marker_no_email", db.marker_item(keys::username_marker(dev.portal_id, "ops-bot"), &admin_made));
+
+        let approval = Approval {
+            id: u(20),
+            event: crate::domain::APPROVAL_EVENT_REGISTRATION.into(),
+            status: ApprovalStatus::Pending,
+            portal_id: u(1),
+            developer_id: u(10),
+            developer: dev.snapshot(),
+            created_at: t0,
+            decided_at: None,
+            decided_by: None,
+        };
+        put("approval", db.approval_item(&approval).unwrap());
+        let decided = Approval { status: ApprovalStatus::Rejected, decided_at: Some(t1), decided_by: Some("admin:tok1".into()), ..approval.clone() };
+        put("approval_decided", db.approval_item(&decided).unwrap());
+
+        let mut event = LifecycleEvent::new(crate::domain::EventType::Approved, &dev, crate::domain::Actor::admin("tok1"), t1);
+        event.id = u(40);
+        event.from_state = Some(DeveloperState::Pending);
+        event.to_state = Some(DeveloperState::Approved);
+        event.approval_id = Some(u(20));
+        event.reason = Some("trusted domain acme.com".into());
+        put("event", db.event_item(&event).unwrap());
+        let mut invite_event = LifecycleEvent::new(crate::domain::EventType::InviteSent, &dev, crate::domain::Actor::admin("tok1"), t0);
+        invite_event.id = u(41);
+        invite_event.developer_id = None;
+        invite_event.approval_id = None;
+        invite_event.developer = crate::domain::DeveloperSnapshot { email: Some("new@acme.com".into()), name: String::new(), username: None };
+        invite_event.invite_id = Some(u(30));
+        invite_event.token_nonce = Some("bm9uY2U".into());
+        invite_event.expires_at = Some(t1);
+        put("event_invite", db.event_item(&invite_event).unwrap());
+
+        let invite = Invite {
+            id: u(30),
+            portal_id: u(1),
+            email: "New@Acme.com".into(),
+            email_norm: "new@acme.com".into(),
+            status: InviteStatus::Pending,
+            nonce: "bm9uY2U".into(),
+            token_hash: "ab".repeat(32),
+            expires_at: t1,
+            created_at: t0,
+            updated_at: t0,
+            accepted_by: None,
+            version: 1,
+        };
+        put("invite", db.invite_item(&invite).unwrap());
+        let accepted = Invite { status: InviteStatus::Accepted, accepted_by: Some(u(10)), version: 2, updated_at: t1, ..invite.clone() };
+        put("invite_accepted", db.invite_item(&accepted).unwrap());
+        put("invite_marker", db.invite_marker_item(&invite));
+
+        let link = LinkToken {
+            developer_id: u(10),
+            portal_id: u(1),
+            purpose: LinkPurpose::Reset,
+            nonce: "bGluaw".into(),
+            token_hash: "cd".repeat(32),
+            created_at: t0,
+            expires_at: t1,
+        };
+        put("link", db.link_item(&link).unwrap());
+        put("link_used", db.used_link_item(&link).unwrap());
+        let verify = LinkToken { purpose: LinkPurpose::Verify, ..link.clone() };
+        put("link_verify", db.link_item(&verify).unwrap());
+
+        let session = Session { developer_id: u(10), portal_id: u(1), token_hash: "ef".repeat(32), epoch: 2, created_at: t0, expires_at: t1 };
+        put("session", db.session_item(&session).unwrap());
+
+        let team = Team { id: u(50), portal_id: u(1), name: "Core".into(), description: Some("The core team".into()), created_at: t0 };
+        put("team", db.team_item(&team).unwrap());
+        let bare_team = Team { id: u(51), description: None, name: "Ops".into(), ..team.clone() };
+        put("team_no_description", db.team_item(&bare_team).unwrap());
+        // create_team's name marker, as written inline there.
+        let mut marker = key(format!("PORTAL#{}#TEAMNAME#{}", team.portal_id, team.name.to_lowercase()), keys::UNIQUE);
+        marker.insert("kind".into(), s("unique"));
+        marker.insert("team_id".into(), s(team.id.to_string()));
+        put("team_name_marker", marker);
+        put("team_membership", db.membership_item(&team, dev.id));
+
+        let app = Application {
+            id: u(60),
+            portal_id: u(1),
+            developer_id: u(10),
+            name: "Billing sync".into(),
+            description: None,
+            products: vec!["payments".into(), "ledger".into()],
+            created_at: t0,
+            updated_at: t1,
+            version: 2,
+        };
+        put("application", db.app_item(&app).unwrap());
+        let cred = Credential {
+            id: u(70),
+            portal_id: u(1),
+            developer_id: u(10),
+            application_id: u(60),
+            key_hash: "12".repeat(32),
+            key_prefix: "ghk_0190abcd".into(),
+            created_at: t1,
+        };
+        put("credential", db.credential_item(&cred).unwrap());
+
+        // put_admin_token's item, as built inline there.
+        let admin_item = |token: &AdminToken| {
+            let mut item = with_keys(
+                to_item(token).unwrap(),
+                "admin_token",
+                &[
+                    ("pk", keys::admin_token(&token.token_hash)),
+                    ("sk", "ADMINTOKEN".to_string()),
+                    ("gsi2pk", ADMIN_TOKENS.to_string()),
+                    ("gsi2sk", format!("{}#{}", token.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), token.id)),
+                ],
+            );
+            if let Some(t) = token.expires_at {
+                item.insert("ttl".into(), n(t.timestamp() + 30 * 86_400));
+            }
+            item
+        };
+        let token = AdminToken { id: "tok1".into(), name: "ci".into(), scope: "*".into(), token_hash: "34".repeat(32), created_at: t0, expires_at: None };
+        put("admin_token", admin_item(&token));
+        let scoped = AdminToken { id: "tok2".into(), scope: u(1).to_string(), expires_at: Some(t1), ..token.clone() };
+        put("admin_token_expiring", admin_item(&scoped));
+
+        // claim_mail's marker, as built inline there.
+        let (now, lease_seconds, mail) = (t1, 120, "approved");
+        let mut item = key(keys::event(u(40)), &format!("MAIL#{mail}"));
+        item.insert("kind".into(), s("mail_marker"));
+        item.insert("status".into(), s("sending"));
+        item.insert("lease_until".into(), n(now.timestamp() + lease_seconds));
+        item.insert("ttl".into(), n(now.timestamp() + EVENT_RETENTION_DAYS * 86_400));
+        put("mail_marker", item);
+
+        std::fs::write(path, serde_json::to_string_pretty(&out).unwrap() + "\n").unwrap();
+    }
+}
