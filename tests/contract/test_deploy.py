@@ -4,7 +4,8 @@ Every Rust function of template.yaml is built the same way (Metadata BuildMethod
 provided.al2023 and WorkingDirectory: functions/<crate>, CodeUri: infra/sam); what SAM hashes
 for its cache (CodeUri, symlinks followed) holds only build inputs, never a build or state
 folder; and infra/check_sam_build.py, which infra/test.sh runs on what SAM built, fails a zip
-over the budget and two functions deploying the same binary.
+over the budget and two functions deploying the same binary; and the README says what to answer
+for every parameter `sam deploy --guided` asks.
 
 Run from the workspace root:  python3 -m unittest tests/contract/test_deploy.py
 Needs the standard library, PyYAML and git.
@@ -99,6 +100,16 @@ class WhatSamHashes(unittest.TestCase):
         ignored = subprocess.run(["git", "check-ignore", "--stdin"], cwd=ROOT, capture_output=True, text=True,
                                  input="\n".join(map(str, sorted(self.files)))).stdout.split()
         self.assertEqual(ignored[:5], [], "git-ignored files are build or state output")
+
+
+class DeployGuide(unittest.TestCase):
+    def test_the_readme_tells_what_to_answer_for_every_template_parameter(self):
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        section = readme.split("\n## Deploying\n", 1)[1].split("\n## ", 1)[0]
+        parameters = load_template().get("Parameters") or {}
+        self.assertGreater(len(parameters), 0)
+        missing = [name for name in parameters if f"| Parameter {name} " not in section]
+        self.assertEqual(missing, [], "each needs a row in README.md, Deploying (what sam deploy --guided asks)")
 
 
 class CheckSamBuild(unittest.TestCase):
