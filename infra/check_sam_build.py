@@ -20,28 +20,20 @@ import sys
 import zipfile
 from pathlib import Path
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from infra.cfn import function_crate, load_template  # noqa: E402
 
 # The one number: the largest zip a function may deploy, in bytes.
 ZIP_BUDGET_BYTES = 4 * 1024 * 1024
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """Reads a CloudFormation template; intrinsic functions (!Ref, !Sub, ...) are not needed here."""
-
-
-_TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 def built_functions(build_dir: Path) -> dict[str, tuple[str, Path]]:
     """crate -> (logical id, directory SAM built for it), from the built template."""
-    with (build_dir / "template.yaml").open(encoding="utf-8") as f:
-        template = yaml.load(f, Loader=_TemplateLoader)
     built = {}
-    for logical_id, resource in (template.get("Resources") or {}).items():
-        working_dir = ((resource.get("Metadata") or {}).get("WorkingDirectory") or "").rstrip("/")
+    for logical_id, resource in (load_template(build_dir / "template.yaml").get("Resources") or {}).items():
+        working_dir = str((resource.get("Metadata") or {}).get("WorkingDirectory") or "")
         if resource.get("Type") == "AWS::Serverless::Function" and working_dir.startswith("functions/"):
-            built[working_dir.removeprefix("functions/")] = (logical_id, build_dir / resource["Properties"]["CodeUri"])
+            built[function_crate(logical_id, resource)] = (logical_id, build_dir / resource["Properties"]["CodeUri"])
     return built
 
 

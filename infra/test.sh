@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, lints the SAM template,
 # builds the release functions with `sam build` (as the README deploys; zip budget), runs the
-# unit tests, the local-pump tests, then starts the local stack and runs the integration tests
-# against it through the /api paths, and ends with a second `sam build` that must come whole
-# from SAM's cache. Stops the stack on exit.
+# unit tests, the local-pump and local-front tests, then starts the local stack and runs the
+# integration tests against it through the front on :9000, and ends with a second `sam build`
+# that must come whole from SAM's cache. Stops the stack on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .gatehouse
@@ -33,11 +33,16 @@ cargo fmt --all -- --check
 echo "== unit tests"
 cargo test --workspace --exclude gatehouse-tests 2>&1 | tee -a "$log"
 
-echo "== OpenAPI document vs router and template"
+echo "== OpenAPI document vs the template and the \$default route's table; how sam build builds"
 python3 -m unittest tests/contract/test_openapi.py tests/contract/test_deploy.py 2>&1 | tee -a "$log"
 
 echo "== stream pump and mailbox tests (moto)"
 python3 -m unittest infra/local/test_sidecar.py 2>&1 | tee -a "$log"
+
+echo "== the local front (API Gateway's events, routing, responses and authorizer)"
+python3 -m unittest infra/local/test_front.py 2>&1 | tee -a "$log"
+echo "== IAM check and template contract tests"
+python3 -m unittest infra/local/test_iam_check.py tests/contract/test_template.py 2>&1 | tee -a "$log"
 
 echo "== integration tests against the local stack"
 trap 'bash infra/local/down.sh' EXIT
@@ -56,12 +61,22 @@ if grep -rEn "$secret_re" .gatehouse/logs/; then
   echo "secrets found in the logs above" >&2
   exit 1
 fi
-token_secret=$(grep '^GATEHOUSE_TOKEN_SECRET=' .gatehouse/local.env | cut -d= -f2-)
-if [ -n "$token_secret" ] && grep -rqF "$token_secret" .gatehouse/logs/; then
-  echo "the token secret appears in the logs" >&2
+# The link-token secret lives in (moto's) Secrets Manager; no function may log it.
+token_secret=$(set -a; . .gatehouse/local.env; set +a; python3 -c '
+import os, boto3
+sm = boto3.client("secretsmanager", endpoint_url="http://127.0.0.1:" + os.environ.get("GATEHOUSE_MOTO_PORT", "4566"))
+print(sm.get_secret_value(SecretId=os.environ["GATEHOUSE_TOKEN_SECRET_ARN"])["SecretString"])')
+# grep: 0 found, 1 not found, 2 an error (the secret may start with "-": hence -e).
+found=0
+[ -n "$token_secret" ] && { grep -rqF -e "$token_secret" .gatehouse/logs/ || found=$?; }
+if [ "$found" != 1 ]; then
+  echo "the token secret could not be read or searched for, or it appears in the logs" >&2
   exit 1
 fi
 echo "logs are clean"
+
+echo "== every AWS call of every function during this run is allowed by its IAM policy (template.yaml)"
+(set -a; . .gatehouse/local.env; set +a; python3 infra/local/iam_check.py --calls "${GATEHOUSE_FAULTS%/__faults}/__calls")
 
 echo "== sam build after the whole run: every function comes from SAM's cache"
 bash infra/local/down.sh

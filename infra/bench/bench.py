@@ -29,7 +29,6 @@ import ctypes
 import json
 import os
 import re
-import secrets
 import signal
 import statistics
 import subprocess
@@ -189,15 +188,20 @@ import urllib.parse  # noqa: E402  (used above; kept with the stdlib group for c
 
 
 class Router:
-    """The deployed /api routes, from the workspace Cargo.toml (cargo lambda watch's router)."""
+    """The deployed /api routes, from the HttpApi events of template.yaml (as the local front
+    routes them): method, path segments and the function's binary."""
 
-    def __init__(self, cargo_toml: Path):
-        meta = tomllib.loads(cargo_toml.read_text())
-        router = meta.get("workspace", {}).get("metadata", {}).get("lambda", {}).get("watch", {}).get("router", {})
+    def __init__(self, template_yaml: Path):
+        sys.path.insert(0, str(template_yaml.resolve().parent))
+        from infra.local.template import DEFAULT_ROUTE, Template, load
+
+        template = Template(load(template_yaml))
+        functions = template.functions()
         self.routes: list[tuple[str, list[str], str]] = []
-        for path, targets in router.items():
-            for t in targets:
-                self.routes.append((t["method"].upper(), [s for s in path.split("/") if s], t["function"]))
+        for route in template.routes():
+            fn = functions[route.function]
+            if route.path != DEFAULT_ROUTE and not fn.inline_code:
+                self.routes.append((route.method, [s for s in route.path.split("/") if s], fn.name))
 
     def resolve(self, method: str, path: str) -> tuple[str, str]:
         segs = [s for s in path.split("/") if s]
@@ -210,7 +214,7 @@ class Router:
                 if best is None or score > best[0]:
                     best = (score, fn, "/" + "/".join(rsegs))
         if best is None:
-            raise BenchError(f"no route for {method} {path} in Cargo.toml")
+            raise BenchError(f"no route for {method} {path} in template.yaml")
         return best[1], f"{method} {best[2]}"
 
     def first_route(self, function: str) -> tuple[str, str] | None:
@@ -353,9 +357,9 @@ class Bench:
             old.unlink()
         self.procs = Processes()
         self.results = Results()
-        self.router = Router(self.root / "Cargo.toml")
+        self.router = Router(self.root / "template.yaml")
         self.functions = self._functions()
-        self.secret = secrets.token_urlsafe(48)
+        self.secret_arn = ""  # the link-token secret, created in moto's Secrets Manager by setup()
         self.moto_url = ""
         self.proxy: CountingProxy | None = None
         self.warm: dict[str, tuple[RuntimeAPI, subprocess.Popen, Path]] = {}
@@ -380,7 +384,9 @@ class Bench:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": ":UTC",
             "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
             "GATEHOUSE_TABLE": "gatehouse", "GATEHOUSE_SENDER": "no-reply@gatehouse.local",
-            "GATEHOUSE_PORTAL_URL": "http://127.0.0.1:9/portal", "GATEHOUSE_TOKEN_SECRET": self.secret,
+            "GATEHOUSE_PORTAL_URL": "http://127.0.0.1:9/portal", "GATEHOUSE_TOKEN_SECRET_ARN": self.secret_arn,
+            # The authorizer denies unmapped routes: the bench's route takes any live key.
+            "GATEHOUSE_ROUTE_PRODUCTS": "GET:/example/orders=*",
         }
 
     def function_env(self, function: str, runtime: RuntimeAPI, endpoint: str) -> dict:
@@ -602,7 +608,7 @@ class Bench:
     def authorizer_event(self, portal: str, key: str) -> dict:
         ev = json.loads((self.root / "functions/authorizer/events/request.json").read_text())
         ev["headers"]["x-api-key"] = key
-        ev["identitySource"] = [key]
+        ev["identitySource"] = [key, ev["routeKey"]]
         ev.setdefault("stageVariables", {})["gatehouse_portal_id"] = portal
         return ev
 
@@ -627,6 +633,7 @@ class Bench:
             "teams": (apigw_event("GET", f"/api/portals/{P}/teams", headers=A), "GET teams (admin token)"),
             "applications": (apigw_event("GET", f"/api/portals/{P}/applications", headers=S), "GET applications (session)"),
             "authorizer": (self.authorizer_event(P, self.ctx["key"]), "events/request.json with a real key: allow"),
+            "fallback": (apigw_event("PUT", f"/api/portals/{P}"), "PUT /api/portals/{portal}: the $default route, 405 (no AWS call)"),
             "stream-consumer": (json.loads((self.root / "functions/stream-consumer/events/registered.json").read_text()),
                                 "events/registered.json (unknown portal: 1 GetItem, skipped)"),
         }
@@ -862,6 +869,8 @@ class Bench:
                 self.zip_sizes()
             log("starting moto, the counting proxy and the functions")
             self.start_moto()
+            # Before the functions start: those that mail or issue links read it at cold start.
+            self.secret_arn = self.ops("create-token-secret", "--name", "gatehouse/bench-token-secret")
             self.proxy = CountingProxy(self.moto_url)
             self.start_warm()
             self.setup()

@@ -4,13 +4,22 @@
 The functions talk to AWS through it (their AWS_ENDPOINT_URL); the stream pump and the ops
 tooling talk to moto directly. Faults are switched on and off over HTTP:
 
-    POST   /__faults  {"service": "dynamodb"|"ses", "status": 500, "code": "ThrottlingException",
-                       "count": 3}          # fail the next 3 matching calls (omit count: until cleared)
-    GET    /__faults  -> {"faults": [...], "counts": {"dynamodb": n, "ses": n, "dynamodbstreams": n}}
+    POST   /__faults  {"service": "dynamodb"|"ses"|"secretsmanager", "status": 500,
+                       "code": "ThrottlingException", "count": 3,   # the next 3 calls (omit: until cleared)
+                       "match": "jane@example.com"}                # only calls whose body contains it
+    GET    /__faults  -> {"faults": [...], "counts": {"dynamodb": n, "ses": n, "dynamodbstreams": n},
+                          "returned": {"<function>": items}}   # items Query/Scan/BatchGetItem answered
     DELETE /__faults  -> clears every fault
+    GET    /__calls   -> [{"function", "service", "action", "resource", "from", "count"}, ...]
 
 Services are told apart as the SDKs address them: DynamoDB by `X-Amz-Target: DynamoDB_20120810.*`,
-DynamoDB Streams by `DynamoDBStreams_20120810.*`, SES v2 by paths under `/v2/email/`.
+DynamoDB Streams by `DynamoDBStreams_20120810.*`, Secrets Manager by `secretsmanager.*`, SES v2
+by paths under `/v2/email/`.
+
+Every call is also recorded as (function, service, IAM action, resource): the functions name
+themselves in the SDK user agent (`app/gatehouse-<function>`), a TransactWriteItems counts as
+the Put/Update/Delete/ConditionCheck actions IAM authorises it by, a Query or Scan names its
+index. `infra/local/iam_check.py` compares the record with each function's policy.
 
     python infra/local/faultproxy.py --listen 4567 --upstream http://127.0.0.1:4566
 """
@@ -21,6 +30,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import signal
 import threading
 import urllib.parse
@@ -29,7 +39,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 _LOCK = threading.Lock()
 _FAULTS: list[dict] = []
 _COUNTS: dict[str, int] = {}
+_CALLS: dict[tuple, int] = {}
+_RETURNED: dict[str, int] = {}
 _UPSTREAM: urllib.parse.SplitResult
+SERVICES = ("dynamodb", "ses", "dynamodbstreams", "secretsmanager")
+_APP = re.compile(r"(?:^|\s)app/gatehouse-([A-Za-z0-9_.-]+)")
+_TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
 
 def service_of(path: str, headers) -> str:
@@ -38,16 +53,91 @@ def service_of(path: str, headers) -> str:
         return "dynamodbstreams"
     if target.startswith("DynamoDB_"):
         return "dynamodb"
+    if target.startswith("secretsmanager."):
+        return "secretsmanager"
     if path.startswith("/v2/email"):
         return "ses"
     return "other"
 
 
-def take_fault(service: str) -> dict | None:
+def function_of(headers) -> str | None:
+    """The Gatehouse function that made the call, from its SDK user agent."""
+    for name in ("x-amz-user-agent", "User-Agent"):
+        m = _APP.search(headers.get(name, ""))
+        if m:
+            return m.group(1)
+    return None
+
+
+def actions_of(service: str, method: str, path: str, headers, body: bytes) -> list[tuple[str, str, str | None]]:
+    """(IAM action, resource, From address) for each permission one call needs."""
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    if service in ("dynamodb", "dynamodbstreams", "secretsmanager"):
+        op = headers.get("X-Amz-Target", "").split(".", 1)[-1]
+        if service == "secretsmanager":
+            return [(f"secretsmanager:{op}", f"secret/{doc.get('SecretId', '')}", None)]
+        if op == "TransactWriteItems":
+            out = []
+            for item in doc.get("TransactItems", []):
+                for kind, spec in item.items():
+                    out.append((f"dynamodb:{_TRANSACT_ACTIONS.get(kind, kind)}", f"table/{spec.get('TableName', '')}", None))
+            return out
+        if op in ("BatchGetItem", "BatchWriteItem"):
+            return [(f"dynamodb:{op}", f"table/{t}", None) for t in doc.get("RequestItems", {})] or [(f"dynamodb:{op}", "table/", None)]
+        resource = f"table/{doc.get('TableName', '')}"
+        if doc.get("IndexName"):
+            resource += f"/index/{doc['IndexName']}"
+        return [(f"{service}:{op}", resource, None)]
+    if service == "ses":
+        if method == "POST" and path.rstrip("/").endswith("/outbound-emails"):
+            return [("ses:SendEmail", "identity/*", doc.get("FromEmailAddress"))]
+        return [(f"ses:{method} {path.split('?')[0]}", "identity/*", None)]
+    return []
+
+
+def record(service: str, method: str, path: str, headers, body: bytes) -> None:
+    function = function_of(headers)
+    if function is None:
+        return  # the pump, the ops tooling and the tests reach moto too; only functions count
+    with _LOCK:
+        for action, resource, sender in actions_of(service, method, path, headers, body):
+            key = (function, service, action, resource, sender)
+            _CALLS[key] = _CALLS.get(key, 0) + 1
+
+
+def count_returned(headers, data: bytes) -> None:
+    """Adds the items a Query, Scan or BatchGetItem answered to its function's tally (tests use
+    it to see that a page reads only what it returns)."""
+    function = function_of(headers)
+    if function is None or headers.get("X-Amz-Target", "").split(".", 1)[-1] not in ("Query", "Scan", "BatchGetItem"):
+        return
+    try:
+        doc = json.loads(data or b"{}")
+    except ValueError:
+        return
+    n = len(doc.get("Items") or []) + sum(len(v) for v in (doc.get("Responses") or {}).values())
+    with _LOCK:
+        _RETURNED[function] = _RETURNED.get(function, 0) + n
+
+
+def calls() -> list[dict]:
+    with _LOCK:
+        return [
+            {"function": f, "service": s, "action": a, "resource": r, "from": sender, "count": n}
+            for (f, s, a, r, sender), n in sorted(_CALLS.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
+        ]
+
+
+def take_fault(service: str, body: bytes = b"") -> dict | None:
     with _LOCK:
         _COUNTS[service] = _COUNTS.get(service, 0) + 1
         for fault in _FAULTS:
-            if fault.get("service") == service:
+            if fault.get("service") == service and fault.get("match", "").encode() in body:
                 if "count" in fault:
                     fault["count"] -= 1
                     if fault["count"] <= 0:
@@ -79,27 +169,34 @@ class Handler(BaseHTTPRequestHandler):
         with _LOCK:
             if method == "POST":
                 fault = json.loads(body or b"{}")
-                if fault.get("service") not in ("dynamodb", "ses", "dynamodbstreams"):
-                    return self._reply(400, b'{"error": "service must be dynamodb, ses or dynamodbstreams"}', {"Content-Type": "application/json"})
+                if fault.get("service") not in SERVICES:
+                    return self._reply(400, json.dumps({"error": f"service must be one of {', '.join(SERVICES)}"}).encode(), {"Content-Type": "application/json"})
                 fault.setdefault("status", 500)
                 _FAULTS.append(fault)
             elif method == "DELETE":
                 _FAULTS.clear()
-            out = json.dumps({"faults": _FAULTS, "counts": _COUNTS}).encode()
+            out = json.dumps({"faults": _FAULTS, "counts": _COUNTS, "returned": _RETURNED}).encode()
         self._reply(200, out, {"Content-Type": "application/json"})
 
     def _proxy(self, method: str) -> None:
         if self.path.startswith("/__faults"):
             return self._control(method)
+        if self.path.startswith("/__calls"):
+            self._body()
+            return self._reply(200, json.dumps(calls()).encode(), {"Content-Type": "application/json"})
         body = self._body()
         service = service_of(self.path, self.headers)
-        fault = take_fault(service)
+        record(service, method, self.path, self.headers, body)
+        fault = take_fault(service, body)
         if fault:
             status = int(fault.get("status", 500))
             if service == "ses":
                 payload = json.dumps({"message": fault.get("message", "injected fault")}).encode()
                 return self._reply(status, payload, {"Content-Type": "application/json", "x-amzn-ErrorType": fault.get("code", "InternalFailure")})
             code = fault.get("code", "InternalServerError")
+            if service == "secretsmanager":
+                payload = json.dumps({"__type": code, "message": "injected fault"}).encode()
+                return self._reply(status, payload, {"Content-Type": "application/x-amz-json-1.1"})
             payload = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected fault"}).encode()
             return self._reply(status, payload, {"Content-Type": "application/x-amz-json-1.0"})
         conn = http.client.HTTPConnection(_UPSTREAM.hostname, _UPSTREAM.port, timeout=60)
@@ -108,6 +205,8 @@ class Handler(BaseHTTPRequestHandler):
             conn.request(method, self.path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
+            if service == "dynamodb":
+                count_returned(self.headers, data)
             out_headers = {k: v for k, v in resp.getheaders() if k.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length")}
             self._reply(resp.status, data, out_headers)
         except OSError as e:

@@ -6,10 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 set -a; . .gatehouse/local.env; set +a
+lambda_port=${GATEHOUSE_LAMBDA_URL##*:}  # cargo lambda watch, behind the front
 fail=0; count=0
 for ev in functions/*/events/*.json; do
   fn=$(basename "$(dirname "$(dirname "$ev")")")
-  out=$(cargo lambda invoke "$fn" --invoke-address 127.0.0.1 --invoke-port 9000 --data-file "$ev" 2>&1) || { echo "FAIL $ev: $out"; fail=1; continue; }
+  out=$(cargo lambda invoke "$fn" --invoke-address 127.0.0.1 --invoke-port "$lambda_port" --data-file "$ev" 2>&1) || { echo "FAIL $ev: $out"; fail=1; continue; }
   if ! python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts Gatehouse locally: moto (DynamoDB + Streams + SES v2 + SQS), the table, a demo portal
-# and an admin token (written to .gatehouse/local.env), every function behind the deployed
-# /api paths on http://127.0.0.1:9000 (cargo lambda watch), and the stream pump + mailbox.
+# and an admin token (written to .gatehouse/local.env), the functions (cargo lambda watch, several
+# instances each, on 127.0.0.1:9002) behind an API Gateway-faithful front on
+# http://127.0.0.1:9000 (routes, $default route and Lambda authorizer from template.yaml),
+# and the stream pump + mailbox.
 #   infra/local/up.sh            run in the foreground; Ctrl-C stops everything
 #   infra/local/up.sh --detach   start in the background; stop with infra/local/down.sh
 set -euo pipefail
@@ -54,12 +56,30 @@ sed -i "s|^AWS_ENDPOINT_URL=.*|AWS_ENDPOINT_URL=http://127.0.0.1:$proxy_port|" "
 echo "GATEHOUSE_FAULTS=http://127.0.0.1:$proxy_port/__faults" >>"$state/local.env"
 
 # The functions get only what they need (no admin token). cargo lambda watch logs the
-# environment it spawns functions with, so secrets are redacted on the way to the log.
+# environment it spawns functions with, so secrets are redacted on the way to the log. It runs
+# up to GATEHOUSE_CONCURRENCY instances of each function, so requests really race.
+lambda_port=${GATEHOUSE_LAMBDA_PORT:-9002}
+lambda_url="http://127.0.0.1:$lambda_port"
+concurrency=${GATEHOUSE_CONCURRENCY:-3}
 grep -v '^GATEHOUSE_ADMIN_TOKEN=' "$state/local.env" >"$state/functions.env"
-setsid bash -c "cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port 9000 --env-file '$state/functions.env' 2>&1 \
+setsid bash -c "cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port $lambda_port --concurrency $concurrency --env-file '$state/functions.env' 2>&1 \
   | sed -u -E 's/([A-Z_]*(TOKEN|SECRET)[A-Z_]*)=(\"[^\"]*\"|[^ ]*)/\\1=<redacted>/g' >'$state/logs/functions.log'" </dev/null >/dev/null 2>&1 &
 echo $! >"$state/pids/functions"
+
+# API Gateway: every route of template.yaml on :9000, the demo portal as the protected API's
+# portal (the ProtectedPortalId parameter, as `sam deploy --parameter-overrides` would set it).
+portal_id=$(sed -n 's/^GATEHOUSE_PORTAL_ID=//p' "$state/local.env")
+overrides="ProtectedPortalId=$portal_id ${GATEHOUSE_PARAMETER_OVERRIDES:-}"
+setsid python3 infra/local/front.py --port 9000 --lambda-url "$lambda_url" --allow-clock-offset \
+  --parameter-overrides "$overrides" >"$state/logs/front.log" 2>&1 </dev/null &
+echo $! >"$state/pids/front"
+{
+  echo "GATEHOUSE_LAMBDA_URL=$lambda_url"
+  echo "GATEHOUSE_AUTHORIZER_CACHE_TTL_SECONDS=$(python3 infra/local/front.py --parameter-overrides "$overrides" --authorizer-ttl 'GET /example/orders')"
+} >>"$state/local.env"
+
 # Warm every function once (the first call starts its process).
+wait_for "http://127.0.0.1:9000/api/nowhere" '^404$' "the front and the \$default route"
 wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000" '^401$' "portals"
 wait_for "http://127.0.0.1:9000/api/approvals" '^401$' "approvals"
 wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/invites" '^401$' "invites"
@@ -68,14 +88,13 @@ curl -s -o /dev/null -X POST -H 'content-type: application/json' -d '{}' \
   "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/verify-email" || true
 wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/teams" '^401$' "teams"
 wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/applications" '^401$' "applications"
-curl -s -o /dev/null -X POST --data @functions/authorizer/events/request.json \
-  "http://127.0.0.1:9000/2015-03-31/functions/authorizer/invocations" || true
+wait_for "http://127.0.0.1:9000/example/orders" '^401$' "the example route"
+curl -s -o /dev/null -H 'x-api-key: ghk_warm' "http://127.0.0.1:9000/example/orders" || true
 curl -s -o /dev/null -X POST -H 'content-type: application/json' -d '{}' \
   "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/register" || true
-curl -s -o /dev/null -X POST -d '{"Records": []}' \
-  "http://127.0.0.1:9000/2015-03-31/functions/stream-consumer/invocations" || true
+curl -s -o /dev/null -X POST -d '{"Records": []}' "$lambda_url/2015-03-31/functions/stream-consumer/invocations" || true
 
-setsid python3 infra/local/sidecar.py --state-dir "$state" >"$state/logs/sidecar.log" 2>&1 &
+setsid python3 infra/local/sidecar.py --state-dir "$state" --invoke-url "$lambda_url" >"$state/logs/sidecar.log" 2>&1 &
 echo $! >"$state/pids/sidecar"
 wait_for "http://127.0.0.1:9001/healthz" '^200$' "mailbox"
 trap - ERR

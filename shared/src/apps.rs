@@ -133,9 +133,20 @@ pub async fn remove_member<S: TeamStore + DeveloperStore>(
     })
 }
 
-pub async fn members<S: TeamStore>(store: &S, token: &AdminToken, portal_id: Uuid, team_id: Uuid) -> Result<Vec<Developer>, AppError> {
+/// A page of a team's members, ordered by developer id, with the exact member count.
+pub async fn members<S: TeamStore>(
+    store: &S,
+    token: &AdminToken,
+    portal_id: Uuid,
+    team_id: Uuid,
+    limit: Option<String>,
+    cursor: Option<String>,
+) -> Result<Page<Developer>, AppError> {
+    let mut f = Fields::default();
+    let limit = parse_limit(limit.as_deref(), &mut f);
+    f.finish()?;
     let team = team_for(store, token, portal_id, team_id).await?;
-    Ok(store.team_members(team.id).await?)
+    Ok(store.team_members(team.id, limit, cursor.filter(|c| !c.is_empty())).await?)
 }
 
 // ---------------------------------------------------------------- applications (session)

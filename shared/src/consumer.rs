@@ -12,7 +12,7 @@ use crate::app::{Clock, Config};
 use crate::crypto::derive_token;
 use crate::domain::*;
 use crate::error::{error_chain, AppError, BoxError};
-use crate::mail::{render, MailContext, MailKind, Mailer, OutgoingMail};
+use crate::mail::{render, MailContext, MailKind, Mailer, OutgoingMail, SendError};
 use crate::recovery::link_for_event;
 use crate::service::{change_developer, Changed};
 use crate::store::*;
@@ -44,6 +44,9 @@ pub enum Outcome {
     AutoApproved,
     Mailed(MailKind),
     AlreadyMailed(MailKind),
+    /// The mail can never be sent (render failure, budget overrun, rejected address): recorded
+    /// on the event and skipped, so the record (and the shard) goes on.
+    MailFailed(MailKind),
     Nothing,
 }
 
@@ -135,12 +138,13 @@ where
                 let Some(email) = event.developer.email.as_deref() else {
                     return Ok(Outcome::Nothing);
                 };
-                let email = Email::parse(email).map_err(|e| ConsumeError::Malformed(e.into()))?;
                 // The verification link goes out with every self-registration.
                 if let Some(token) = link_for_event(&self.config, LinkPurpose::Verify, event) {
                     self.mail(event, &portal, MailKind::Verification, developer.clone(), Some(("verify-email", token))).await?;
                 }
-                let rule = auto_approval(settings, &email);
+                // An address stored under older rules (a Unicode local part) cannot be mailed or
+                // confirmed: no automatic approval, the admins decide.
+                let rule = Email::parse(email).ok().and_then(|email| auto_approval(settings, &email));
                 match rule {
                     // Auto-approval waits for the address to be confirmed (EmailVerified).
                     Some(_) if settings.require_verified_email => return Ok(Outcome::Nothing),
@@ -156,8 +160,7 @@ where
                 let Some(email) = event.developer.email.as_deref() else {
                     return Ok(Outcome::Nothing);
                 };
-                let email = Email::parse(email).map_err(|e| ConsumeError::Malformed(e.into()))?;
-                match auto_approval(settings, &email) {
+                match Email::parse(email).ok().and_then(|email| auto_approval(settings, &email)) {
                     Some(rule) => self.auto_approve(event, rule).await,
                     None => Ok(Outcome::Nothing),
                 }
@@ -234,11 +237,13 @@ where
         }
         match claim {
             MailClaim::AlreadySent => return Ok(Outcome::AlreadyMailed(kind)),
+            MailClaim::Failed => return Ok(Outcome::MailFailed(kind)),
             MailClaim::InFlight => return Err(ConsumeError::MailInFlight),
             MailClaim::Acquired => {}
         }
         let portal_url = portal.settings.portal_url.clone().or_else(|| self.config.portal_url.clone());
         // Links carry their token as a `token` query parameter (base64url: no escaping needed).
+        let token = link.as_ref().map(|(_, token)| token.clone());
         let link_url = link.map(|(path, token)| format!("{}/{path}?token={token}", portal_url.as_deref().unwrap_or("")));
         let ctx = MailContext {
             portal_name: portal.name.clone(),
@@ -250,28 +255,49 @@ where
             developer_email: event.developer.email.clone().unwrap_or_default(),
             developer_username: event.developer.username.clone(),
         };
-        let sent = async {
-            let content =
-                render(kind, &ctx, portal.settings.email_templates.get(kind.name())).map_err(|e| ConsumeError::Mail(Box::new(e)))?;
-            let from = portal.settings.email_from.clone().unwrap_or_else(|| self.config.sender.clone());
-            let mail = OutgoingMail { from, to, content };
-            // SES failing is usually brief: back off here (well inside the claim's lease) before
-            // failing the record, so an outage does not burn the event source mapping's retries.
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(self.config.mail_retry_seconds);
-            let mut delay = std::time::Duration::from_millis(250);
-            loop {
-                match self.mailer.send(&mail).await {
-                    Ok(id) => break Ok(id),
-                    Err(e) if std::time::Instant::now() + delay < deadline => {
-                        tracing::warn!(event_id = %event.id, mail = kind.name(), error = %e, "send failed; retrying");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(std::time::Duration::from_secs(4));
-                    }
-                    Err(e) => break Err(ConsumeError::Mail(e)),
+        // What can never be sent is recorded and skipped: it must not hold the records after it.
+        let permanent = |reason: String| async move {
+            let mut reason = match &token {
+                Some(t) => reason.replace(t.as_str(), "<token>"),
+                None => reason,
+            };
+            reason.truncate(reason.char_indices().nth(500).map_or(reason.len(), |(i, _)| i));
+            tracing::error!(event_id = %event.id, portal_id = %event.portal_id, mail = kind.name(), %reason, "mail can never be sent; recorded as failed");
+            match self.store.fail_mail(event.id, kind.name(), &reason, self.clock.now()).await {
+                Ok(()) => Ok(Outcome::MailFailed(kind)),
+                Err(e) => {
+                    let _ = self.store.release_mail(event.id, kind.name()).await;
+                    Err(ConsumeError::Store(e))
                 }
             }
+        };
+        // Addresses are sent as SES can deliver them (ASCII local part, IDNA domain); one stored
+        // under older rules that cannot be is left out.
+        let to: Vec<String> = to.iter().filter_map(|a| Email::parse(a).ok()).map(|e| e.as_str().to_string()).collect();
+        if to.is_empty() {
+            return permanent("no recipient address can be delivered (SES needs an ASCII local part)".into()).await;
         }
-        .await;
+        let content = match render(kind, &ctx, portal.settings.email_templates.get(kind.name())) {
+            Ok(content) => content,
+            Err(e) => return permanent(e.to_string()).await,
+        };
+        let mail = OutgoingMail { from: self.config.sender_for(&portal.settings), to, content };
+        // SES failing is usually brief: back off here (well inside the claim's lease) before
+        // failing the record, so an outage does not burn the event source mapping's retries.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(self.config.mail_retry_seconds);
+        let mut delay = std::time::Duration::from_millis(250);
+        let sent = loop {
+            match self.mailer.send(&mail).await {
+                Ok(id) => break Ok(id),
+                Err(SendError::Permanent(m)) => return permanent(m).await,
+                Err(SendError::Transient(e)) if std::time::Instant::now() + delay < deadline => {
+                    tracing::warn!(event_id = %event.id, mail = kind.name(), error = %e, "send failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(4));
+                }
+                Err(SendError::Transient(e)) => break Err(ConsumeError::Mail(e)),
+            }
+        };
         match sent {
             Ok(message_id) => {
                 self.store.complete_mail(event.id, kind.name(), &message_id, self.clock.now()).await?;

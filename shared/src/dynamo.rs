@@ -111,8 +111,15 @@ pub mod keys {
     pub const COUNTERS: &str = "COUNTERS";
 }
 
-/// The three search indexes a `q` prefix is matched against.
-const SEARCH_INDEXES: [(&str, &str); 3] = [("gsi3", "EMAIL"), ("gsi4", "USERNAME"), ("gsi5", "NAME")];
+/// The three search indexes a `q` prefix is matched against, in the order a search pages
+/// through them, each with the condition that leaves out what an earlier one already matched
+/// (a developer whose email and name both start with `q` is found once, by email). So the
+/// three ranges are disjoint: their counts add up to the exact total.
+const SEARCH_INDEXES: [(&str, &str, &str); 3] = [
+    ("gsi3", "EMAIL", ""),
+    ("gsi4", "USERNAME", "NOT begins_with(gsi3sk, :q)"),
+    ("gsi5", "NAME", "NOT begins_with(gsi3sk, :q) AND NOT begins_with(gsi4sk, :q)"),
+];
 
 fn to_item<T: Serialize>(v: &T) -> StoreResult<Item> {
     serde_dynamo::to_item(v).map_err(|e| StoreError::Other(Box::new(e)))
@@ -242,13 +249,13 @@ fn decode_cursor(
 
 /// A page from a query that read `limit + 1` items: the extra item only tells that a next page
 /// exists, so the cursor is the key of the last item returned (no dangling last page).
-fn page_of<T: DeserializeOwned>(
-    mut items: Vec<Item>,
-    limit: usize,
-    f: String,
-    key_attrs: &[&str],
-    total: Option<u64>,
-) -> StoreResult<Page<T>> {
+fn page_of<T: DeserializeOwned>(items: Vec<Item>, limit: usize, f: String, key_attrs: &[&str], total: Option<u64>) -> StoreResult<Page<T>> {
+    let (items, next_cursor) = page_items(items, limit, f, key_attrs);
+    Ok(Page { items: items.into_iter().map(from_item).collect::<StoreResult<_>>()?, total, next_cursor })
+}
+
+/// The items of such a page, and its cursor.
+fn page_items(mut items: Vec<Item>, limit: usize, f: String, key_attrs: &[&str]) -> (Vec<Item>, Option<String>) {
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
         let last = items.last().expect("limit >= 1");
@@ -256,7 +263,7 @@ fn page_of<T: DeserializeOwned>(
     } else {
         None
     };
-    Ok(Page { items: items.into_iter().map(from_item).collect::<StoreResult<_>>()?, total, next_cursor })
+    (items, next_cursor)
 }
 
 /// The `ExclusiveStartKey` a cursor stands for, checked against the query it must belong to.
@@ -523,36 +530,48 @@ impl Dynamo {
         Ok(())
     }
 
+    /// One `Query` request: key condition, values and an optional filter
+    /// (expression, its values, its attribute names).
+    fn query_request(
+        &self,
+        index: Option<&str>,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+        filter: &Option<QueryFilter<'_>>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let mut vals: HashMap<String, AttributeValue> = values.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let mut q =
+            self.client.query().table_name(&self.table).set_index_name(index.map(str::to_string)).key_condition_expression(condition);
+        if let Some((expr, fvals, fnames)) = filter {
+            q = q.filter_expression(*expr);
+            for (k, v) in fvals {
+                vals.insert(k.to_string(), v.clone());
+            }
+            if !fnames.is_empty() {
+                q = q.set_expression_attribute_names(Some(fnames.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()));
+            }
+        }
+        q.set_expression_attribute_values(Some(vals))
+    }
+
     /// Queries one index page by page; `limit` caps the items returned (None: all).
     async fn query(
         &self,
         index: Option<&str>,
         condition: &str,
         values: Vec<(&str, AttributeValue)>,
-        filter: Option<(&str, Vec<(&str, AttributeValue)>, Vec<(&str, &str)>)>,
+        filter: Option<QueryFilter<'_>>,
         start: Option<Item>,
         limit: Option<usize>,
     ) -> StoreResult<(Vec<Item>, Option<Item>)> {
         let mut out = Vec::new();
         let mut start = start;
         loop {
-            let mut vals: HashMap<String, AttributeValue> = values.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-            let mut q =
-                self.client.query().table_name(&self.table).set_index_name(index.map(str::to_string)).key_condition_expression(condition);
-            if let Some((expr, fvals, fnames)) = &filter {
-                q = q.filter_expression(*expr);
-                for (k, v) in fvals {
-                    vals.insert(k.to_string(), v.clone());
-                }
-                if !fnames.is_empty() {
-                    q = q.set_expression_attribute_names(Some(fnames.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()));
-                }
-            }
+            let mut q = self.query_request(index, condition, &values, &filter);
             if let Some(l) = limit {
                 q = q.limit((l - out.len()).clamp(1, 1000) as i32);
             }
-            let page =
-                q.set_expression_attribute_values(Some(vals)).set_exclusive_start_key(start.take()).send().await.map_err(classify)?;
+            let page = q.set_exclusive_start_key(start.take()).send().await.map_err(classify)?;
             out.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             let full = limit.is_some_and(|l| out.len() >= l);
@@ -561,7 +580,36 @@ impl Dynamo {
             }
         }
     }
+
+    /// Counts what a query matches (`Select=COUNT`: only the number comes back), page by page.
+    async fn count_matches(
+        &self,
+        index: Option<&str>,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+        filter: Option<QueryFilter<'_>>,
+    ) -> StoreResult<u64> {
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let page = self
+                .query_request(index, condition, &values, &filter)
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            total += page.count.max(0) as u64;
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
+    }
 }
+
+/// A query's `FilterExpression`, its values and its attribute names.
+type QueryFilter<'a> = (&'a str, Vec<(&'a str, AttributeValue)>, Vec<(&'a str, &'a str)>);
 
 /// Reads a cancelled registration by item position: the username marker wins over the email
 /// marker (a taken username is 409 whatever the email), then the invite, then the developer.
@@ -810,51 +858,78 @@ impl DeveloperStore for Dynamo {
                 page_of(items, limit, f, &["pk", "sk", pk_attr, sk_attr], Some(total))
             }
             Some(prefix) => {
-                // Union of three prefix queries (email, username, name), each a bounded
-                // `begins_with` range: exact total, paged by developer id.
+                // Three disjoint prefix ranges (email, then username, then name matches), paged
+                // through in that order: a page reads only what it returns (+1), the exact total
+                // is three concurrent counted queries.
                 let f = fingerprint(&[&q.portal_id.to_string(), q.state.map(|s| s.as_str()).unwrap_or("*"), prefix]);
-                let after = match &q.cursor {
-                    Some(c) => {
-                        let k = decode_cursor(c, &f, &["portal", "id"], "portal", &q.portal_id.to_string())?;
-                        Some(k.get("id").cloned().ok_or(StoreError::BadCursor)?)
-                    }
-                    None => None,
-                };
-                let filter = q.state.map(|st| ("#state = :st", vec![(":st", s(st.as_str()))], vec![("#state", "state")]));
-                let queries = SEARCH_INDEXES.map(|(index, field)| {
-                    let pk_attr = format!("{index}pk");
-                    let sk_attr = format!("{index}sk");
+                let segment = |i: usize| {
+                    let (index, field, exclude) = SEARCH_INDEXES[i];
+                    let (pk_attr, sk_attr) = (format!("{index}pk"), format!("{index}sk"));
                     let condition = format!("{pk_attr} = :p AND begins_with({sk_attr}, :q)");
-                    let values = vec![(":p", s(format!("PORTAL#{}#{field}", q.portal_id))), (":q", s(prefix.clone()))];
-                    let filter = filter.clone();
-                    async move { self.query(Some(index), &condition, values, filter, None, None).await }
-                });
-                let [a, b, c] = queries;
-                let (a, b, c, counts) = tokio::join!(a, b, c, self.count_developers(q.portal_id));
-                counts?.ok_or(StoreError::NotFound)?;
-                let mut all: BTreeMap<String, Item> = BTreeMap::new();
-                for (items, _) in [a?, b?, c?] {
-                    for item in items {
-                        if let Some(id) = item_str(&item, "id") {
-                            all.insert(id, item);
+                    let partition = format!("PORTAL#{}#{field}", q.portal_id);
+                    let mut filters: Vec<&str> = Vec::new();
+                    if q.state.is_some() {
+                        filters.push("#state = :st");
+                    }
+                    if !exclude.is_empty() {
+                        filters.push(exclude);
+                    }
+                    let filter = (!filters.is_empty()).then(|| {
+                        let (vals, names) = match q.state {
+                            Some(st) => (vec![(":st", s(st.as_str()))], vec![("#state", "state")]),
+                            None => (vec![], vec![]),
+                        };
+                        (filters.join(" AND "), vals, names)
+                    });
+                    (index, pk_attr, sk_attr, condition, partition, filter)
+                };
+                let values = |partition: &str| vec![(":p", s(partition)), (":q", s(prefix.clone()))];
+                // Which segment, and where in it, the cursor continues.
+                let (first, start) = match &q.cursor {
+                    None => (0, None),
+                    Some(c) => (0..SEARCH_INDEXES.len())
+                        .find_map(|i| {
+                            let (_, pk_attr, sk_attr, _, partition, _) = segment(i);
+                            let k = decode_cursor(c, &f, &["pk", "sk", &pk_attr, &sk_attr], &pk_attr, &partition).ok()?;
+                            Some((i, Some(k.into_iter().map(|(k, v)| (k, s(v))).collect::<Item>())))
+                        })
+                        .ok_or(StoreError::BadCursor)?,
+                };
+                let counts = async {
+                    let counted = (0..SEARCH_INDEXES.len()).map(|i| {
+                        let (index, _, _, condition, partition, filter) = segment(i);
+                        async move {
+                            let filter = filter.as_ref().map(|(e, v, n)| (e.as_str(), v.clone(), n.clone()));
+                            self.count_matches(Some(index), &condition, values(&partition), filter).await
+                        }
+                    });
+                    let (totals, portal) = tokio::join!(futures::future::try_join_all(counted), self.count_developers(q.portal_id));
+                    portal?.ok_or(StoreError::NotFound)?;
+                    Ok::<u64, StoreError>(totals?.into_iter().sum())
+                };
+                let page = async {
+                    let mut items: Vec<(usize, Item)> = Vec::new();
+                    let mut start = start;
+                    for i in first..SEARCH_INDEXES.len() {
+                        let (index, _, _, condition, partition, filter) = segment(i);
+                        let filter = filter.as_ref().map(|(e, v, n)| (e.as_str(), v.clone(), n.clone()));
+                        let (found, _) = self
+                            .query(Some(index), &condition, values(&partition), filter, start.take(), Some(limit + 1 - items.len()))
+                            .await?;
+                        items.extend(found.into_iter().map(|item| (i, item)));
+                        if items.len() > limit {
+                            break;
                         }
                     }
-                }
-                let total = all.len() as u64;
-                let mut page: Vec<(String, Item)> =
-                    all.into_iter().filter(|(id, _)| after.as_ref().is_none_or(|a| id > a)).take(limit + 1).collect();
-                let next_cursor = if page.len() > limit {
-                    page.truncate(limit);
-                    let last = page.last().map(|(id, _)| id.clone()).unwrap_or_default();
-                    Some(encode_cursor(f, BTreeMap::from([("portal".to_string(), q.portal_id.to_string()), ("id".to_string(), last)])))
-                } else {
-                    None
+                    Ok::<_, StoreError>(items)
                 };
-                Ok(Page {
-                    items: page.into_iter().map(|(_, i)| from_item(i)).collect::<StoreResult<_>>()?,
-                    total: Some(total),
-                    next_cursor,
-                })
+                let (total, items) = tokio::join!(counts, page);
+                let (total, items) = (total?, items?);
+                // The cursor names the segment of the page's last item by its key attributes.
+                let last_segment = items.get(limit.saturating_sub(1)).map(|(i, _)| *i).unwrap_or(first);
+                let (_, pk_attr, sk_attr, _, _, _) = segment(last_segment);
+                let items: Vec<Item> = items.into_iter().map(|(_, item)| item).collect();
+                page_of(items, limit, f, &["pk", "sk", &pk_attr, &sk_attr], Some(total))
             }
         }
     }
@@ -939,6 +1014,7 @@ impl MailLedger for Dynamo {
                 let existing = self.get(key(keys::event(event_id), &format!("MAIL#{mail}"))).await?;
                 match existing.and_then(|i| item_str(&i, "status")).as_deref() {
                     Some("sent") => Ok(MailClaim::AlreadySent),
+                    Some("failed") => Ok(MailClaim::Failed),
                     _ => Ok(MailClaim::InFlight),
                 }
             }
@@ -975,6 +1051,51 @@ impl MailLedger for Dynamo {
             .map_err(classify)
             .map(|_| ())
             .or_else(|e| if matches!(e, StoreError::Conflict) { Ok(()) } else { Err(e) })
+    }
+
+    async fn fail_mail(&self, event_id: Uuid, mail: &str, reason: &str, now: Timestamp) -> StoreResult<()> {
+        let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let marker = || {
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::event(event_id), &format!("MAIL#{mail}"))))
+                .update_expression("SET #status = :failed, #error = :e, failed_at = :at REMOVE lease_until")
+                .condition_expression("#status = :sending")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":failed", s("failed"))
+                .expression_attribute_values(":sending", s("sending"))
+                .expression_attribute_values(":e", s(reason))
+                .expression_attribute_values(":at", s(at.clone()))
+                .build()
+                .map_err(|e| StoreError::Other(Box::new(e)))
+        };
+        let failure =
+            AttributeValue::M(HashMap::from([("mail".into(), s(mail)), ("error".into(), s(reason)), ("at".into(), s(at.clone()))]));
+        let on_event = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::event(event_id), "EVENT")))
+            .update_expression("SET mail_failures = list_append(if_not_exists(mail_failures, :none), :f)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":none", AttributeValue::L(vec![]))
+            .expression_attribute_values(":f", AttributeValue::L(vec![failure]))
+            .build()
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let items = vec![TransactWriteItem::builder().update(marker()?).build(), TransactWriteItem::builder().update(on_event).build()];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            // The claim is no longer ours (recorded meanwhile): nothing to add.
+            Err(TxError::Cancelled(c)) if c.failed(0) => Ok(()),
+            // An event that is not in the table (a record replayed from elsewhere): the marker alone.
+            Err(TxError::Cancelled(c)) if c.failed(1) => {
+                match self.transact_conditional(vec![TransactWriteItem::builder().update(marker()?).build()]).await {
+                    Ok(()) | Err(StoreError::Conflict) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(TxError::Cancelled(c)) => Err(StoreError::Unavailable(format!("transaction cancelled: {:?}", c.reasons))),
+            Err(TxError::Store(e)) => Err(e),
+        }
     }
 }
 
@@ -1327,13 +1448,24 @@ impl TeamStore for Dynamo {
         .await
     }
 
-    async fn team_members(&self, team_id: Uuid) -> StoreResult<Vec<Developer>> {
-        let (members, _) =
-            self.query(Some("gsi1"), "gsi1pk = :p", vec![(":p", s(format!("TEAM#{team_id}#MEMBERS")))], None, None, None).await?;
+    async fn team_members(&self, team_id: Uuid, limit: usize, cursor: Option<String>) -> StoreResult<Page<Developer>> {
+        let limit = limit.clamp(1, 100);
+        let partition = format!("TEAM#{team_id}#MEMBERS");
+        let f = fingerprint(&[&partition]);
+        let key_attrs = ["pk", "sk", "gsi1pk", "gsi1sk"];
+        let start = start_key(&cursor, &f, &key_attrs, "gsi1pk", &partition)?;
+        // The page of memberships (limit + 1) and the exact count, concurrently; then the
+        // page's developers in one BatchGetItem.
+        let (members, total) = tokio::join!(
+            self.query(Some("gsi1"), "gsi1pk = :p", vec![(":p", s(partition.clone()))], None, start, Some(limit + 1)),
+            self.count_matches(Some("gsi1"), "gsi1pk = :p", vec![(":p", s(partition.clone()))], None)
+        );
+        let (members, total) = (members?.0, total?);
+        let (members, next_cursor) = page_items(members, limit, f, &key_attrs);
         let keys_: Vec<Item> = members.iter().filter_map(|m| item_str(m, "pk")).map(|pk| key(pk, keys::PROFILE)).collect();
         let mut devs: Vec<Developer> = self.batch_get(keys_).await?.into_iter().map(from_item).collect::<StoreResult<_>>()?;
         devs.sort_by_key(|d| d.id);
-        Ok(devs)
+        Ok(Page { items: devs, total: Some(total), next_cursor })
     }
 }
 

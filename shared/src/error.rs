@@ -21,6 +21,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A known path asked with a method none of its routes answers (405 with `Allow`).
+    #[error("{method} is not allowed here; use {}", allow.join(", "))]
+    MethodNotAllowed { method: String, allow: Vec<&'static str> },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -51,6 +54,7 @@ impl AppError {
             Self::TooManyRequests { .. } => 429,
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
+            Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
             Self::Gone(_) => 410,
             Self::PayloadTooLarge => 413,

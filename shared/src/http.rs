@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use futures::FutureExt;
-use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use lambda_http::http::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -30,6 +30,7 @@ fn slug(e: &AppError) -> (&'static str, &'static str) {
         AppError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
         AppError::Forbidden(_) => ("forbidden", "Forbidden"),
         AppError::NotFound(_) => ("not-found", "Not found"),
+        AppError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
         AppError::Conflict(_) => ("conflict", "Conflict"),
         AppError::Gone(_) => ("gone", "Gone"),
         AppError::PayloadTooLarge => ("payload-too-large", "Payload too large"),
@@ -48,7 +49,9 @@ pub fn problem(e: &AppError) -> Response<Body> {
             format!("{} {}", errs[0].field, errs[0].message)
         }
         AppError::Validation(_) => "several fields are invalid; see errors".to_string(),
+        // 5xx details are fixed sentences: what went wrong inside is logged, never sent.
         AppError::Internal(_) => "an unexpected error occurred; it has been logged".to_string(),
+        AppError::Unavailable(_) => "the service is temporarily unavailable; retry shortly".to_string(),
         other => other.to_string(),
     };
     let mut body = json!({ "type": format!("https://gatehouse.dev/problems/{slug}"), "title": title, "status": status, "detail": detail });
@@ -58,6 +61,9 @@ pub fn problem(e: &AppError) -> Response<Body> {
     let mut builder = Response::builder().status(status).header(CONTENT_TYPE, "application/problem+json");
     if status == 401 {
         builder = builder.header("WWW-Authenticate", "Bearer realm=\"gatehouse\"");
+    }
+    if let AppError::MethodNotAllowed { allow, .. } = e {
+        builder = builder.header("Allow", allow.join(", "));
     }
     if let AppError::TooManyRequests { retry_after, .. } = e {
         builder = builder.header("Retry-After", retry_after.to_string());
@@ -196,7 +202,15 @@ pub fn route_not_found() -> AppError {
 
 /// Turns a handler's outcome into a response: errors become problems, and a panic becomes a
 /// 500 problem instead of a crashed runtime (handlers are built with `panic = "unwind"`).
+/// Every response, errors included, carries `Cache-Control: no-store`: logins, new credentials
+/// and admin data must never sit in a browser or proxy cache.
 pub async fn guard<Fut: Future<Output = HttpResult>>(handling: Fut) -> Response<Body> {
+    let mut response = respond(handling).await;
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn respond<Fut: Future<Output = HttpResult>>(handling: Fut) -> Response<Body> {
     match AssertUnwindSafe(handling).catch_unwind().await {
         Ok(Ok(resp)) => resp,
         Ok(Err(e)) => {
@@ -264,6 +278,32 @@ mod tests {
         let body = body_json(&resp);
         assert_eq!(body["status"], 500);
         assert!(!body["detail"].as_str().unwrap().contains("index"), "no internals leak");
+    }
+
+    #[tokio::test]
+    async fn every_response_errors_and_panics_included_is_marked_no_store() {
+        let ok = guard(async { json(200, &serde_json::json!({ "token": "ghs_x" })) }).await;
+        let empty = guard(async { no_content() }).await;
+        let err = guard(async { Err(AppError::Unauthorized) }).await;
+        let panicked = guard(async {
+            let v: Vec<u8> = Vec::new();
+            let _ = v[1];
+            no_content()
+        })
+        .await;
+        for resp in [ok, empty, err, panicked] {
+            assert_eq!(resp.headers()[CACHE_CONTROL], "no-store", "{}", resp.status());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_503_problem_never_carries_the_stores_message() {
+        let store_error: AppError = crate::store::StoreError::Unavailable("ThrottlingException on table gatehouse-prod".into()).into();
+        let resp = guard(async move { Err(store_error) }).await;
+        assert_eq!(resp.status(), 503);
+        let detail = body_json(&resp)["detail"].as_str().unwrap().to_string();
+        assert!(!detail.contains("Throttling") && !detail.contains("gatehouse-prod"), "{detail}");
+        assert_eq!(resp.headers()["retry-after"], "1");
     }
 
     #[tokio::test]

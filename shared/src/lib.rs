@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod mail;
 pub mod recovery;
+pub mod routes;
 pub mod service;
 pub mod ses;
 pub mod store;

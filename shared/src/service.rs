@@ -62,8 +62,21 @@ pub fn parse_new_portal(body: Map<String, Value>) -> Result<(PortalName, PortalS
     Ok((name.expect("checked"), settings.expect("checked")))
 }
 
+/// A portal may send only from the deployment's allowed sender domains: checked when
+/// `email_from` changes (`field` names it as the request did).
+fn check_email_from(config: &crate::app::Config, before: Option<&str>, after: &PortalSettings, field: &str) -> Result<(), AppError> {
+    match after.email_from.as_deref() {
+        Some(from) if Some(from) != before && !config.allows_sender(from) => {
+            let domains: Vec<&str> = config.allowed_sender_domains.iter().map(Domain::as_str).collect();
+            Err(AppError::field(field, format!("must be an address in one of this deployment's sender domains ({})", domains.join(", "))))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub async fn create_portal<S: PortalStore>(
     store: &S,
+    config: &crate::app::Config,
     token: &AdminToken,
     body: Map<String, Value>,
     now: Timestamp,
@@ -71,7 +84,9 @@ pub async fn create_portal<S: PortalStore>(
     if !token.is_global() {
         return Err(AppError::Forbidden("this admin token is scoped to one portal and cannot create portals".into()));
     }
+    let nested = body.get("settings").is_some_and(Value::is_object);
     let (name, settings) = parse_new_portal(body)?;
+    check_email_from(config, None, &settings, if nested { "settings.email_from" } else { "email_from" })?;
     let portal = Portal { id: Uuid::new_v4(), name: name.as_str().to_string(), settings, created_at: now, updated_at: now, version: 1 };
     store.create_portal(&portal).await?;
     Ok(portal)
@@ -94,6 +109,7 @@ pub struct PortalPatch {
 
 pub async fn patch_portal<S: PortalStore>(
     store: &S,
+    config: &crate::app::Config,
     token: &AdminToken,
     id: Uuid,
     patch: PortalPatch,
@@ -108,7 +124,11 @@ pub async fn patch_portal<S: PortalStore>(
     }
     if let Some(s) = patch.settings {
         match s.apply(portal.settings.clone(), "settings.") {
-            Ok(s) => portal.settings = s,
+            Ok(s) => match check_email_from(config, portal.settings.email_from.as_deref(), &s, "settings.email_from") {
+                Ok(()) => portal.settings = s,
+                Err(AppError::Validation(errs)) => errs.into_iter().for_each(|e| fields.push(&e.field, e.message)),
+                Err(e) => return Err(e),
+            },
             Err(errs) => errs.into_iter().for_each(|e| fields.push(&e.field, e.message)),
         }
     }

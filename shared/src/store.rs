@@ -220,6 +220,8 @@ pub enum MailClaim {
     AlreadySent,
     /// Another invocation is sending it right now (lease not expired): retry later.
     InFlight,
+    /// It can never be sent (recorded by `fail`): do nothing.
+    Failed,
 }
 
 /// Exactly-once guard for mail: a marker per (event, mail) written before sending.
@@ -233,6 +235,10 @@ pub trait MailLedger: Send + Sync {
     ) -> impl Future<Output = StoreResult<MailClaim>> + Send;
     fn complete_mail(&self, event_id: Uuid, mail: &str, message_id: &str, now: Timestamp) -> impl Future<Output = StoreResult<()>> + Send;
     fn release_mail(&self, event_id: Uuid, mail: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Records that a claimed mail can never be sent (a template that fails to render, an
+    /// address the provider rejects): on its marker, so replays skip it, and on the event
+    /// (`mail_failures`), so the audit trail shows it.
+    fn fail_mail(&self, event_id: Uuid, mail: &str, reason: &str, now: Timestamp) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -313,7 +319,13 @@ pub trait TeamStore: Send + Sync {
     /// Conflict when the membership already exists (add) or is missing (remove).
     fn set_membership(&self, before: &Developer, after: &Developer, team: &Team, add: bool)
         -> impl Future<Output = StoreResult<()>> + Send;
-    fn team_members(&self, team_id: Uuid) -> impl Future<Output = StoreResult<Vec<Developer>>> + Send;
+    /// A page of a team's members (by developer id), with the exact member count.
+    fn team_members(
+        &self,
+        team_id: Uuid,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> impl Future<Output = StoreResult<Page<Developer>>> + Send;
 }
 
 pub trait AppStore: Send + Sync {

@@ -22,18 +22,14 @@ from pathlib import Path
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "infra"))
-import check_sam_build  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from infra import check_sam_build  # noqa: E402
+from infra.cfn import load_template  # noqa: E402
 import yaml  # noqa: E402
 
 TEMPLATE = ROOT / "template.yaml"
 CODE_URI = "infra/sam"
 BUILD_METHOD = "provided.al2023"
-
-
-def load_template(path: Path = TEMPLATE) -> dict:
-    with path.open(encoding="utf-8") as f:
-        return yaml.load(f, Loader=check_sam_build._TemplateLoader)
 
 
 def rust_functions(template: dict) -> dict:
@@ -60,7 +56,7 @@ def hashed_files(code_uri: Path) -> list[Path]:
 
 class TemplateBuild(unittest.TestCase):
     def setUp(self):
-        self.functions = rust_functions(load_template())
+        self.functions = rust_functions(load_template(TEMPLATE))
 
     def test_every_rust_function_is_built_from_infra_sam_in_its_crate_directory(self):
         self.assertGreater(len(self.functions), 0)
@@ -85,7 +81,7 @@ class WhatSamHashes(unittest.TestCase):
     def setUp(self):
         if shutil.which("git") is None or not (ROOT / ".git").exists():
             self.skipTest("needs a git checkout")
-        code_uris = {r["Properties"].get("CodeUri") for r in rust_functions(load_template()).values()}
+        code_uris = {r["Properties"].get("CodeUri") for r in rust_functions(load_template(TEMPLATE)).values()}
         self.files = {p.resolve().relative_to(ROOT) for uri in code_uris for p in hashed_files(ROOT / str(uri))}
 
     def test_it_covers_the_manifest_the_lock_file_shared_and_every_function(self):
@@ -106,7 +102,7 @@ class DeployGuide(unittest.TestCase):
     def test_the_readme_tells_what_to_answer_for_every_template_parameter(self):
         readme = (ROOT / "README.md").read_text(encoding="utf-8")
         section = readme.split("\n## Deploying\n", 1)[1].split("\n## ", 1)[0]
-        parameters = load_template().get("Parameters") or {}
+        parameters = load_template(TEMPLATE).get("Parameters") or {}
         self.assertGreater(len(parameters), 0)
         missing = [name for name in parameters if f"| Parameter {name} " not in section]
         self.assertEqual(missing, [], "each needs a row in README.md, Deploying (what sam deploy --guided asks)")

@@ -1,26 +1,30 @@
 """Contract checks for openapi.yaml.
 
-The OpenAPI document must describe exactly the routes that are served: those of the local
-router (`[workspace.metadata.lambda.watch.router]` in Cargo.toml) and those deployed by the SAM
-template (HttpApi events in template.yaml, apart from the example protected backend outside
-/api). Every operation must be well formed: an operationId, a 2xx answer, an RFC 9457 problem
-for its 4xx answers, declared path parameters, known security schemes, and `$ref`s that resolve.
+The OpenAPI document must describe exactly the routes that are served: those deployed by the
+SAM template (HttpApi events in template.yaml, which the local front routes by too, apart from
+the example protected backend outside /api and the `$default` route), and those of the route
+table of the `$default` route's function (`shared/src/routes.rs`, which must be the template's
+exactly, example backend included, so its 405 `Allow` lists what API Gateway would route).
+Every operation must be well formed: an operationId, a 2xx answer, an RFC 9457 problem for its
+4xx answers, declared path parameters, known security schemes, and `$ref`s that resolve.
 
 Run from the workspace root:  python3 -m unittest tests/contract/test_openapi.py
 Needs only the standard library and PyYAML.
 """
 
 import re
-import tomllib
+import sys
 import unittest
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from infra.local.template import DEFAULT_ROUTE, Template  # noqa: E402
+
 OPENAPI = ROOT / "openapi.yaml"
-CARGO = ROOT / "Cargo.toml"
-TEMPLATE = ROOT / "template.yaml"
+ROUTE_TABLE = ROOT / "shared" / "src" / "routes.rs"
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -40,32 +44,6 @@ REQUIRED_SCHEMAS = {
 }
 
 
-class CloudFormationLoader(yaml.SafeLoader):
-    """A safe loader that reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt, !If, ...)
-    as plain `{"Fn::Name": value}` data instead of failing on them."""
-
-
-def _cfn_tag(loader, tag_suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    return {name: value}
-
-
-for _tag in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Select",
-             "Split", "FindInMap", "ImportValue", "Base64", "Cidr", "GetAZs", "Condition",
-             "Transform", "ToJsonString", "Length"):
-    CloudFormationLoader.add_constructor(f"!{_tag}", lambda loader, node, _t=_tag: _cfn_tag(loader, _t, node))
-# Any other short-form tag a colleague may add later.
-CloudFormationLoader.add_multi_constructor("!", _cfn_tag)
-
-
 def load_openapi():
     with OPENAPI.open(encoding="utf-8") as f:
         return yaml.safe_load(f)
@@ -81,38 +59,15 @@ def openapi_routes(doc):
 
 
 def router_routes():
-    with CARGO.open("rb") as f:
-        cargo = tomllib.load(f)
-    router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
-    routes = set()
-    for path, entries in router.items():
-        if isinstance(entries, dict):
-            entries = [entries]
-        for entry in entries:
-            if isinstance(entry, str):  # `"/path" = "function"`: every method
-                routes.add(("ANY", path))
-            else:
-                routes.add((entry.get("method", "ANY").upper(), path))
-    return routes
+    """The `ROUTES` table of shared/src/routes.rs: `("GET", "/api/...")` pairs."""
+    text = ROUTE_TABLE.read_text(encoding="utf-8")
+    table = text[text.index("pub const ROUTES"):]
+    table = table[: table.index("];")]
+    return set(re.findall(r'\(\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*\)', table))
 
 
 def template_routes():
-    with TEMPLATE.open(encoding="utf-8") as f:
-        template = yaml.load(f, Loader=CloudFormationLoader)
-    routes = set()
-    for resource in (template.get("Resources") or {}).values():
-        props = resource.get("Properties") if isinstance(resource, dict) else None
-        if not isinstance(props, dict):
-            continue
-        for event in (props.get("Events") or {}).values():
-            if not isinstance(event, dict) or event.get("Type") != "HttpApi":
-                continue
-            ep = event.get("Properties") or {}
-            path, method = ep.get("Path"), ep.get("Method", "ANY")
-            if not isinstance(path, str) or not isinstance(method, str):
-                continue
-            routes.add((method.upper(), path))
-    return routes
+    return {(r.method, r.path) for r in Template().routes() if r.path != DEFAULT_ROUTE}
 
 
 def api_only(routes):
@@ -182,15 +137,31 @@ class OpenApiContract(unittest.TestCase):
         for path in self.doc["paths"]:
             self.assertTrue(path.startswith("/api/"), f"{path}: every path carries the /api prefix")
 
-    def test_routes_match_the_router(self):
-        spec, router = openapi_routes(self.doc), router_routes()
-        self.assertNotIn("ANY", {m for m, _ in router}, "the router should name methods")
+    def test_routes_match_the_route_table_of_the_default_route(self):
+        spec, router = openapi_routes(self.doc), api_only(router_routes())
+        self.assertTrue(router, "no routes read from shared/src/routes.rs")
         self.assertEqual(
             spec,
             router,
-            f"\nin the router but not in openapi.yaml:\n  {fmt(router - spec)}"
-            f"\nin openapi.yaml but not in the router:\n  {fmt(spec - router)}",
+            f"\nin shared/src/routes.rs but not in openapi.yaml:\n  {fmt(router - spec)}"
+            f"\nin openapi.yaml but not in shared/src/routes.rs:\n  {fmt(spec - router)}",
         )
+
+    def test_the_route_table_is_the_templates_exactly(self):
+        table, deployed = router_routes(), template_routes()
+        self.assertNotIn("ANY", {m for m, _ in deployed}, "routes should name methods")
+        self.assertEqual(
+            table,
+            deployed,
+            f"\nin template.yaml but not in shared/src/routes.rs:\n  {fmt(deployed - table)}"
+            f"\nin shared/src/routes.rs but not in template.yaml:\n  {fmt(table - deployed)}",
+        )
+
+    def test_unmatched_requests_have_a_default_route(self):
+        defaults = [r for r in Template().routes() if r.path == DEFAULT_ROUTE]
+        self.assertEqual(len(defaults), 1, "one $default route answers 404/405 problems")
+        self.assertEqual(defaults[0].method, "ANY")
+        self.assertIsNone(defaults[0].authorizer)
 
     def test_routes_match_the_sam_template(self):
         spec, deployed = openapi_routes(self.doc), api_only(template_routes())

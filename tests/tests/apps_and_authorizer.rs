@@ -1,6 +1,7 @@
 //! Teams, applications, API keys and the Lambda authorizer: approval decides, at once, whether
 //! a developer's keys open anything. The authorizer is invoked with API Gateway-shaped events
-//! through the local Lambda invoke endpoint; the delete cascade is checked on the table itself.
+//! through the local Lambda invoke endpoint (through HTTP and the front: `front.rs`); the delete
+//! cascade is checked on the table itself.
 
 mod common;
 
@@ -42,8 +43,7 @@ async fn authorize(s: &Stack, portal: &str, route: &str, key: Option<&str>) -> b
             event["headers"].as_object_mut().unwrap().remove("x-api-key");
         }
     }
-    let base = s.api.trim_end_matches("/api");
-    let r = s.http.post(format!("{base}/2015-03-31/functions/authorizer/invocations")).json(&event).send().await.unwrap();
+    let r = s.http.post(s.invocations("authorizer")).json(&event).send().await.unwrap();
     let body: Value = r.json().await.unwrap();
     assert!(body["isAuthorized"].is_boolean(), "{body}");
     body["isAuthorized"].as_bool().unwrap()
@@ -144,9 +144,10 @@ async fn the_authorizer_allows_a_key_only_while_its_developer_is_approved_and_su
     let (dev, session) = approved_session(&s, &portal).await;
     let app = new_app(&s, &portal, &session, "Gated").await;
     let key = new_key(&s, &portal, &session, &app).await;
-    // GET /example/orders requires the "orders" product (GATEHOUSE_ROUTE_PRODUCTS).
+    // GET /example/orders requires the "orders" product, GET /example/free any live key
+    // (GATEHOUSE_ROUTE_PRODUCTS: `GET:/example/free=*`).
     assert!(!authorize(&s, &portal, "GET /example/orders", Some(&key)).await, "not subscribed yet");
-    assert!(authorize(&s, &portal, "GET /example/free", Some(&key)).await, "a route without product needs only a live key");
+    assert!(authorize(&s, &portal, "GET /example/free", Some(&key)).await, "a route mapped to * needs only a live key");
     s.send(
         Method::POST,
         &format!("/portals/{portal}/applications/{app}/subscriptions"),
@@ -174,6 +175,27 @@ async fn the_authorizer_allows_a_key_only_while_its_developer_is_approved_and_su
 }
 
 #[tokio::test]
+async fn a_route_without_a_product_mapping_is_denied_even_for_a_subscribed_live_key() {
+    let s = stack();
+    let portal = s.portal(json!({})).await;
+    let (_, session) = approved_session(&s, &portal).await;
+    let app = new_app(&s, &portal, &session, "Everywhere").await;
+    let key = new_key(&s, &portal, &session, &app).await;
+    let r = s
+        .send(
+            Method::POST,
+            &format!("/portals/{portal}/applications/{app}/subscriptions"),
+            Some(&session),
+            Some(json!({ "product": "orders" })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(authorize(&s, &portal, "GET /example/orders", Some(&key)).await, "the mapped route");
+    assert!(!authorize(&s, &portal, "GET /example/unmapped", Some(&key)).await, "no mapping: denied by default");
+    assert!(!authorize(&s, &portal, "POST /example/orders", Some(&key)).await, "the method is part of the route");
+}
+
+#[tokio::test]
 async fn a_deleted_credential_or_application_stops_working_at_once() {
     let s = stack();
     let portal = s.portal(json!({})).await;
@@ -198,41 +220,6 @@ async fn a_deleted_credential_or_application_stops_working_at_once() {
     assert!(!authorize(&s, &portal, "GET /example/free", Some(&other_key)).await);
 }
 
-/// Every item of the table, read straight from the emulator (DynamoDB JSON over HTTP).
-async fn table_items(s: &Stack) -> Vec<Value> {
-    let endpoint = &s.env["AWS_ENDPOINT_URL"];
-    let table = s.env.get("GATEHOUSE_TABLE").cloned().unwrap_or_else(|| "gatehouse".into());
-    let mut items = Vec::new();
-    let mut start: Option<Value> = None;
-    loop {
-        let mut body = json!({ "TableName": table });
-        if let Some(k) = start.take() {
-            body["ExclusiveStartKey"] = k;
-        }
-        let r: Value = s
-            .http
-            .post(endpoint)
-            .header("X-Amz-Target", "DynamoDB_20120810.Scan")
-            .header("Content-Type", "application/x-amz-json-1.0")
-            .header(
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x",
-            )
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        items.extend(r["Items"].as_array().cloned().unwrap_or_default());
-        match r.get("LastEvaluatedKey") {
-            Some(k) if !k.is_null() => start = Some(k.clone()),
-            _ => return items,
-        }
-    }
-}
-
 #[tokio::test]
 async fn deleting_a_developer_removes_every_item_it_owns() {
     let s = stack();
@@ -240,17 +227,7 @@ async fn deleting_a_developer_removes_every_item_it_owns() {
     // A developer who accepted an invite, is in a team, has applications, keys, a subscription,
     // sessions and a pending reset link.
     let email = unique_email("owner");
-    s.admin(Method::POST, &format!("/portals/{portal}/developers/invites"), Some(json!({ "emails": [email] }))).await;
-    let token = link_token(&s.wait_for_mail(&email, "invited", 1).await);
-    let r = s
-        .send(
-            Method::POST,
-            &format!("/portals/{portal}/invites/accept"),
-            None,
-            Some(json!({ "token": token, "password": STRONG_PASSWORD, "name": "Owner", "username": unique_username("owner") })),
-        )
-        .await;
-    let dev = r.body["id"].as_str().unwrap().to_string();
+    let dev = s.invited_developer(&portal, &email, "Owner", Some(&unique_username("owner"))).await;
     let team = s.admin(Method::POST, &format!("/portals/{portal}/teams"), Some(json!({ "name": "Owners" }))).await.body["id"]
         .as_str()
         .unwrap()
@@ -285,15 +262,15 @@ async fn deleting_a_developer_removes_every_item_it_owns() {
             .map(|i| format!("{} {}", i["pk"]["S"].as_str().unwrap_or("?"), i["sk"]["S"].as_str().unwrap_or("?")))
             .collect()
     };
-    let before = owned(&table_items(&s).await);
+    let before = owned(&s.table_items().await);
     for expected in ["PROFILE", "APP#", "KEY#", "TEAM#", "SESSION#", "LINK#reset", "#EMAIL#", "#USERNAME#", "INVITE#"] {
         assert!(before.iter().any(|i| i.contains(expected)), "expected an item like {expected} before: {before:?}");
     }
     assert_eq!(s.admin(Method::DELETE, &format!("/portals/{portal}/developers/{dev}"), None).await.status, 204);
-    let after = owned(&table_items(&s).await);
+    let after = owned(&s.table_items().await);
     assert!(after.is_empty(), "left behind: {after:?}");
     // What remains is the audit trail: lifecycle events (kept 90 days) and their mail markers.
-    let trail = mentions(&table_items(&s).await);
+    let trail = mentions(&s.table_items().await);
     assert!(trail.iter().any(|i| i["type"]["S"] == "developer.deleted"));
     assert!(trail.iter().all(|i| i["ttl"]["N"].is_string()), "the audit trail expires");
     let members = s.admin(Method::GET, &format!("/portals/{portal}/teams/{team}/developers"), None).await;

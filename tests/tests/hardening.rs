@@ -16,12 +16,7 @@ use tokio::sync::Mutex;
 static SERIAL: Mutex<()> = Mutex::const_new(());
 
 async fn fault(s: &Stack, body: Option<Value>) {
-    let url = &s.env["GATEHOUSE_FAULTS"];
-    let r = match body {
-        Some(b) => s.http.post(url).json(&b).send().await.unwrap(),
-        None => s.http.delete(url).send().await.unwrap(),
-    };
-    assert!(r.status().is_success());
+    s.fault(body).await
 }
 
 #[tokio::test]
@@ -78,40 +73,6 @@ async fn dynamodb_throttling_and_errors_answer_503_problems_and_write_nothing() 
     assert_eq!(list.body["list"].as_array().unwrap().len(), 1);
 }
 
-/// Invokes the stream consumer directly with a Lambda-shaped batch.
-async fn consume(s: &Stack, records: Vec<Value>) -> Value {
-    let base = s.api.trim_end_matches("/api");
-    s.http
-        .post(format!("{base}/2015-03-31/functions/stream-consumer/invocations"))
-        .json(&json!({ "Records": records }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn event_record(seq: u64, image: Value) -> Value {
-    json!({
-        "eventID": format!("e{seq}"), "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
-        "dynamodb": { "ApproximateCreationDateTime": 1_795_435_200, "Keys": { "pk": image["pk"], "sk": image["sk"] }, "NewImage": image,
-                      "SequenceNumber": seq.to_string(), "SizeBytes": 300, "StreamViewType": "NEW_AND_OLD_IMAGES" }
-    })
-}
-
-fn approved_event(portal: &str, developer: &str, email: &str) -> Value {
-    let id = uuid::Uuid::now_v7().to_string();
-    json!({
-        "pk": { "S": format!("EVENT#{id}") }, "sk": { "S": "EVENT" }, "kind": { "S": "event" }, "id": { "S": id },
-        "type": { "S": "developer.approved" }, "portal_id": { "S": portal }, "developer_id": { "S": developer },
-        "actor": { "S": "admin:test" }, "from_state": { "S": "pending" }, "to_state": { "S": "approved" },
-        "at": { "S": "2026-11-23T12:00:00Z" }, "approval_id": { "NULL": true },
-        "developer": { "M": { "email": { "S": email }, "name": { "S": "Replayed" }, "username": { "NULL": true } } },
-        "reason": { "NULL": true }
-    })
-}
-
 #[tokio::test]
 async fn a_batch_delivered_twice_or_out_of_order_mails_once_and_a_poison_record_fails_alone() {
     let _serial = SERIAL.lock().await;
@@ -121,9 +82,9 @@ async fn a_batch_delivered_twice_or_out_of_order_mails_once_and_a_poison_record_
     let (ea, eb) =
         (approved_event(&portal, &uuid::Uuid::now_v7().to_string(), &a), approved_event(&portal, &uuid::Uuid::now_v7().to_string(), &b));
     let batch = vec![event_record(1, ea.clone()), event_record(2, eb.clone())];
-    assert_eq!(consume(&s, batch.clone()).await["batchItemFailures"], json!([]));
-    assert_eq!(consume(&s, batch).await["batchItemFailures"], json!([]), "a replay is a no-op");
-    assert_eq!(consume(&s, vec![event_record(2, eb), event_record(1, ea)]).await["batchItemFailures"], json!([]));
+    assert_eq!(s.consume(batch.clone()).await["batchItemFailures"], json!([]));
+    assert_eq!(s.consume(batch).await["batchItemFailures"], json!([]), "a replay is a no-op");
+    assert_eq!(s.consume(vec![event_record(2, eb), event_record(1, ea)]).await["batchItemFailures"], json!([]));
     assert_eq!(s.mails_about(&a, "approved").await.len(), 1);
     assert_eq!(s.mails_about(&b, "approved").await.len(), 1);
 
@@ -131,15 +92,13 @@ async fn a_batch_delivered_twice_or_out_of_order_mails_once_and_a_poison_record_
     let c = unique_email("after-poison");
     let mut poison = approved_event(&portal, "not-a-uuid", "x@example.com");
     poison["developer_id"] = json!({ "N": "12" });
-    let r = consume(
-        &s,
-        vec![
+    let r = s
+        .consume(vec![
             event_record(10, approved_event(&portal, &uuid::Uuid::now_v7().to_string(), &unique_email("before"))),
             event_record(11, poison),
             event_record(12, approved_event(&portal, &uuid::Uuid::now_v7().to_string(), &c)),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(r["batchItemFailures"], json!([{ "itemIdentifier": "11" }]));
 }
 

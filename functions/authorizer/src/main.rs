@@ -6,7 +6,11 @@
 //!
 //! Configuration: the portal comes from the stage variable `gatehouse_portal_id` (or
 //! `GATEHOUSE_AUTHORIZER_PORTAL_ID`); products per route from `GATEHOUSE_ROUTE_PRODUCTS`,
-//! `METHOD:/path=product` pairs separated by commas (e.g. `GET:/orders=orders`).
+//! `METHOD:/path=product` pairs separated by commas (e.g. `GET:/orders=orders`). A route
+//! without a mapping is denied: a route open to every approved developer's key says so with
+//! `*` (`GET:/status=*`). API Gateway caches decisions per identity, which is the `x-api-key`
+//! header *and* the route key (template.yaml), so an allow for one route is never reused on
+//! another.
 
 use std::collections::HashMap;
 
@@ -21,29 +25,55 @@ use uuid::Uuid;
 struct Authorizer {
     store: Dynamo,
     portal: Option<Uuid>,
-    products: HashMap<String, String>,
+    routes: HashMap<String, RouteRule>,
 }
 
-/// Parses `GET:/orders=orders,POST:/orders=orders-write` into route key → product.
-fn route_products(raw: &str) -> HashMap<String, String> {
+/// What a protected route requires of a key (beyond a live key of an approved developer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RouteRule {
+    /// The key's application must be subscribed to this product.
+    Product(String),
+    /// `*`: any live key of an approved developer.
+    AnyKey,
+}
+
+/// Parses `GET:/orders=orders,POST:/orders=orders-write,GET:/status=*` into route key → rule.
+fn route_products(raw: &str) -> HashMap<String, RouteRule> {
     raw.split(',')
         .filter_map(|pair| {
             let (route, product) = pair.trim().split_once('=')?;
             let (method, path) = route.split_once(':')?;
-            Some((format!("{} {}", method.trim().to_ascii_uppercase(), path.trim()), product.trim().to_string()))
+            let rule = match product.trim() {
+                "" => return None,
+                "*" => RouteRule::AnyKey,
+                p => RouteRule::Product(p.to_string()),
+            };
+            Some((format!("{} {}", method.trim().to_ascii_uppercase(), path.trim()), rule))
         })
         .collect()
+}
+
+/// The product a route requires (`Some(None)`: none, any key), or `None` when the route has
+/// no mapping and is denied.
+fn required_product<'a>(routes: &'a HashMap<String, RouteRule>, route_key: Option<&str>) -> Option<Option<&'a str>> {
+    match routes.get(route_key?)? {
+        RouteRule::Product(p) => Some(Some(p.as_str())),
+        RouteRule::AnyKey => Some(None),
+    }
 }
 
 impl Authorizer {
     async fn decide(&self, req: &ApiGatewayV2CustomAuthorizerV2Request) -> Result<ApiGatewayV2CustomAuthorizerSimpleResponse, Error> {
         let portal = req.stage_variables.get("gatehouse_portal_id").and_then(|p| p.parse().ok()).or(self.portal);
         let key = req.headers.get("x-api-key").and_then(|v| v.to_str().ok());
-        let product = req.route_key.as_deref().and_then(|r| self.products.get(r)).map(String::as_str);
-        let grant = match portal {
-            Some(portal) => apps::authorize(&self.store, key, portal, product).await?,
-            None => {
+        let grant = match (portal, required_product(&self.routes, req.route_key.as_deref())) {
+            (Some(portal), Some(product)) => apps::authorize(&self.store, key, portal, product).await?,
+            (None, _) => {
                 tracing::error!("no portal configured for the authorizer");
+                None
+            }
+            (_, None) => {
+                tracing::warn!(route = ?req.route_key, "route has no product mapping in GATEHOUSE_ROUTE_PRODUCTS: denied");
                 None
             }
         };
@@ -61,11 +91,11 @@ impl Authorizer {
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env();
-    let sdk = app::sdk_config().await;
+    let sdk = app::sdk_config(env!("CARGO_PKG_NAME")).await;
     let authorizer = Authorizer {
         store: app::dynamo(&sdk, &config),
         portal: std::env::var("GATEHOUSE_AUTHORIZER_PORTAL_ID").ok().and_then(|p| p.parse().ok()),
-        products: route_products(&std::env::var("GATEHOUSE_ROUTE_PRODUCTS").unwrap_or_default()),
+        routes: route_products(&std::env::var("GATEHOUSE_ROUTE_PRODUCTS").unwrap_or_default()),
     };
     let authorizer = &authorizer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {
@@ -82,9 +112,21 @@ mod tests {
 
     #[test]
     fn route_products_parse_method_path_and_product() {
-        let m = route_products("GET:/orders=orders, post:/orders = orders-write,broken");
-        assert_eq!(m.get("GET /orders").map(String::as_str), Some("orders"));
-        assert_eq!(m.get("POST /orders").map(String::as_str), Some("orders-write"));
-        assert_eq!(m.len(), 2);
+        let m = route_products("GET:/orders=orders, post:/orders = orders-write,GET:/status=*,broken,GET:/x=");
+        assert_eq!(m.get("GET /orders"), Some(&RouteRule::Product("orders".into())));
+        assert_eq!(m.get("POST /orders"), Some(&RouteRule::Product("orders-write".into())));
+        assert_eq!(m.get("GET /status"), Some(&RouteRule::AnyKey));
+        assert_eq!(m.len(), 3);
+    }
+
+    #[test]
+    fn a_route_without_a_product_mapping_is_denied_by_default() {
+        let m = route_products("GET:/orders=orders,GET:/status=*");
+        assert_eq!(required_product(&m, Some("GET /orders")), Some(Some("orders")));
+        assert_eq!(required_product(&m, Some("GET /status")), Some(None), "* asks for any live key");
+        assert_eq!(required_product(&m, Some("GET /admin")), None, "unmapped: denied");
+        assert_eq!(required_product(&m, Some("POST /orders")), None, "the method is part of the route");
+        assert_eq!(required_product(&m, None), None);
+        assert_eq!(required_product(&route_products(""), Some("GET /orders")), None);
     }
 }

@@ -25,7 +25,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
             let portal = parse_uuid(portal, "portal")?;
             match InviteRequest::from_body(parse_json(&req)?)? {
                 InviteRequest::Links(body) => {
-                    let invites = accounts::invite_links(store, &ctx.config, &token, portal, body, now).await?;
+                    let invites = accounts::invite_links(store, ctx.config_with_secret().await?, &token, portal, body, now).await?;
                     json(201, &j!({ "invites": invites }))
                 }
                 InviteRequest::Password(body) => {
@@ -47,8 +47,15 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
             no_content()
         }
         (Method::POST, ["api", "portals", portal, "invites", id, "resend"]) => {
-            let invite =
-                accounts::resend_invite(store, &ctx.config, &token, parse_uuid(portal, "portal")?, parse_uuid(id, "invite")?, now).await?;
+            let invite = accounts::resend_invite(
+                store,
+                ctx.config_with_secret().await?,
+                &token,
+                parse_uuid(portal, "portal")?,
+                parse_uuid(id, "invite")?,
+                now,
+            )
+            .await?;
             json(200, &invite.view(now))
         }
         _ => Err(route_not_found()),
@@ -57,6 +64,6 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Ctx::from_env().await;
+    let ctx = Ctx::with_token_secret(env!("CARGO_PKG_NAME")).await;
     http::serve(|req| handle(&ctx, req)).await
 }

@@ -13,7 +13,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     match (req.method().clone(), path.as_slice()) {
         (Method::POST, ["api", "portals"]) => {
             let body = parse_json(&req)?;
-            let portal = service::create_portal(&ctx.store, &token, body, now).await?;
+            let portal = service::create_portal(&ctx.store, &ctx.config, &token, body, now).await?;
             json(201, &portal.view())
         }
         (Method::GET, ["api", "portals", id]) => {
@@ -23,7 +23,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         (Method::PATCH, ["api", "portals", id]) => {
             let id = parse_uuid(id, "portal")?;
             let patch = parse_json(&req)?;
-            let portal = service::patch_portal(&ctx.store, &token, id, patch, now).await?;
+            let portal = service::patch_portal(&ctx.store, &ctx.config, &token, id, patch, now).await?;
             json(200, &portal.view())
         }
         _ => Err(route_not_found()),
@@ -32,6 +32,6 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Ctx::from_env().await;
+    let ctx = Ctx::from_env(env!("CARGO_PKG_NAME")).await;
     http::serve(|req| handle(&ctx, req)).await
 }

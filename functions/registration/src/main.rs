@@ -13,7 +13,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         (Method::POST, ["api", "portals", portal, "register"]) => {
             let portal = parse_uuid(portal, "portal")?;
             let body = parse_json(&req)?;
-            let done = service::register(&ctx.store, &ctx.config, portal, body, ctx.now(&req)).await?;
+            let done = service::register(&ctx.store, ctx.config_with_secret().await?, portal, body, ctx.now(&req)).await?;
             json(202, &j!({ "id": done.id, "state": "pending" }))
         }
         _ => Err(route_not_found()),
@@ -22,6 +22,6 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Ctx::from_env().await;
+    let ctx = Ctx::with_token_secret(env!("CARGO_PKG_NAME")).await;
     http::serve(|req| handle(&ctx, req)).await
 }

@@ -47,6 +47,6 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Ctx::from_env().await;
+    let ctx = Ctx::from_env(env!("CARGO_PKG_NAME")).await;
     http::serve(|req| handle(&ctx, req)).await
 }

@@ -3,30 +3,47 @@
 #![recursion_limit = "256"]
 
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use gatehouse::app::{self, Clock, Config};
+use gatehouse::app::{self, Clock, Config, SecretLoader};
 use gatehouse::consumer::Consumer;
+use gatehouse::dynamo::Dynamo;
+use gatehouse::ses::Ses;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
+use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env();
-    let sdk = app::sdk_config().await;
-    let consumer = Consumer { store: app::dynamo(&sdk, &config), mailer: app::ses(&sdk), config, clock: Clock::from_env() };
-    let consumer = &consumer;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        // Records are parsed one by one, so one malformed record fails alone.
-        let records = event.payload.get("Records").and_then(Value::as_array).cloned().unwrap_or_default();
-        let result = consumer.handle_batch(&records).await;
-        tracing::info!(records = records.len(), failures = result.failures.len(), portal_reads = result.portal_reads, "batch");
-        let mut response = DynamoDbEventResponse::default();
-        for seq in result.failures {
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = Some(seq);
-            response.batch_item_failures.push(failure);
+    // Mail from a sender IAM does not allow would fail for every portal: refuse to start.
+    config.check_sender()?;
+    let sdk = app::sdk_config(env!("CARGO_PKG_NAME")).await;
+    // Link mails need the token secret: fetched while the runtime starts polling.
+    let secret = SecretLoader::start(&sdk);
+    let (store, mailer, clock) = (app::dynamo(&sdk, &config), app::ses(&sdk), Clock::from_env());
+    let consumer: OnceCell<Consumer<Dynamo, Ses>> = OnceCell::new();
+    let (consumer, secret, config) = (&consumer, &secret, &config);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let (store, mailer) = (store.clone(), mailer.clone());
+        async move {
+            let consumer = consumer
+                .get_or_try_init(|| async {
+                    let config = Config { token_secret: secret.get().await?.clone(), ..config.clone() };
+                    Ok::<_, gatehouse::AppError>(Consumer { store, mailer, config, clock })
+                })
+                .await?;
+            // Records are parsed one by one, so one malformed record fails alone.
+            let records = event.payload.get("Records").and_then(Value::as_array).cloned().unwrap_or_default();
+            let result = consumer.handle_batch(&records).await;
+            tracing::info!(records = records.len(), failures = result.failures.len(), portal_reads = result.portal_reads, "batch");
+            let mut response = DynamoDbEventResponse::default();
+            for seq in result.failures {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(seq);
+                response.batch_item_failures.push(failure);
+            }
+            Ok::<_, Error>(response)
         }
-        Ok::<_, Error>(response)
     }))
     .await
 }

@@ -30,9 +30,10 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
             json(201, &j!({ "team_id": team, "developer": dev.view() }))
         }
         (Method::GET, ["api", "portals", portal, "teams", team, "developers"]) => {
-            let devs = apps::members(store, &token, parse_uuid(portal, "portal")?, parse_uuid(team, "team")?).await?;
-            let list: Vec<DeveloperView> = devs.iter().map(Developer::view).collect();
-            json(200, &j!({ "list": list, "total": list.len() }))
+            let (portal, team) = (parse_uuid(portal, "portal")?, parse_uuid(team, "team")?);
+            let page = apps::members(store, &token, portal, team, query(&req, "limit"), query(&req, "cursor")).await?;
+            let list: Vec<DeveloperView> = page.items.iter().map(Developer::view).collect();
+            json(200, &j!({ "list": list, "total": page.total, "next_cursor": page.next_cursor }))
         }
         (Method::DELETE, ["api", "portals", portal, "teams", team, "developers", dev]) => {
             apps::remove_member(
@@ -52,6 +53,6 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Ctx::from_env().await;
+    let ctx = Ctx::from_env(env!("CARGO_PKG_NAME")).await;
     http::serve(|req| handle(&ctx, req)).await
 }

@@ -5,6 +5,8 @@
 //! gatehouse-ops create-portal --name NAME [--settings JSON]
 //! gatehouse-ops mint-admin-token --name NAME [--portal PORTAL_ID]
 //! gatehouse-ops verify-sender ADDRESS_OR_DOMAIN    create an SES identity (local stacks)
+//! gatehouse-ops create-token-secret [--name NAME]  create the link-token secret in Secrets Manager
+//!                                                  (local stacks; SAM does it on AWS), print its ARN
 //! gatehouse-ops bootstrap --env-file PATH [--api URL] [--mailbox URL]
 //! ```
 //! Admin tokens are printed once and stored only as SHA-256 hashes.
@@ -26,7 +28,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: gatehouse-ops <create-table | create-portal --name N [--settings JSON] | mint-admin-token --name N [--portal ID] | verify-sender ADDRESS | bootstrap --env-file PATH [--api URL] [--mailbox URL]>"
+        "usage: gatehouse-ops <create-table | create-portal --name N [--settings JSON] | mint-admin-token --name N [--portal ID] | verify-sender ADDRESS | create-token-secret [--name N] | bootstrap --env-file PATH [--api URL] [--mailbox URL]>"
     );
     ExitCode::from(2)
 }
@@ -127,13 +129,27 @@ async fn verify_sender(sdk: &aws_config::SdkConfig, identity: &str) -> Result<()
     }
 }
 
+/// Creates the link-token secret (a random 64-character value, never printed) unless it exists,
+/// and returns its ARN: the functions that need it read it at cold start.
+async fn create_token_secret(sdk: &aws_config::SdkConfig, name: &str) -> Result<String, Error> {
+    let sm = aws_sdk_secretsmanager::Client::new(sdk);
+    let value = format!("{}{}", gatehouse::crypto::nonce(), gatehouse::crypto::nonce());
+    match sm.create_secret().name(name).description("Gatehouse HMAC key for link tokens").secret_string(value).send().await {
+        Ok(out) => Ok(out.arn.unwrap_or_default()),
+        Err(e) if format!("{e:?}").contains("ResourceExists") => {
+            Ok(sm.describe_secret().secret_id(name).send().await?.arn.unwrap_or_default())
+        }
+        Err(e) => Err(Box::new(e)),
+    }
+}
+
 async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
     let Some(cmd) = args.first() else {
         return Ok(Some(usage()));
     };
     let f = flags(&args[1..]);
     let config = Config::from_env();
-    let sdk = app::sdk_config().await;
+    let sdk = app::sdk_config("ops").await;
     let store = app::dynamo(&sdk, &config);
     match cmd.as_str() {
         "create-table" => create_table(store.client(), &config.table).await?,
@@ -156,12 +172,33 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
             };
             verify_sender(&sdk, identity).await?;
         }
+        "create-token-secret" => {
+            let name = f.get("name").map(String::as_str).unwrap_or("gatehouse/token-secret");
+            println!("{}", create_token_secret(&sdk, name).await?);
+        }
         "bootstrap" => {
             let Some(path) = f.get("env-file") else {
                 return Ok(Some(usage()));
             };
             create_table(store.client(), &config.table).await?;
+            // The local stack lets portals send from the sender's domain and its `mail.`
+            // subdomain (unless GATEHOUSE_ALLOWED_SENDER_DOMAINS says otherwise), each a
+            // verified SES domain identity.
+            let sender_domains = match std::env::var("GATEHOUSE_ALLOWED_SENDER_DOMAINS").ok().filter(|v| !v.trim().is_empty()) {
+                Some(list) => list,
+                None => {
+                    let domain = config.sender.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
+                    format!("{domain},mail.{domain}")
+                }
+            };
+            let checked =
+                Config { allowed_sender_domains: app::parse_sender_domains(Some(&sender_domains), &config.sender)?, ..config.clone() };
+            checked.check_sender()?;
             verify_sender(&sdk, &config.sender).await?;
+            for domain in &checked.allowed_sender_domains {
+                verify_sender(&sdk, domain.as_str()).await?;
+            }
+            let secret_arn = create_token_secret(&sdk, "gatehouse/token-secret").await?;
             let portal = create_portal(
                 &store,
                 "Demo portal",
@@ -174,8 +211,8 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
             let mailbox = f.get("mailbox").cloned().unwrap_or_else(|| "http://127.0.0.1:9001/mailbox".into());
             let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
             let env = format!(
-                "GATEHOUSE_API={api}\nGATEHOUSE_ADMIN_TOKEN={token}\nGATEHOUSE_PORTAL_ID={}\nAWS_ENDPOINT_URL={endpoint}\nGATEHOUSE_MAILBOX={mailbox}\nGATEHOUSE_TABLE={}\nGATEHOUSE_SENDER={}\nAWS_REGION={region}\nAWS_DEFAULT_REGION={region}\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\nGATEHOUSE_TOKEN_SECRET={}\nGATEHOUSE_PORTAL_URL=http://127.0.0.1:9000/portal\nGATEHOUSE_ALLOW_CLOCK_OVERRIDE=1\nGATEHOUSE_ROUTE_PRODUCTS=\"GET:/example/orders=orders\"\n",
-                portal.id, config.table, config.sender, format!("{}{}", gatehouse::crypto::nonce(), gatehouse::crypto::nonce())
+                "GATEHOUSE_API={api}\nGATEHOUSE_ADMIN_TOKEN={token}\nGATEHOUSE_PORTAL_ID={}\nAWS_ENDPOINT_URL={endpoint}\nGATEHOUSE_MAILBOX={mailbox}\nGATEHOUSE_TABLE={}\nGATEHOUSE_SENDER={}\nAWS_REGION={region}\nAWS_DEFAULT_REGION={region}\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\nGATEHOUSE_TOKEN_SECRET_ARN={secret_arn}\nGATEHOUSE_ALLOWED_SENDER_DOMAINS={sender_domains}\nGATEHOUSE_PORTAL_URL=http://127.0.0.1:9000/portal\nGATEHOUSE_ALLOW_CLOCK_OVERRIDE=1\nGATEHOUSE_ROUTE_PRODUCTS=\"GET:/example/orders=orders,GET:/example/free=*\"\n",
+                portal.id, config.table, config.sender
             );
             if let Some(dir) = std::path::Path::new(path).parent() {
                 std::fs::create_dir_all(dir)?;

@@ -21,13 +21,16 @@ fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
-/// An email address as typed (trimmed), with its normalized (lower-cased) form used for
-/// uniqueness and lookup.
+/// An email address SES can deliver: an ASCII local part (SES has no SMTPUTF8) and a domain in
+/// its ASCII form (an internationalised domain is stored as IDNA punycode). `display` keeps the
+/// local part as typed; `normalized` (lower-cased) is used for uniqueness and lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
     display: String,
     normalized: String,
 }
+
+const EMAIL_EXAMPLE: &str = "must be an email address such as dev@example.com";
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -41,18 +44,24 @@ impl Email {
         if has_control(s) || s.chars().any(char::is_whitespace) {
             return Err("must not contain spaces or control characters".into());
         }
-        let (local, domain) = s.rsplit_once('@').ok_or("must be an email address such as dev@example.com")?;
+        let (local, domain) = s.rsplit_once('@').ok_or(EMAIL_EXAMPLE)?;
+        if !local.is_ascii() {
+            return Err("must have an ASCII part before the @ (mail cannot be delivered to addresses with other characters there)".into());
+        }
         if local.is_empty() || local.len() > 64 || local.contains('@') {
-            return Err("must be an email address such as dev@example.com".into());
+            return Err(EMAIL_EXAMPLE.into());
         }
         if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
-            return Err("must be an email address such as dev@example.com".into());
+            return Err(EMAIL_EXAMPLE.into());
         }
-        if !local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)) {
-            return Err("must be an email address such as dev@example.com".into());
+        if !local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)) {
+            return Err(EMAIL_EXAMPLE.into());
         }
         let domain = Domain::parse(domain).map_err(|_| "must have a valid domain, such as example.com".to_string())?;
         let display = format!("{local}@{}", domain.as_str());
+        if display.len() > 254 {
+            return Err("must be at most 254 characters (with the domain in its ASCII form)".into());
+        }
         let normalized = display.to_lowercase();
         Ok(Self { display, normalized })
     }
@@ -65,7 +74,7 @@ impl Email {
         &self.normalized
     }
 
-    /// The lower-cased domain part.
+    /// The lower-cased domain part (ASCII; punycode for an internationalised domain).
     pub fn domain(&self) -> &str {
         self.normalized.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
     }
@@ -81,15 +90,23 @@ impl fmt::Display for Email {
     }
 }
 
-/// A DNS domain name, lower-cased, without a trailing dot.
+/// A DNS domain name in its ASCII form (IDNA: `bücher.example` is `xn--bcher-kva.example`),
+/// lower-cased, without a trailing dot.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Domain(String);
 
 impl Domain {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let s = raw.trim().trim_end_matches('.').to_lowercase();
+        const INVALID: &str = "must be a domain name such as example.com";
+        let trimmed = raw.trim().trim_end_matches('.');
+        if trimmed.is_empty() || trimmed.chars().count() > 253 {
+            return Err(INVALID.into());
+        }
+        // UTS 46 with the STD3 rules: maps case and compatibility forms, encodes Unicode labels
+        // as punycode, and refuses what DNS cannot carry.
+        let s = idna::domain_to_ascii_strict(trimmed).map_err(|_| INVALID.to_string())?;
         if s.is_empty() || s.len() > 253 {
-            return Err("must be a domain name such as example.com".into());
+            return Err(INVALID.into());
         }
         let labels: Vec<&str> = s.split('.').collect();
         if labels.len() < 2 {
@@ -100,9 +117,9 @@ impl Domain {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || (!c.is_ascii() && c.is_alphanumeric()));
+                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
             if !ok {
-                return Err("must be a domain name such as example.com".into());
+                return Err(INVALID.into());
             }
         }
         if labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit())) {
@@ -301,6 +318,27 @@ mod tests {
             "<x>@c.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn a_unicode_local_part_is_refused_because_ses_cannot_deliver_it() {
+        let err = Email::parse("jürgen@bücher.example").unwrap_err();
+        assert!(err.contains("ASCII"), "{err}");
+        assert!(Email::parse("jürgen@example.com").is_err());
+        assert!(Email::parse("\u{0430}dmin@example.com").is_err(), "a Cyrillic a");
+    }
+
+    #[test]
+    fn an_internationalised_domain_is_stored_in_its_ascii_form() {
+        let e = Email::parse("Juergen@Bücher.Example").unwrap();
+        assert_eq!(e.as_str(), "Juergen@xn--bcher-kva.example");
+        assert_eq!(e.domain(), "xn--bcher-kva.example");
+        assert_eq!(Email::parse(e.as_str()).unwrap(), e, "the stored form parses to itself");
+        assert_eq!(Domain::parse("BÜCHER.example.").unwrap().as_str(), "xn--bcher-kva.example");
+        assert_eq!(Domain::parse("xn--bcher-kva.example").unwrap().as_str(), "xn--bcher-kva.example");
+        for bad in ["exa_mple.com", "xn--.com", "a..com", "ex ample.com", "a@b.com"] {
+            assert!(Domain::parse(bad).is_err(), "{bad:?}");
         }
     }
 

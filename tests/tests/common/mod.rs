@@ -151,6 +151,21 @@ impl Stack {
         r.body["id"].as_str().unwrap().to_string()
     }
 
+    /// Invites `email` by link and accepts the invite with `STRONG_PASSWORD`: an approved
+    /// developer with a confirmed address. Returns its id.
+    pub async fn invited_developer(&self, portal: &str, email: &str, name: &str, username: Option<&str>) -> String {
+        let r = self.admin(Method::POST, &format!("/portals/{portal}/developers/invites"), Some(json!({ "emails": [email] }))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let token = link_token(&self.wait_for_mail(email, "invited", 1).await);
+        let mut body = json!({ "token": token, "password": STRONG_PASSWORD, "name": name });
+        if let Some(u) = username {
+            body["username"] = json!(u);
+        }
+        let r = self.send(Method::POST, &format!("/portals/{portal}/invites/accept"), None, Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
     pub async fn developer(&self, portal: &str, id: &str) -> Reply {
         self.admin(Method::GET, &format!("/portals/{portal}/developers/{id}"), None).await
     }
@@ -214,6 +229,80 @@ impl Stack {
         self.wait_for_mail(&admin, "requests access", 1).await;
     }
 
+    /// The Lambda invoke endpoint of one function (`cargo lambda watch`, behind the front), for
+    /// tests that invoke a function directly with a hand-made event.
+    pub fn invocations(&self, function: &str) -> String {
+        let lambda = self.env.get("GATEHOUSE_LAMBDA_URL").map(String::as_str).unwrap_or("http://127.0.0.1:9002");
+        format!("{}/2015-03-31/functions/{function}/invocations", lambda.trim_end_matches('/'))
+    }
+
+    /// One DynamoDB call straight to the emulator (DynamoDB JSON over HTTP), as no function
+    /// would make it: to look at the table, or to plant what older code could have stored.
+    pub async fn dynamodb(&self, operation: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(&self.env["AWS_ENDPOINT_URL"])
+            .header("X-Amz-Target", format!("DynamoDB_20120810.{operation}"))
+            .header("Content-Type", "application/x-amz-json-1.0")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("the emulator answers");
+        let status = r.status();
+        let out: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{operation}: {status} {out}");
+        out
+    }
+
+    pub fn table(&self) -> String {
+        self.env.get("GATEHOUSE_TABLE").cloned().unwrap_or_else(|| "gatehouse".into())
+    }
+
+    /// Every item of the table.
+    pub async fn table_items(&self) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut start: Option<Value> = None;
+        loop {
+            let mut body = json!({ "TableName": self.table() });
+            if let Some(k) = start.take() {
+                body["ExclusiveStartKey"] = k;
+            }
+            let r = self.dynamodb("Scan", body).await;
+            items.extend(r["Items"].as_array().cloned().unwrap_or_default());
+            match r.get("LastEvaluatedKey") {
+                Some(k) if !k.is_null() => start = Some(k.clone()),
+                _ => return items,
+            }
+        }
+    }
+
+    /// Switches faults of the fault proxy on (`Some`, see infra/local/faultproxy.py) or clears
+    /// them all (`None`). Faults hit every function: tests that use them run one at a time.
+    pub async fn fault(&self, body: Option<Value>) {
+        let url = &self.env["GATEHOUSE_FAULTS"];
+        let r = match body {
+            Some(b) => self.http.post(url).json(&b).send().await.unwrap(),
+            None => self.http.delete(url).send().await.unwrap(),
+        };
+        assert!(r.status().is_success());
+    }
+
+    /// How many items DynamoDB has answered `function`'s queries and batch reads so far (as
+    /// the fault proxy counts them).
+    pub async fn items_returned_to(&self, function: &str) -> u64 {
+        let r: Value = self.http.get(&self.env["GATEHOUSE_FAULTS"]).send().await.unwrap().json().await.unwrap();
+        r["returned"][function].as_u64().unwrap_or(0)
+    }
+
+    /// Invokes the stream consumer directly with a Lambda-shaped batch.
+    pub async fn consume(&self, records: Vec<Value>) -> Value {
+        self.http.post(self.invocations("stream-consumer")).json(&json!({ "Records": records })).send().await.unwrap().json().await.unwrap()
+    }
+
     /// Runs the ops CLI against the local stack (for scoped tokens).
     pub fn ops(&self, args: &[&str]) -> String {
         let bin = format!("{}/../target/debug/gatehouse-ops", env!("CARGO_MANIFEST_DIR"));
@@ -221,6 +310,28 @@ impl Stack {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
+}
+
+/// A stream record (INSERT) carrying `image`, as Lambda hands it to the consumer.
+pub fn event_record(seq: u64, image: Value) -> Value {
+    json!({
+        "eventID": format!("e{seq}"), "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "dynamodb": { "ApproximateCreationDateTime": 1_795_435_200, "Keys": { "pk": image["pk"], "sk": image["sk"] }, "NewImage": image,
+                      "SequenceNumber": seq.to_string(), "SizeBytes": 300, "StreamViewType": "NEW_AND_OLD_IMAGES" }
+    })
+}
+
+/// A `developer.approved` event item (DynamoDB JSON) that is not in the table.
+pub fn approved_event(portal: &str, developer: &str, email: &str) -> Value {
+    let id = uuid::Uuid::now_v7().to_string();
+    json!({
+        "pk": { "S": format!("EVENT#{id}") }, "sk": { "S": "EVENT" }, "kind": { "S": "event" }, "id": { "S": id },
+        "type": { "S": "developer.approved" }, "portal_id": { "S": portal }, "developer_id": { "S": developer },
+        "actor": { "S": "admin:test" }, "from_state": { "S": "pending" }, "to_state": { "S": "approved" },
+        "at": { "S": "2026-11-23T12:00:00Z" }, "approval_id": { "NULL": true },
+        "developer": { "M": { "email": { "S": email }, "name": { "S": "Replayed" }, "username": { "NULL": true } } },
+        "reason": { "NULL": true }
+    })
 }
 
 /// The token of the newest link (`token=...`) in the mails to `to` whose subject contains `subject`.

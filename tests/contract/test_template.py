@@ -1,0 +1,68 @@
+"""Contract checks for template.yaml's security settings: the authorizer's cache identity, where
+the link-token secret is readable, the sender domains mail may leave from, and the policies the
+audit found too wide. (Every call the functions actually make is checked against the policies
+by infra/local/iam_check.py during the integration run.)
+
+Run from the workspace root:  python3 -m unittest tests/contract/test_template.py
+"""
+
+import sys
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from infra.cfn import load_template, resolve  # noqa: E402
+from infra.local.iam_check import function_name, policies  # noqa: E402
+
+TEMPLATE = load_template(ROOT / "template.yaml")
+RESOURCES = TEMPLATE["Resources"]
+FUNCTIONS = {function_name(k, v): v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+PARAMS = {"AllowedSenderDomains": "example.com,mail.example.com"}
+NEED_THE_SECRET = {"registration", "invites", "password-reset", "stream-consumer"}
+
+
+def actions(function):
+    return {a for st in policies(TEMPLATE, PARAMS)[function] for a in st["actions"]}
+
+
+class Template(unittest.TestCase):
+    def test_the_authorizer_caches_a_decision_per_key_and_route(self):
+        identity = RESOURCES["GatehouseApi"]["Properties"]["Auth"]["Authorizers"]["ApiKeyAuthorizer"]["Identity"]
+        self.assertEqual(identity["Headers"], ["x-api-key"])
+        self.assertIn("routeKey", identity.get("Context", []), "an allow for one route must not be reused on another")
+
+    def test_no_function_environment_holds_the_token_secret(self):
+        def env(resource):
+            return (resource.get("Environment") or {}).get("Variables") or {}
+        globals_env = env(TEMPLATE["Globals"]["Function"])
+        for name, variables in [("Globals", globals_env)] + [(n, env(f["Properties"])) for n, f in FUNCTIONS.items()]:
+            self.assertNotIn("GATEHOUSE_TOKEN_SECRET", variables, name)
+            self.assertNotIn("resolve:secretsmanager", str(variables), name)
+        with_arn = {n for n, f in FUNCTIONS.items() if "GATEHOUSE_TOKEN_SECRET_ARN" in env(f["Properties"])}
+        self.assertEqual(with_arn, NEED_THE_SECRET)
+
+    def test_only_the_functions_that_need_the_secret_may_read_it_and_only_that_secret(self):
+        for name in FUNCTIONS:
+            grants = [st for st in policies(TEMPLATE, PARAMS)[name] if "secretsmanager:GetSecretValue" in st["actions"]]
+            if name in NEED_THE_SECRET:
+                self.assertEqual([st["resources"] for st in grants], [["arn:res:TokenSecret"]], name)
+            else:
+                self.assertEqual(grants, [], name)
+
+    def test_mail_may_leave_only_from_the_allowed_sender_domains(self):
+        sends = [st for st in policies(TEMPLATE, PARAMS)["stream-consumer"] if "ses:SendEmail" in st["actions"]]
+        self.assertEqual(len(sends), 1)
+        self.assertEqual(sends[0]["condition"], {"StringLike": {"ses:FromAddress": ["*@example.com", "*@mail.example.com"]}})
+        self.assertEqual(resolve(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["GATEHOUSE_ALLOWED_SENDER_DOMAINS"], PARAMS),
+                         PARAMS["AllowedSenderDomains"])
+
+    def test_the_grants_the_audit_found_unused_are_gone(self):
+        self.assertFalse({"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"} & actions("portals"))
+        self.assertNotIn("dynamodb:Query", actions("registration"))
+        self.assertNotIn("dynamodb:Query", actions("stream-consumer"))
+
+
+if __name__ == "__main__":
+    unittest.main()
