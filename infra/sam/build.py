@@ -59,10 +59,11 @@ def main(argv: list[str]) -> int:
     packages = [package(d) for d in sorted((ROOT / "functions").iterdir()) if (d / "Cargo.toml").is_file()]
     command = ["cargo", "lambda", "build", "--release", "--arm64", *(f"--package={p}" for p in packages),
                f"--lambda-dir={out}"]
+    digest = inputs_digest(command)
     target.mkdir(parents=True, exist_ok=True)
     with open(target / ".gatehouse-release.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp, digest = out / ".inputs", inputs_digest(command)
+        stamp = out / ".inputs"
         if not (stamp.is_file() and stamp.read_text() == digest):
             shutil.rmtree(out, ignore_errors=True)
             subprocess.run(command, cwd=ROOT, check=True, stdout=sys.stderr)
