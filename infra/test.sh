@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs, lints the SAM template,
 # builds the release functions with `sam build` (as the README deploys; zip budget), runs the
-# unit tests, the local-pump and local-front tests, then starts the local stack and runs the
-# integration tests against it through the front on :9000, and ends with a second `sam build`
-# that must come whole from SAM's cache. Stops the stack on exit.
+# unit tests, the local-pump and local-front tests and the browser harness's self-test, then
+# starts the local stack and runs the integration tests and the browser tests' stack helpers
+# against it through the front on :9000, and ends with a second `sam build` that must come whole
+# from SAM's cache. Stops the stack on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .gatehouse
@@ -43,10 +44,15 @@ python3 -m unittest infra/local/test_front.py 2>&1 | tee -a "$log"
 echo "== IAM check and template contract tests"
 python3 -m unittest infra/local/test_iam_check.py tests/contract/test_template.py 2>&1 | tee -a "$log"
 
+echo "== browser harness and the pages' design system (headless Chromium, axe-core; no stack needed)"
+python3 -m pytest tests/browser/test_harness.py tests/browser/test_design_system.py -q 2>&1 | tee -a "$log"
+
 echo "== integration tests against the local stack"
 trap 'bash infra/local/down.sh' EXIT
 bash infra/local/up.sh --detach
 cargo test -p gatehouse-tests --tests 2>&1 | tee -a "$log"
+echo "== the browser tests' stack helpers against the local stack"
+GATEHOUSE_REQUIRE_STACK=1 python3 -m pytest tests/browser/test_stack.py -q 2>&1 | tee -a "$log"
 
 echo "== cargo lambda invoke with every sample event"
 bash infra/local/invoke_samples.sh
@@ -89,4 +95,5 @@ fi
 # One closing line for the whole suite.
 passed=$(grep -oE 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 py=$(grep -oE '^Ran [0-9]+ tests' "$log" | awk '{s+=$2} END {print s+0}')
-echo "$((passed + py)) passed, 0 failed"
+pt=$(grep -oE '^[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
+echo "$((passed + py + pt)) passed, 0 failed"

@@ -16,7 +16,10 @@ time limit). Nothing of a running `infra/local/up.sh` stack is used or touched.
    minimum docs/design.md claims, with estimated capacity units;
 4. stream consumer throughput: batches of registration events with auto-approval;
 5. Argon2id hash time inside the release registration function (the gap between its portal
-   read and its transaction, seen at the proxy), with argon2-cffi as a reference if installed.
+   read and its transaction, seen at the proxy), with argon2-cffi as a reference if installed;
+6. no-enumeration timing: password reset and failed login for known (approved) accounts vs
+   unknown addresses, interleaved, medians within 10 % of each other (a budget), and the calls
+   each path makes at the proxy (which must be the same).
 
 Exit status: 0 all budgets met, 1 a budget failed, 2 the benchmark itself failed.
 """
@@ -49,6 +52,7 @@ from runtime_api import FunctionFailed, RuntimeAPI  # noqa: E402
 
 ZIP_GOAL_BYTES = 2 * 1024 * 1024
 COLD_BUDGET_MS = 50.0
+TIMING_BUDGET = 0.10  # known vs unknown medians may differ by at most 10 %
 PASSWORD = "correct horse battery staple"
 REGION = "us-east-1"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -302,7 +306,11 @@ DESIGN_ROWS = {
     "patch state": r"^`PATCH \.\.\./developers/\{id\}`$",
     "accept approval": r"approvals/\{id\}/accept",
     "delete developer": r"^`DELETE \.\.\./developers/\{id\}`",
-    "login": r"login",
+    "login": r"^`POST \.\.\./login`",
+    "login wrong password": r"login`? wrong password or unknown",
+    "login unknown": r"login`? wrong password or unknown",
+    "password-reset known": r"^`POST \.\.\./password-reset`",
+    "password-reset unknown": r"^`POST \.\.\./password-reset`",
     "GET /me": r"^`GET [^`]*/me`",
     "create application": r"^`POST [^`]*/applications`",
     "create key": r"credentials",
@@ -387,6 +395,10 @@ class Bench:
             "GATEHOUSE_PORTAL_URL": "http://127.0.0.1:9/portal", "GATEHOUSE_TOKEN_SECRET_ARN": self.secret_arn,
             # The authorizer denies unmapped routes: the bench's route takes any live key.
             "GATEHOUSE_ROUTE_PRODUCTS": "GET:/example/orders=*",
+            # Every benchmark request comes from one address: lift the anti-automation limits
+            # (their counters are still written, so the round trips stay those of production).
+            "GATEHOUSE_REGISTER_LIMIT_PER_CLIENT": "1000000", "GATEHOUSE_REGISTER_LIMIT_PER_PORTAL": "1000000",
+            "GATEHOUSE_LOGIN_LIMIT_PER_CLIENT": "1000000", "GATEHOUSE_LOGIN_LIMIT_PER_PORTAL": "1000000",
         }
 
     def function_env(self, function: str, runtime: RuntimeAPI, endpoint: str) -> dict:
@@ -515,7 +527,10 @@ class Bench:
         self.ops("create-table")
         self.ops("verify-sender", "no-reply@gatehouse.local")
         self.ctx["admin"] = admin = self.ops("mint-admin-token", "--name", "bench")
-        settings = {"admin_emails": ["admin@bench.example.com"], "portal_url": "http://127.0.0.1:9/portal"}
+        # No consumer runs here to deliver verification links: the bench portals sign in and
+        # auto-approve without a confirmed address (require_verified_email off).
+        settings = {"admin_emails": ["admin@bench.example.com"], "portal_url": "http://127.0.0.1:9/portal",
+                    "require_verified_email": False}
         _, p, _ = self.http("POST", "/api/portals", label="setup", token=admin,
                             body={"name": "Bench portal", "settings": settings}, expect=201)
         _, a, _ = self.http("POST", "/api/portals", label="setup", token=admin,
@@ -555,6 +570,13 @@ class Bench:
         _, logged = self.measure(f"{t}login", "POST", f"/api/portals/{P}/login", body={"login": b1["email"], "password": PASSWORD},
                                  expect=200)
         session = self.ctx["session"] = logged["token"]
+        nobody = f"nobody-{uuid.uuid4().hex[:10]}@bench.example.com"
+        self.measure(f"{t}login wrong password", "POST", f"/api/portals/{P}/login",
+                     body={"login": b1["email"], "password": f"not the password {t}"}, expect=401)
+        self.measure(f"{t}login unknown", "POST", f"/api/portals/{P}/login", body={"login": nobody, "password": "not the password"},
+                     expect=401)
+        self.measure(f"{t}password-reset known", "POST", f"/api/portals/{P}/password-reset", body={"email": b1["email"]}, expect=202)
+        self.measure(f"{t}password-reset unknown", "POST", f"/api/portals/{P}/password-reset", body={"email": nobody}, expect=202)
         self.measure(f"{t}GET /me", "GET", f"/api/portals/{P}/me", token=session, expect=200)
         self.measure(f"{t}GET /me (again)", "GET", f"/api/portals/{P}/me", token=session, expect=200)
         _, app = self.measure(f"{t}create application", "POST", f"/api/portals/{P}/applications", token=session,
@@ -812,19 +834,24 @@ class Bench:
     def argon2(self) -> None:
         gaps = []
         for label in self.reg_labels:
+            # The hash runs between the answers of the portal read and the counters' reservations
+            # (made together) and the transaction.
             calls = sorted(self.proxy.take(label), key=lambda c: c.start)
-            for a, b in zip(calls, calls[1:]):
-                if a.op == "GetItem" and b.op == "TransactWriteItems" and isinstance(a.request, dict) \
-                        and a.request.get("Key", {}).get("sk", {}).get("S") == "PORTAL":
-                    gaps.append((b.start - a.end) * 1000)
-                    break
+            tx = next((c for c in calls if c.op == "TransactWriteItems"), None)
+            portal_read = any(c.op == "GetItem" and isinstance(c.request, dict) and c.request.get("Key", {}).get("sk", {}).get("S") == "PORTAL"
+                              for c in calls)
+            before = [c.end for c in calls if tx is not None and c.start < tx.start]
+            if tx is not None and portal_read and before:
+                gaps.append((tx.start - max(before)) * 1000)
         verify = []
         for label in self.login_labels:
+            # The verify runs between the answers of the developer read and the attempt's
+            # reservation (made together) and the session's PutItem.
             calls = sorted(self.proxy.take(label), key=lambda c: c.start)
-            for a, b in zip(calls, calls[1:]):
-                if a.op == "GetItem" and isinstance(a.request, dict) and a.request.get("Key", {}).get("pk", {}).get("S", "").startswith("DEV#"):
-                    verify.append((b.start - a.end) * 1000)
-                    break
+            put = next((c for c in calls if c.op == "PutItem"), None)
+            before = [c.end for c in calls if put is not None and c.start < put.start]
+            if put is not None and before:
+                verify.append((put.start - max(before)) * 1000)
         ref = "argon2-cffi not installed"
         try:
             import argon2  # argon2-cffi: the reference C implementation
@@ -843,16 +870,79 @@ class Bench:
         except ImportError:
             pass
         if not gaps:
-            raise BenchError("no registration showed its portal read followed by its transaction")
+            raise BenchError("no registration showed its portal read and counters followed by its transaction")
         self.results.add(
             "5 Argon2id m=19456 KiB, t=2, p=1",
             f"hash inside the registration function (x86_64 {self.args.profile})",
             f"{median(gaps):.1f} ms", "", "",
-            f"median of {len(gaps)} registrations (p90 {pctl(gaps, 0.9):.1f} ms): gap between its portal GetItem answer and its "
-            f"TransactWriteItems at the proxy (hash + building the items)"
+            f"median of {len(gaps)} registrations (p90 {pctl(gaps, 0.9):.1f} ms): gap between the last answer of its portal GetItem "
+            f"and counter UpdateItems and its TransactWriteItems at the proxy (hash + building the items)"
             + (f"; login's verify (same parameters): {median(verify):.1f} ms" if verify else "")
             + f"; {ref}",
         )
+
+    # ---------------------------------------------------------------- 6. no-enumeration timing
+
+    def timing(self) -> None:
+        """Reset and failed login, known approved accounts vs unknown addresses, interleaved
+        (the order alternates) so drift and noise fall on both alike. Each known account is
+        asked once per operation, as an attacker probing addresses would, so per-address and
+        per-account counters stay far from their limits."""
+        P, admin, n = self.ctx["portal"], self.ctx["admin"], self.args.timing_samples
+        known = []
+        for _ in range(n):
+            dev = self.register(P, "timing")
+            self.http("PATCH", f"/api/portals/{P}/developers/{dev}", label="setup", token=admin, body={"status": "approved"},
+                      expect=200)
+            known.append(self.ctx["bodies"][dev]["email"])
+        ops = {
+            "password-reset": (lambda email: ("password-reset", {"email": email}), 202),
+            "login": (lambda email: ("login", {"login": email, "password": "not the password at all"}), 401),
+        }
+        for op, (make, status) in ops.items():
+            times: dict[str, list[float]] = {"known": [], "unknown": []}
+            calls: dict[str, set[str]] = {"known": set(), "unknown": set()}
+            depths: dict[str, list[int]] = {"known": [], "unknown": []}
+            for i in range(-2, n):  # two warm-up rounds, not counted
+                email = known[max(i, 0)] if i >= 0 else f"warm-{uuid.uuid4().hex[:8]}@bench.example.com"
+                pair = [("known", email), ("unknown", f"nobody-{uuid.uuid4().hex[:12]}@bench.example.com")]
+                for kind, address in (pair if i % 2 == 0 else pair[::-1]):
+                    path, body = make(address)
+                    label = self.fresh_label(f"timing {op} {kind}")
+                    _, _, ms = self.http("POST", f"/api/portals/{P}/{path}", label=label, body=body, expect=status)
+                    # Calls made together reach the proxy in any order: compare them as a sorted list
+                    # of operation and item kind (the key's prefix), plus how deep the chain is.
+                    made = self.calls_of(label)
+                    kinds = sorted(f"{c.op} {self.key_kind(c)}" for c in made)
+                    seen = ", ".join(kinds)
+                    if i >= 0:
+                        times[kind].append(ms)
+                        calls[kind].add(seen)
+                        depths[kind].append(sequential_depth(made))
+            mk, mu = median(times["known"]), median(times["unknown"])
+            diff = abs(mk - mu) / min(mk, mu)
+            same_calls = calls["known"] == calls["unknown"] and len(calls["known"]) == 1
+            ok = diff <= TIMING_BUDGET and same_calls
+            self.results.budget_failed |= not ok
+            subject = ("POST .../password-reset: approved address vs unknown address" if op == "password-reset"
+                       else "POST .../login, wrong password: approved account vs unknown login")
+            self.results.add(
+                f"6 no-enumeration timing (x86_64 {self.args.profile}, warm, through the proxy, interleaved)", subject,
+                f"known {mk:.1f} ms, unknown {mu:.1f} ms (differ by {diff * 100:.1f} %)", "≤ 10 %, same calls", "✔" if ok else "✘",
+                f"median of {n} each (p90 known {pctl(times['known'], 0.9):.1f} ms, unknown {pctl(times['unknown'], 0.9):.1f} ms); "
+                f"calls known: {' | '.join(sorted(calls['known']))}; unknown: {' | '.join(sorted(calls['unknown']))}; "
+                f"sequential (median) known {median(depths['known']):g}, unknown {median(depths['unknown']):g}"
+                + ("" if same_calls else " — the paths make different calls"),
+            )
+
+    @staticmethod
+    def key_kind(c) -> str:
+        key = c.request.get("Key") if isinstance(c.request, dict) else None
+        if not key:
+            item = c.request.get("Item") if isinstance(c.request, dict) else None
+            key = {"pk": item["pk"]} if isinstance(item, dict) and "pk" in item else None
+        pk = (key or {}).get("pk", {}).get("S", "")
+        return pk.split("#", 1)[0] or "?"
 
     # ---------------------------------------------------------------- run
 
@@ -865,7 +955,7 @@ class Bench:
                     raise BenchError(f"{self.binary(fn)} is missing (bench.sh runs cargo build --release --bins)")
             sections = set(self.args.sections.split(","))
             if "1" in sections:
-                log("1/5 zip sizes")
+                log("1/6 zip sizes")
                 self.zip_sizes()
             log("starting moto, the counting proxy and the functions")
             self.start_moto()
@@ -874,19 +964,22 @@ class Bench:
             self.proxy = CountingProxy(self.moto_url)
             self.start_warm()
             self.setup()
-            log("3/5 round trips per operation")  # also creates the session and key the rest uses
+            log("3/6 round trips per operation")  # also creates the session and key the rest uses
             self.round_trips()
             if "3" not in sections:
                 self.results.rows = [r for r in self.results.rows if not r.section.startswith("3")]
             if "2" in sections:
-                log(f"2/5 cold starts ({self.args.starts} per function)")
+                log(f"2/6 cold starts ({self.args.starts} per function)")
                 self.cold_starts()
             if "4" in sections:
-                log(f"4/5 stream consumer ({self.args.batches} × {self.args.batch_size} records)")
+                log(f"4/6 stream consumer ({self.args.batches} × {self.args.batch_size} records)")
                 self.stream()
             if "5" in sections:
-                log("5/5 Argon2id")
+                log("5/6 Argon2id")
                 self.argon2()
+            if "6" in sections:
+                log(f"6/6 no-enumeration timing ({self.args.timing_samples} known and unknown each)")
+                self.timing()
         except Exception as e:
             if not isinstance(e, (BenchError, FunctionFailed, subprocess.TimeoutExpired)):
                 import traceback
@@ -898,7 +991,7 @@ class Bench:
             return 2
         finally:
             self.shutdown()
-        self.results.rows.sort(key=lambda r: r.section[0])  # stable: 1..5
+        self.results.rows.sort(key=lambda r: r.section[0])  # stable: 1..6
         load1 = os.getloadavg()
         self.results.notes += self.notes(load0, load1, time.monotonic() - t_start)
         print(self.results.render())
@@ -974,7 +1067,10 @@ def main() -> int:
     ap.add_argument("--starts", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_STARTS", "10")))
     ap.add_argument("--batches", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_BATCHES", "3")))
     ap.add_argument("--batch-size", type=int, default=100)
-    ap.add_argument("--sections", default="1,2,3,4,5", help="which of the five measurements to report")
+    ap.add_argument("--sections", default=os.environ.get("GATEHOUSE_BENCH_SECTIONS", "1,2,3,4,5,6"),
+                    help="which of the six measurements to report (GATEHOUSE_BENCH_SECTIONS)")
+    ap.add_argument("--timing-samples", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_TIMING_SAMPLES", "201")),
+                    help="known and unknown requests each in the timing section")
     ap.add_argument("--profile", default="release", help="binaries from target/<profile>/ (debug: only to try the bench out)")
     ap.add_argument("--time-limit", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_TIME_LIMIT", "900")),
                     help="seconds before the measurements give up")

@@ -52,10 +52,10 @@ class IamCheck(unittest.TestCase):
         self.assertIn("ceo@bank.example", denied[0])
 
     def test_only_the_functions_that_need_it_may_read_the_token_secret(self):
-        for function in ("registration", "invites", "password-reset", "stream-consumer"):
+        for function in ("registration", "invites", "stream-consumer"):
             denied, _ = check(call(function, "secretsmanager", "secretsmanager:GetSecretValue", "secret/gatehouse/token-secret"))
             self.assertEqual(denied, [], function)
-        for function in ("portals", "approvals", "sessions", "teams", "applications", "authorizer"):
+        for function in ("portals", "approvals", "sessions", "password-reset", "teams", "applications", "authorizer"):
             denied, _ = check(call(function, "secretsmanager", "secretsmanager:GetSecretValue", "secret/gatehouse/token-secret"))
             self.assertEqual(len(denied), 1, function)
         denied, _ = check(call("invites", "secretsmanager", "secretsmanager:GetSecretValue", "secret/someone-elses"))

@@ -13,6 +13,7 @@ use crate::error::AppError;
 use crate::http::Fields;
 use crate::service::{new_developer, parse_limit, portal_for};
 use crate::store::*;
+use crate::throttle;
 
 /// At most this many addresses per invite request.
 pub const MAX_INVITES_PER_REQUEST: usize = 100;
@@ -230,7 +231,7 @@ where
     let (username, name, email) = (username.expect("checked"), name.expect("checked"), email.expect("checked"));
     let portal = portal_for(store, token, portal_id).await?;
     let hash = hash_password(&Password::unchecked(&body.password)).await?;
-    let mut dev = new_developer(portal_id, email.as_ref(), Some(&username), &name, DeveloperState::Approved, hash, now);
+    let mut dev = new_developer(Origin::Admin, portal_id, email.as_ref(), Some(&username), &name, DeveloperState::Approved, hash, now);
     dev.must_change_password = true;
     dev.temporary_password_expires_at = Some(now + chrono::Duration::seconds(portal.settings.temporary_password_ttl_seconds as i64));
     let mut event = LifecycleEvent::new(EventType::Created, &dev, Actor::admin(&token.id), now);
@@ -381,6 +382,7 @@ where
     let email = Email::parse(&invite.email).map_err(AppError::internal)?;
     let hash = hash_password(&password.expect("checked")).await?;
     let mut dev = new_developer(
+        Origin::Invited,
         portal_id,
         Some(&email),
         username.expect("checked").as_ref(),
@@ -413,26 +415,6 @@ where
 
 // ---------------------------------------------------------------- sessions
 
-/// Failed logins: per (account, client) at most 5 per 15-minute window, per account at most 20
-/// (from all clients together). A victim's own client is only held back by the second, higher
-/// limit, and never for longer than the rest of the window.
-pub const THROTTLE_WINDOW_SECONDS: i64 = 900;
-pub const MAX_FAILURES_PER_CLIENT: u64 = 5;
-pub const MAX_FAILURES_PER_ACCOUNT: u64 = 20;
-
-/// The throttle keys for a login attempt and the end of their window.
-pub fn throttle_keys(portal_id: Uuid, login_norm: &str, client: &str, now: Timestamp) -> ([String; 2], Timestamp) {
-    let bucket = now.timestamp().div_euclid(THROTTLE_WINDOW_SECONDS);
-    let account = crate::crypto::sha256_hex(format!("{portal_id}|{login_norm}").as_bytes());
-    let ends = chrono::DateTime::from_timestamp((bucket + 1) * THROTTLE_WINDOW_SECONDS, 0).unwrap_or(now);
-    ([format!("login#{account}#{client}#{bucket}"), format!("login#{account}#{bucket}")], ends)
-}
-
-/// Whether these failure counts hold the attempt back.
-pub fn throttled(client_failures: u64, account_failures: u64) -> bool {
-    client_failures >= MAX_FAILURES_PER_CLIENT || account_failures >= MAX_FAILURES_PER_ACCOUNT
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
@@ -451,6 +433,20 @@ const BAD_LOGIN: &str = "the login or password is wrong";
 /// How often `last_active_at` is written at most.
 pub const ACTIVITY_RESOLUTION_SECONDS: i64 = 300;
 
+/// Signs a developer in. Known and unknown logins make the same round trips:
+///
+/// 1. the email or username marker and the portal, concurrently;
+/// 2. the developer (a placeholder id for an unknown login, which reads nothing), the
+///    reservation of this attempt on the account's failed-sign-in counter (keyed by the
+///    developer, or by the login string when none answers) and on the per-client and
+///    per-portal anti-automation counters (at the portal's limits), concurrently;
+/// 3. Argon2id (a dummy hash when unknown), then, only on success, the session, the release of
+///    the reservation and the activity stamp, concurrently.
+///
+/// A wrong password keeps its reservation: that is the failure count. Until a self-registered
+/// developer has confirmed the address (with `require_verified_email`), even the right
+/// password answers the generic 401 and counts as a failure, so a fresh registration cannot
+/// be told from a wrong password on an existing account.
 pub async fn login<S>(
     store: &S,
     config: &Config,
@@ -471,59 +467,65 @@ where
         f.push("password", format!("must be 1 to {PASSWORD_MAX_CHARS} characters"));
     }
     f.finish()?;
-    let (keys, window_ends) = throttle_keys(portal_id, &login, client, now);
-    let counts = store.failures(&keys).await?;
-    if throttled(counts[0], counts[1]) {
-        let wait = (window_ends - now).num_seconds().max(1);
-        return Err(AppError::TooManyRequests {
-            detail: "too many failed logins for this account; wait before trying again".into(),
-            retry_after: wait as u64,
-        });
-    }
     let (id, portal) = tokio::join!(store.find_login(portal_id, &login, login.contains('@')), store.get_portal(portal_id));
-    let (id, portal) = (id?, portal?);
-    let dev = match id {
-        Some(id) => store.get_developer(id).await?.filter(|d| d.portal_id == portal_id),
-        None => None,
+    let (id, portal) = (id?, portal?.ok_or(AppError::NotFound("portal"))?);
+    let gates = config.rate_limits.for_portal(&portal.settings.rate_limits).gates(throttle::Action::Login, portal_id, client, now);
+    let account = match id {
+        Some(id) => throttle::Account::Developer(id),
+        None => throttle::Account::Unknown(&login),
     };
+    let attempt = throttle::account_counter(portal_id, account, client, now);
+    let (dev, reserved, admitted) = tokio::join!(
+        store.get_developer(id.unwrap_or_else(|| throttle::placeholder_developer(portal_id, &login))),
+        store.reserve(&attempt),
+        throttle::admit(store, &gates, now)
+    );
+    let reserved = reserved?;
+    if let Err(refused) = admitted {
+        if reserved.is_some() {
+            // Not an attempt on the account after all.
+            store.release(&attempt, false).await?;
+        }
+        return Err(refused);
+    }
+    if reserved.is_none() {
+        return Err(throttle::account_locked(&attempt, now));
+    }
+    let dev = dev?.filter(|d| id.is_some() && d.portal_id == portal_id);
     let ok = verify_password(body.password, dev.as_ref().and_then(|d| d.password_hash.clone())).await?;
     let dev = match (ok, dev) {
-        (true, Some(d)) => d,
-        _ => {
-            store.add_failure(&keys, window_ends).await?;
-            return Err(AppError::Unauthenticated(BAD_LOGIN.into()));
-        }
+        (true, Some(d)) if !(portal.settings.require_verified_email && d.must_confirm_email()) => d,
+        // Wrong password, unknown login, or an address nobody confirmed yet: one answer, and
+        // the reserved attempt stays counted.
+        _ => return Err(AppError::Unauthenticated(BAD_LOGIN.into())),
     };
+    // The right password from here on: the attempt is not a failure.
     if dev.must_change_password && dev.temporary_password_expires_at.is_some_and(|t| t <= now) {
+        store.release(&attempt, false).await?;
         return Err(AppError::Unauthenticated("this one-time password has expired; ask an administrator for a new one".into()));
     }
     if !lifecycle::may_access(dev.state) {
+        store.release(&attempt, false).await?;
         return Err(AppError::Forbidden(match dev.state {
             DeveloperState::Pending => "this account is pending approval; you can sign in once an administrator approves it".into(),
             other => format!("this account is {other}; contact the portal's administrators"),
         }));
     }
-    if portal.is_some_and(|p| p.settings.require_verified_email) && !dev.email_verified {
-        return Err(AppError::Forbidden("confirm your email address first: follow the link in the verification email".into()));
-    }
-    if counts[0] > 0 {
-        store.clear(&keys[0]).await?;
-    }
     let minted = mint_session_token(dev.id);
     let expires_at = now + chrono::Duration::seconds(config.session_ttl_seconds);
-    store
-        .put_session(&Session {
-            developer_id: dev.id,
-            portal_id,
-            token_hash: minted.hash,
-            epoch: dev.session_epoch,
-            created_at: now,
-            expires_at,
-        })
-        .await?;
+    let session =
+        Session { developer_id: dev.id, portal_id, token_hash: minted.hash, epoch: dev.session_epoch, created_at: now, expires_at };
     let mut dev = dev;
-    if dev.last_active_at.is_none_or(|t| (now - t).num_seconds() >= ACTIVITY_RESOLUTION_SECONDS) {
-        store.touch_developer(dev.id, now).await?;
+    let touch = dev.last_active_at.is_none_or(|t| (now - t).num_seconds() >= ACTIVITY_RESOLUTION_SECONDS);
+    let (stored, released, touched) = tokio::join!(store.put_session(&session), store.release(&attempt, true), async {
+        if touch {
+            store.touch_developer(dev.id, now).await
+        } else {
+            Ok(())
+        }
+    });
+    (stored?, released?, touched?);
+    if touch {
         dev.last_active_at = Some(now);
     }
     Ok(LoggedIn { token: minted.token, expires_at, developer: dev })
@@ -536,8 +538,8 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
-    /// Routes other than `/me` and the password change refuse a session that must change its
-    /// one-time password first.
+    /// Routes other than `/me`, the password change and logout refuse a session that must
+    /// change its one-time password first.
     pub fn require_password_changed(&self) -> Result<(), AppError> {
         if self.developer.must_change_password {
             return Err(AppError::Forbidden("change your one-time password first (POST /me/password)".into()));
@@ -602,11 +604,14 @@ pub struct PasswordChange {
 }
 
 /// Changes the password: clears `must_change_password` and ends every other session (the
-/// session epoch moves on; this session is carried over).
-pub async fn change_password<S: DeveloperStore>(
+/// session epoch moves on; this session is carried over). The check of `current_password` is
+/// a sign-in attempt: it is reserved on the account's failed-sign-in counter first, and a wrong
+/// one stays counted there (429 at the limit, as for login).
+pub async fn change_password<S: DeveloperStore + ThrottleStore>(
     store: &S,
     auth: Authenticated,
     body: PasswordChange,
+    client: &str,
     now: Timestamp,
 ) -> Result<(), AppError> {
     let dev = auth.developer;
@@ -617,6 +622,10 @@ pub async fn change_password<S: DeveloperStore>(
         f.push("new_password", "must differ from the current password");
     }
     f.finish()?;
+    let attempt = throttle::account_counter(dev.portal_id, throttle::Account::Developer(dev.id), client, now);
+    if store.reserve(&attempt).await?.is_none() {
+        return Err(throttle::account_locked(&attempt, now));
+    }
     if !verify_password(body.current_password, dev.password_hash.clone()).await? {
         return Err(AppError::field("current_password", "is not the current password"));
     }
@@ -624,34 +633,180 @@ pub async fn change_password<S: DeveloperStore>(
     let mut keep = auth.session;
     keep.epoch = after.session_epoch;
     let change = DeveloperChange { keep_session: Some(keep), ..DeveloperChange::by_developer(dev, after, EventType::PasswordChanged, now) };
-    store.change_developer(&change).await?;
+    let (changed, released) = tokio::join!(store.change_developer(&change), store.release(&attempt, true));
+    changed?;
+    released?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fakes::{self, MemStore};
 
-    #[test]
-    fn five_failures_from_one_client_or_twenty_in_all_hold_logins_back() {
-        assert!(!throttled(4, 4));
-        assert!(throttled(5, 5));
-        assert!(!throttled(0, 19));
-        assert!(throttled(0, 20));
+    const PASSWORD: &str = "correct horse battery staple";
+
+    fn hash() -> &'static str {
+        static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        HASH.get_or_init(|| crate::crypto::hash_password_blocking(PASSWORD).unwrap())
     }
 
-    #[test]
-    fn throttle_windows_are_fifteen_minutes_and_keys_separate_clients_and_accounts() {
-        let p = Uuid::new_v4();
-        let t = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:05:00Z").unwrap().with_timezone(&chrono::Utc);
-        let (k, ends) = throttle_keys(p, "jane", "1.2.3.4", t);
-        assert_eq!(ends.to_rfc3339(), "2026-01-01T10:15:00+00:00");
-        let (k2, _) = throttle_keys(p, "jane", "5.6.7.8", t);
-        assert_ne!(k[0], k2[0], "another client has its own counter");
-        assert_eq!(k[1], k2[1], "the account counter is shared");
-        let (k3, _) = throttle_keys(p, "jane", "1.2.3.4", t + chrono::Duration::minutes(15));
-        assert_ne!(k[0], k3[0], "a new window starts afresh");
-        assert!(!k[0].contains("jane"), "keys do not carry the login in clear");
+    /// A portal with one approved, confirmed developer `jane` <jane@example.com>.
+    fn with_jane(settings: PortalSettings) -> (MemStore, Portal, Developer) {
+        let store = MemStore::default();
+        let portal = fakes::portal(settings);
+        let mut jane =
+            fakes::developer(&portal, Origin::Registered, Some("jane@example.com"), Some("jane"), DeveloperState::Approved, hash());
+        jane.email_verified = true;
+        store.add_portal(portal.clone());
+        store.add_developer(jane.clone());
+        (store, portal, jane)
+    }
+
+    async fn try_login(store: &MemStore, portal: &Portal, login_: &str, password: &str, client: &str) -> Result<LoggedIn, AppError> {
+        let body = LoginBody { login: login_.into(), password: password.into() };
+        login(store, &fakes::config(), portal.id, body, client, chrono::Utc::now()).await
+    }
+
+    fn status<T>(r: &Result<T, AppError>) -> u16 {
+        r.as_ref().err().map_or(200, AppError::status)
+    }
+
+    #[tokio::test]
+    async fn parallel_wrong_passwords_cannot_pass_the_failed_sign_in_limit() {
+        let (store, portal, _) = with_jane(PortalSettings::default());
+        let guesses: Vec<String> = (0..12).map(|i| format!("wrong password {i}")).collect();
+        let attempts = guesses.iter().map(|g| try_login(&store, &portal, "jane", g, "10.0.0.1"));
+        let statuses: Vec<u16> = futures::future::join_all(attempts).await.iter().map(status).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 401).count(), throttle::MAX_FAILURES_PER_CLIENT as usize, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 12 - throttle::MAX_FAILURES_PER_CLIENT as usize);
+        assert_eq!(status(&try_login(&store, &portal, "jane", PASSWORD, "10.0.0.1").await), 429, "held back until the window ends");
+        assert_eq!(status(&try_login(&store, &portal, "jane", PASSWORD, "10.0.0.2").await), 200, "another client is not");
+    }
+
+    #[tokio::test]
+    async fn an_account_named_by_email_or_by_username_has_one_failed_sign_in_limit() {
+        let (store, portal, _) = with_jane(PortalSettings::default());
+        for login_ in ["jane@example.com", "JANE@example.com", "jane", "Jane", "jane"] {
+            assert_eq!(status(&try_login(&store, &portal, login_, "not the password", "10.0.0.1").await), 401);
+        }
+        assert_eq!(status(&try_login(&store, &portal, "jane@example.com", PASSWORD, "10.0.0.1").await), 429);
+    }
+
+    #[tokio::test]
+    async fn unknown_logins_are_throttled_by_the_login_string() {
+        let (store, portal, _) = with_jane(PortalSettings::default());
+        for _ in 0..throttle::MAX_FAILURES_PER_CLIENT {
+            assert_eq!(status(&try_login(&store, &portal, "nobody", "a guess", "10.0.0.1").await), 401);
+        }
+        let r = try_login(&store, &portal, "Nobody", "a guess", "10.0.0.1").await;
+        assert!(matches!(r, Err(AppError::TooManyRequests { retry_after, .. }) if (1..=900).contains(&retry_after)));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_login_makes_the_same_calls_as_a_wrong_password_for_a_known_one() {
+        let (store, portal, _) = with_jane(PortalSettings::default());
+        store.take_calls();
+        assert_eq!(status(&try_login(&store, &portal, "jane@example.com", "not the password", "10.0.0.1").await), 401);
+        let known = store.take_calls();
+        assert_eq!(status(&try_login(&store, &portal, "nobody@example.com", "not the password", "10.0.0.1").await), 401);
+        let unknown = store.take_calls();
+        assert_eq!(known, unknown);
+        assert!(known.contains(&"get developer".to_string()), "the unknown path reads a (missing) developer too: {known:?}");
+    }
+
+    #[tokio::test]
+    async fn an_unconfirmed_self_registered_developer_gets_the_wrong_password_answer_even_with_the_right_password() {
+        let (store, portal, _) = with_jane(PortalSettings::default());
+        let fresh = fakes::developer(&portal, Origin::Registered, Some("fresh@example.com"), None, DeveloperState::Pending, hash());
+        store.add_developer(fresh);
+        let right = try_login(&store, &portal, "fresh@example.com", PASSWORD, "10.0.0.1").await;
+        let wrong = try_login(&store, &portal, "jane@example.com", "not the password", "10.0.0.1").await;
+        match (right, wrong) {
+            (Err(a @ AppError::Unauthenticated(_)), Err(b @ AppError::Unauthenticated(_))) => assert_eq!(a.to_string(), b.to_string()),
+            _ => panic!("both must be the generic 401"),
+        }
+        // It counts like a wrong password.
+        for _ in 1..throttle::MAX_FAILURES_PER_CLIENT {
+            try_login(&store, &portal, "fresh@example.com", PASSWORD, "10.0.0.1").await.err().unwrap();
+        }
+        assert_eq!(status(&try_login(&store, &portal, "fresh@example.com", PASSWORD, "10.0.0.1").await), 429);
+    }
+
+    #[tokio::test]
+    async fn with_require_verified_email_off_an_unconfirmed_developer_signs_in_or_hears_its_state() {
+        let (store, portal, _) = with_jane(PortalSettings { require_verified_email: false, ..Default::default() });
+        let pending = fakes::developer(&portal, Origin::Registered, Some("p@example.com"), None, DeveloperState::Pending, hash());
+        let approved = fakes::developer(&portal, Origin::Registered, Some("a@example.com"), None, DeveloperState::Approved, hash());
+        store.add_developer(pending);
+        store.add_developer(approved);
+        match try_login(&store, &portal, "p@example.com", PASSWORD, "10.0.0.1").await {
+            Err(AppError::Forbidden(detail)) => assert!(detail.contains("pending"), "{detail}"),
+            _ => panic!("the right password on a pending account is 403 naming the state"),
+        }
+        assert_eq!(status(&try_login(&store, &portal, "a@example.com", PASSWORD, "10.0.0.1").await), 200);
+    }
+
+    #[tokio::test]
+    async fn invited_and_admin_created_developers_sign_in_without_confirming_an_address() {
+        let (store, portal, _) = with_jane(PortalSettings::default());
+        let invited = fakes::developer(&portal, Origin::Invited, Some("inv@example.com"), None, DeveloperState::Approved, hash());
+        let otp = fakes::developer(&portal, Origin::Admin, Some("otp@example.com"), Some("otp"), DeveloperState::Approved, hash());
+        let no_email = fakes::developer(&portal, Origin::Admin, None, Some("noemail"), DeveloperState::Approved, hash());
+        // Written before the origin was kept: no approval request at creation means an admin made it.
+        let mut legacy = fakes::developer(&portal, Origin::Admin, Some("old@example.com"), None, DeveloperState::Approved, hash());
+        legacy.stored_origin = None;
+        for d in [invited, otp, no_email, legacy] {
+            store.add_developer(d);
+        }
+        for l in ["inv@example.com", "otp", "otp@example.com", "noemail", "old@example.com"] {
+            assert_eq!(status(&try_login(&store, &portal, l, PASSWORD, "10.0.0.1").await), 200, "{l}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_success_gives_its_attempt_back_and_clears_the_clients_failures() {
+        let (store, portal, jane) = with_jane(PortalSettings::default());
+        for _ in 0..4 {
+            try_login(&store, &portal, "jane", "not the password", "10.0.0.1").await.err().unwrap();
+        }
+        assert_eq!(status(&try_login(&store, &portal, "jane", PASSWORD, "10.0.0.1").await), 200);
+        let key = throttle::account_counter(portal.id, throttle::Account::Developer(jane.id), "10.0.0.1", chrono::Utc::now()).key;
+        assert_eq!(store.count(&key), 4, "the failures stay on the account, the success is not one");
+        for _ in 0..4 {
+            assert_eq!(status(&try_login(&store, &portal, "jane", "not the password", "10.0.0.1").await), 401, "the client starts afresh");
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_current_passwords_count_toward_the_failed_sign_in_limit() {
+        let (store, portal, jane) = with_jane(PortalSettings::default());
+        let session = try_login(&store, &portal, "jane", PASSWORD, "10.0.0.1").await.unwrap();
+        let stored = store.sessions.lock().unwrap()[0].clone();
+        for i in 0..throttle::MAX_FAILURES_PER_CLIENT {
+            let dev = store.developers.lock().unwrap()[&jane.id].clone();
+            let auth = Authenticated { developer: dev, session: stored.clone() };
+            let body = PasswordChange { current_password: format!("guess {i}"), new_password: "a different strong passphrase".into() };
+            let r = change_password(&store, auth, body, "10.0.0.1", chrono::Utc::now()).await;
+            assert_eq!(status(&r), 400);
+        }
+        assert!(!session.token.is_empty());
+        assert_eq!(status(&try_login(&store, &portal, "jane", PASSWORD, "10.0.0.1").await), 429);
+    }
+
+    #[tokio::test]
+    async fn a_portals_lower_sign_in_limit_answers_429_and_a_refused_client_does_not_use_up_the_portal() {
+        let settings =
+            PortalSettings { rate_limits: RateLimitOverrides { login_per_client: Some(2), ..Default::default() }, ..Default::default() };
+        let (store, portal, _) = with_jane(settings);
+        for _ in 0..2 {
+            assert_eq!(status(&try_login(&store, &portal, "jane", PASSWORD, "10.0.0.1").await), 200);
+        }
+        let r = try_login(&store, &portal, "jane", PASSWORD, "10.0.0.1").await;
+        assert!(matches!(&r, Err(AppError::TooManyRequests { detail, .. }) if detail.contains("client")), "{:?}", r.err());
+        let [_, per_portal] = fakes::config().rate_limits.gates(throttle::Action::Login, portal.id, "10.0.0.1", chrono::Utc::now());
+        assert_eq!(store.count(&per_portal.counter.key), 2, "the refused attempt was given back to the portal");
+        assert_eq!(status(&try_login(&store, &portal, "jane", PASSWORD, "10.0.0.2").await), 200, "other clients go on");
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub struct Config {
     /// `GATEHOUSE_MAIL_RETRY_SECONDS` [12]: how long the consumer retries a failing send before
     /// failing the record (must stay below the mail claim's lease).
     pub mail_retry_seconds: u64,
+    /// Anti-automation limits of the public routes (`GATEHOUSE_*_LIMIT_PER_*`).
+    pub rate_limits: crate::throttle::RateLimits,
 }
 
 /// Parses `GATEHOUSE_ALLOWED_SENDER_DOMAINS`; without it, only the default sender's domain.
@@ -101,6 +103,7 @@ impl Config {
             session_ttl_seconds: var("GATEHOUSE_SESSION_TTL_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(43_200),
             allow_clock_override: var("GATEHOUSE_ALLOW_CLOCK_OVERRIDE").as_deref() == Some("1"),
             mail_retry_seconds: var("GATEHOUSE_MAIL_RETRY_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(12).min(15),
+            rate_limits: crate::throttle::RateLimits::from_env(),
         }
     }
 

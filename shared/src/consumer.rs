@@ -78,7 +78,7 @@ fn sequence_number(record: &Value) -> Option<String> {
 
 impl<S, M> Consumer<S, M>
 where
-    S: DeveloperStore + PortalStore + MailLedger,
+    S: DeveloperStore + PortalStore + MailLedger + SessionStore + LinkStore,
     M: Mailer,
 {
     /// Processes records in order and stops at the first failure, reporting it: Lambda then
@@ -144,31 +144,36 @@ where
                 }
                 // An address stored under older rules (a Unicode local part) cannot be mailed or
                 // confirmed: no automatic approval, the admins decide.
-                let rule = Email::parse(email).ok().and_then(|email| auto_approval(settings, &email));
-                match rule {
-                    // Auto-approval waits for the address to be confirmed (EmailVerified).
-                    Some(_) if settings.require_verified_email => return Ok(Outcome::Nothing),
-                    Some(rule) => return self.auto_approve(event, rule).await,
-                    None => {}
+                let email = Email::parse(email).ok();
+                if let Some(rule) = email.as_ref().and_then(|email| auto_approval_now(settings, email, false)) {
+                    return self.auto_approve(event, rule).await;
                 }
-                if !settings.access_request_email {
+                // A rule that waits for the confirmed address (developer.email_verified) leaves
+                // nothing for the admins to decide yet.
+                if email.as_ref().and_then(|email| auto_approval(settings, email)).is_some() || !settings.access_request_email {
                     return Ok(Outcome::Nothing);
                 }
                 self.mail(event, &portal, MailKind::AccessRequest, settings.admin_emails.clone(), None).await
             }
-            EventType::EmailVerified if settings.require_verified_email => {
+            EventType::EmailVerified => {
                 let Some(email) = event.developer.email.as_deref() else {
                     return Ok(Outcome::Nothing);
                 };
-                match Email::parse(email).ok().and_then(|email| auto_approval(settings, &email)) {
+                match Email::parse(email).ok().and_then(|email| auto_approval_now(settings, &email, true)) {
                     Some(rule) => self.auto_approve(event, rule).await,
                     None => Ok(Outcome::Nothing),
                 }
             }
+            // A reset request as the API writes it: an address, no developer. Decided here.
+            EventType::ResetRequested if settings.reset_email && event.developer_id.is_none() => self.reset_link(event, &portal).await,
+            // An event written by an older version, which issued the link itself.
             EventType::ResetRequested if settings.reset_email => match link_for_event(&self.config, LinkPurpose::Reset, event) {
                 Some(token) => self.mail(event, &portal, MailKind::Reset, developer, Some(("reset-password", token))).await,
                 None => Err(ConsumeError::Malformed("a reset event without its nonce".into())),
             },
+            EventType::PasswordChanged if settings.password_changed_email => {
+                self.mail(event, &portal, MailKind::PasswordChanged, developer, None).await
+            }
             EventType::PasswordReset if settings.reset_success_email => {
                 self.mail(event, &portal, MailKind::ResetSuccess, developer, None).await
             }
@@ -183,6 +188,45 @@ where
             }
             _ => Ok(Outcome::Nothing),
         }
+    }
+
+    /// A reset request: only an approved developer of the portal with this address gets a link.
+    /// The link is derived from the event (same token on a replay), written only if no newer
+    /// request's link is stored and this one was not used yet, and mailed once (the mail
+    /// marker). Costs: the email marker, then the developer, then one transaction (condition
+    /// check of the developer, put of the link), then the mail; an unknown address costs the
+    /// marker read only.
+    async fn reset_link(&self, event: &LifecycleEvent, portal: &Portal) -> Result<Outcome, ConsumeError> {
+        let Some(email) = event.developer.email.as_deref().and_then(|e| Email::parse(e).ok()) else {
+            return Ok(Outcome::Nothing);
+        };
+        let Some(id) = self.store.find_login(portal.id, email.normalized(), true).await? else {
+            return Ok(Outcome::Nothing);
+        };
+        let Some(dev) = self.store.get_developer(id).await?.filter(|d| d.portal_id == portal.id && lifecycle::may_access(d.state)) else {
+            return Ok(Outcome::Nothing);
+        };
+        let nonce = crate::recovery::reset_nonce(&self.config, event.id);
+        let link = crate::recovery::link_with_nonce(
+            &self.config,
+            &dev,
+            LinkPurpose::Reset,
+            nonce,
+            portal.settings.reset_token_ttl_seconds,
+            event.at,
+        );
+        if !self.store.put_link(&link).await? {
+            return Ok(Outcome::Nothing);
+        }
+        let mut issued = event.clone();
+        issued.developer_id = Some(dev.id);
+        issued.developer = dev.snapshot();
+        issued.token_nonce = Some(link.nonce.clone());
+        issued.expires_at = Some(link.expires_at);
+        let Some(token) = link_for_event(&self.config, LinkPurpose::Reset, &issued) else {
+            return Ok(Outcome::Nothing);
+        };
+        self.mail(&issued, portal, MailKind::Reset, dev.email.clone().into_iter().collect(), Some(("reset-password", token))).await
     }
 
     /// Approves with the same conditional write an admin uses: a decision made meanwhile wins,

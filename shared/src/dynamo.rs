@@ -491,6 +491,17 @@ impl Dynamo {
     fn link_item(&self, l: &LinkToken) -> StoreResult<Item> {
         let mut item = with_keys(to_item(l)?, "link_token", &[("pk", keys::developer(l.developer_id)), ("sk", keys::link(l.purpose))]);
         item.insert("ttl".into(), n(l.expires_at.timestamp()));
+        // When the request that issued it was made (orders links of racing requests).
+        item.insert("requested_ms".into(), n(l.created_at.timestamp_millis()));
+        Ok(item)
+    }
+
+    /// What a used link leaves behind until its expiry: no nonce, no hash (nothing matches it),
+    /// and the time of its request, so a replay of that request cannot issue it again.
+    fn used_link_item(&self, l: &LinkToken) -> StoreResult<Item> {
+        let used = LinkToken { nonce: String::new(), token_hash: String::new(), ..l.clone() };
+        let mut item = self.link_item(&used)?;
+        item.insert("link_used".into(), AttributeValue::Bool(true));
         Ok(item)
     }
 
@@ -634,14 +645,29 @@ fn registration_cancelled(c: &Cancelled, email_at: Option<usize>, username_at: O
     )))
 }
 
+/// The index partition that lists admin tokens (ops CLI).
+const ADMIN_TOKENS: &str = "ADMINTOKENS";
+
 impl AdminTokenStore for Dynamo {
     async fn find_admin_token(&self, token_hash: &str) -> StoreResult<Option<AdminToken>> {
         self.get_as(key(keys::admin_token(token_hash), "ADMINTOKEN")).await
     }
 
     async fn put_admin_token(&self, token: &AdminToken) -> StoreResult<()> {
-        let item =
-            with_keys(to_item(token)?, "admin_token", &[("pk", keys::admin_token(&token.token_hash)), ("sk", "ADMINTOKEN".to_string())]);
+        let mut item = with_keys(
+            to_item(token)?,
+            "admin_token",
+            &[
+                ("pk", keys::admin_token(&token.token_hash)),
+                ("sk", "ADMINTOKEN".to_string()),
+                ("gsi2pk", ADMIN_TOKENS.to_string()),
+                ("gsi2sk", format!("{}#{}", token.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), token.id)),
+            ],
+        );
+        if let Some(t) = token.expires_at {
+            // Reaped a month after it stopped working (it is listed as expired until then).
+            item.insert("ttl".into(), n(t.timestamp() + 30 * 86_400));
+        }
         self.client
             .put_item()
             .table_name(&self.table)
@@ -651,6 +677,25 @@ impl AdminTokenStore for Dynamo {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+
+    async fn list_admin_tokens(&self) -> StoreResult<Vec<AdminToken>> {
+        let (items, _) = self.query(Some("gsi2"), "gsi2pk = :p", vec![(":p", s(ADMIN_TOKENS))], None, None, None).await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    async fn delete_admin_token(&self, id: &str) -> StoreResult<bool> {
+        let Some(token) = self.list_admin_tokens().await?.into_iter().find(|t| t.id == id) else {
+            return Ok(false);
+        };
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::admin_token(&token.token_hash), "ADMINTOKEN")))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(true)
     }
 }
 
@@ -785,11 +830,7 @@ impl DeveloperStore for Dynamo {
             items.push(self.put(self.event_item(e)?, None)?);
         }
         if let Some(link) = &change.consume_link {
-            items.push(self.delete_if(
-                key(keys::developer(link.developer_id), &keys::link(link.purpose)),
-                "token_hash = :h",
-                vec![(":h", s(link.token_hash.clone()))],
-            )?);
+            items.push(self.put_with(self.used_link_item(link)?, "token_hash = :h", vec![(":h", s(link.token_hash.clone()))])?);
         }
         if let Some(session) = &change.keep_session {
             items.push(self.put(self.session_item(session)?, Some("attribute_exists(pk)"))?);
@@ -1255,60 +1296,89 @@ impl SessionStore for Dynamo {
 }
 
 impl ThrottleStore for Dynamo {
-    async fn failures(&self, keys_: &[String]) -> StoreResult<Vec<u64>> {
-        let items = self.batch_get(keys_.iter().map(|k| key(keys::throttle(k), "THROTTLE")).collect()).await?;
-        let found: HashMap<String, u64> =
-            items.into_iter().filter_map(|i| Some((item_str(&i, "pk")?, i.get("count")?.as_n().ok()?.parse().ok()?))).collect();
-        Ok(keys_.iter().map(|k| found.get(&keys::throttle(k)).copied().unwrap_or(0)).collect())
-    }
-
-    async fn add_failure(&self, keys_: &[String], expires_at: Timestamp) -> StoreResult<()> {
-        let updates = keys_.iter().map(|k| {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(keys::throttle(k), "THROTTLE")))
-                .update_expression("ADD #count :one SET #ttl = :ttl, kind = :kind")
-                .expression_attribute_names("#count", "count")
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":ttl", n(expires_at.timestamp()))
-                .expression_attribute_values(":kind", s("throttle"))
-                .send()
-        });
-        for r in futures::future::join_all(updates).await {
-            r.map_err(classify)?;
-        }
-        Ok(())
-    }
-
-    async fn clear(&self, k: &str) -> StoreResult<()> {
-        self.client
-            .delete_item()
+    async fn reserve(&self, c: &crate::throttle::Counter) -> StoreResult<Option<u64>> {
+        let mut req = self
+            .client
+            .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::throttle(k), "THROTTLE")))
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(())
+            .set_key(Some(key(keys::throttle(&c.key), "THROTTLE")))
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(c.limit as i64))
+            .expression_attribute_values(":ttl", n(c.window_ends.timestamp()))
+            .expression_attribute_values(":kind", s("throttle"))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew);
+        let (update, condition) = match &c.sub {
+            Some((name, limit)) => {
+                req = req.expression_attribute_names("#sub", name).expression_attribute_values(":sublimit", n(*limit as i64));
+                (
+                    "ADD #count :one, #sub :one SET #ttl = :ttl, kind = :kind",
+                    "(attribute_not_exists(#count) OR #count < :limit) AND (attribute_not_exists(#sub) OR #sub < :sublimit)",
+                )
+            }
+            None => ("ADD #count :one SET #ttl = :ttl, kind = :kind", "attribute_not_exists(#count) OR #count < :limit"),
+        };
+        match req.update_expression(update).condition_expression(condition).send().await.map_err(classify) {
+            Ok(out) => Ok(Some(out.attributes.and_then(|a| a.get("count")?.as_n().ok()?.parse().ok()).unwrap_or(1))),
+            Err(StoreError::Conflict) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn release(&self, c: &crate::throttle::Counter, forget_sub: bool) -> StoreResult<()> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::throttle(&c.key), "THROTTLE")))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":minus", n(-1));
+        let update = match &c.sub {
+            Some((name, _)) => {
+                req = req.expression_attribute_names("#sub", name);
+                if forget_sub {
+                    "ADD #count :minus REMOVE #sub"
+                } else {
+                    "ADD #count :minus, #sub :minus"
+                }
+            }
+            None => "ADD #count :minus",
+        };
+        match req.update_expression(update).send().await.map_err(classify) {
+            // The window ended and the item was reaped: nothing to give back.
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 }
 
 impl LinkStore for Dynamo {
-    async fn put_link(&self, link: &LinkToken, event: &LifecycleEvent) -> StoreResult<()> {
-        // Only for a developer that still exists (no orphan links).
+    async fn put_link(&self, link: &LinkToken) -> StoreResult<bool> {
+        // Only for a developer that exists and is approved (no orphan links, none for a
+        // developer revoked meanwhile).
         let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::developer(link.developer_id), keys::PROFILE)))
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression("attribute_exists(pk) AND #state = :approved")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":approved", s(DeveloperState::Approved.as_str()))
             .build()
             .map_err(|e| StoreError::Other(Box::new(e)))?;
-        self.transact_conditional(vec![
-            TransactWriteItem::builder().condition_check(check).build(),
-            self.put(self.link_item(link)?, None)?,
-            self.put(self.event_item(event)?, None)?,
-        ])
-        .await
+        // A link replaces only links of older requests; a replayed request rewrites its own
+        // link unless that one was used meanwhile (then it stays used).
+        let put = self.put_with(
+            self.link_item(link)?,
+            "attribute_not_exists(pk) OR attribute_not_exists(requested_ms) OR requested_ms < :ms \
+             OR (requested_ms = :ms AND attribute_not_exists(link_used))",
+            vec![(":ms", n(link.created_at.timestamp_millis()))],
+        )?;
+        match self.transact_conditional(vec![TransactWriteItem::builder().condition_check(check).build(), put]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn link_and_developer(&self, developer_id: Uuid, purpose: LinkPurpose) -> StoreResult<(Option<LinkToken>, Option<Developer>)> {

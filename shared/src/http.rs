@@ -182,12 +182,13 @@ pub fn bearer(req: &Request) -> Option<String> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string()).filter(|t| !t.is_empty() && t.len() <= 512)
 }
 
-/// Authenticates an admin API token (stored only as its SHA-256).
-pub async fn admin<S: AdminTokenStore>(store: &S, req: &Request) -> Result<AdminToken, AppError> {
+/// Authenticates an admin API token (stored only as its SHA-256); an expired one is 401 like
+/// an unknown one.
+pub async fn admin<S: AdminTokenStore>(store: &S, req: &Request, now: crate::domain::Timestamp) -> Result<AdminToken, AppError> {
     let token = bearer(req).ok_or(AppError::Unauthorized)?;
     let hash = token_hash(&token);
     match store.find_admin_token(&hash).await? {
-        Some(t) if crate::crypto::constant_time_eq(&t.token_hash, &hash) => Ok(t),
+        Some(t) if crate::crypto::constant_time_eq(&t.token_hash, &hash) && !t.expired(now) => Ok(t),
         _ => Err(AppError::Unauthorized),
     }
 }
@@ -247,11 +248,31 @@ where
 }
 
 /// The caller's address as API Gateway saw it (`unknown` when not given).
+///
+/// Behind the optional CloudFront + WAF front of the template (`EnableWaf`), API Gateway sees
+/// CloudFront's address; the viewer's arrives in `CloudFront-Viewer-Address`. That header is
+/// believed only when the request also carries the secret CloudFront adds on its way to the
+/// origin (`x-gatehouse-origin-verify` equal to `GATEHOUSE_ORIGIN_VERIFY`), so a caller who
+/// goes around CloudFront cannot choose the address it is counted under.
 pub fn client_ip(req: &Request) -> String {
-    match req.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone().unwrap_or_else(|| "unknown".into()),
-        _ => "unknown".into(),
+    static ORIGIN_VERIFY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let secret = ORIGIN_VERIFY.get_or_init(|| std::env::var("GATEHOUSE_ORIGIN_VERIFY").ok().filter(|v| !v.trim().is_empty()));
+    let source = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    };
+    viewer_address(req.headers(), secret.as_deref()).or(source).unwrap_or_else(|| "unknown".into())
+}
+
+fn viewer_address(headers: &lambda_http::http::HeaderMap, secret: Option<&str>) -> Option<String> {
+    let secret = secret?;
+    let presented = headers.get("x-gatehouse-origin-verify")?.to_str().ok()?;
+    if !crate::crypto::constant_time_eq(presented, secret) {
+        return None;
     }
+    // `<ip>:<port>` (IPv6 addresses contain colons too: the port is after the last one).
+    let v = headers.get("cloudfront-viewer-address")?.to_str().ok()?.trim();
+    v.rsplit_once(':').map(|(ip, _)| ip.to_string()).filter(|ip| !ip.is_empty())
 }
 
 #[cfg(test)]
@@ -344,6 +365,20 @@ mod tests {
         assert_eq!(status(b"", None), 400);
         assert_eq!(status(br#"{"email": "x"}"#, Some("text/plain")), 415);
         assert_eq!(status(&vec![b' '; MAX_BODY_BYTES + 1], None), 413);
+    }
+
+    #[test]
+    fn the_cloudfront_viewer_address_counts_only_with_the_origin_secret() {
+        let mut h = lambda_http::http::HeaderMap::new();
+        h.insert("cloudfront-viewer-address", "203.0.113.9:50123".parse().unwrap());
+        assert_eq!(viewer_address(&h, Some("s3cret")), None, "no origin secret: not from CloudFront");
+        h.insert("x-gatehouse-origin-verify", "guess".parse().unwrap());
+        assert_eq!(viewer_address(&h, Some("s3cret")), None);
+        h.insert("x-gatehouse-origin-verify", "s3cret".parse().unwrap());
+        assert_eq!(viewer_address(&h, Some("s3cret")).as_deref(), Some("203.0.113.9"));
+        assert_eq!(viewer_address(&h, None), None, "without the front the header is never believed");
+        h.insert("cloudfront-viewer-address", "2001:db8::7:443".parse().unwrap());
+        assert_eq!(viewer_address(&h, Some("s3cret")).as_deref(), Some("2001:db8::7"));
     }
 
     proptest::proptest! {

@@ -12,6 +12,8 @@ pub mod crypto;
 pub mod domain;
 pub mod dynamo;
 pub mod error;
+#[cfg(test)]
+pub mod fakes;
 pub mod http;
 pub mod mail;
 pub mod recovery;
@@ -19,5 +21,6 @@ pub mod routes;
 pub mod service;
 pub mod ses;
 pub mod store;
+pub mod throttle;
 
 pub use error::AppError;

@@ -26,10 +26,12 @@ pub enum MailKind {
     ResetSuccess,
     /// To a self-registered developer: confirm the address.
     Verification,
+    /// To a developer: the password was changed through `/me/password`.
+    PasswordChanged,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 7] = [
+    pub const ALL: [MailKind; 8] = [
         Self::AccessRequest,
         Self::Approved,
         Self::RegistrationAttempted,
@@ -37,6 +39,7 @@ impl MailKind {
         Self::Reset,
         Self::ResetSuccess,
         Self::Verification,
+        Self::PasswordChanged,
     ];
 
     pub fn from_name(name: &str) -> Option<Self> {
@@ -52,6 +55,7 @@ impl MailKind {
             Self::Reset => "reset",
             Self::ResetSuccess => "reset_success",
             Self::Verification => "verification",
+            Self::PasswordChanged => "password_changed",
         }
     }
 
@@ -89,8 +93,13 @@ impl MailKind {
             ),
             Self::Verification => (
                 "Confirm your email address for {{ portal_name }}",
-                "Hello {{ developer_name }},\n\nplease confirm that this is your email address for {{ portal_name }}:\n\n{{ link_url }}\n\n{% if expires_at %}The link expires on {{ expires_at }}.{% endif %}\n",
-                "<p>Hello {{ developer_name }},</p>\n<p>please confirm that this is your email address for {{ portal_name }}:</p>\n<p><a href=\"{{ link_url }}\">Confirm my address</a></p>\n<p>{% if expires_at %}The link expires on {{ expires_at }}.{% endif %}</p>\n",
+                "Hello {{ developer_name }},\n\nthanks for registering on {{ portal_name }}. The next step is to confirm that this is your email address:\n\n{{ link_url }}\n\nYou can sign in only once the address is confirmed (and, where the portal reviews new accounts, approved).{% if expires_at %} The link expires on {{ expires_at }}.{% endif %} If you did not register, ignore this message.\n",
+                "<p>Hello {{ developer_name }},</p>\n<p>thanks for registering on {{ portal_name }}. The next step is to confirm that this is your email address:</p>\n<p><a href=\"{{ link_url }}\">Confirm my address</a></p>\n<p>You can sign in only once the address is confirmed (and, where the portal reviews new accounts, approved).{% if expires_at %} The link expires on {{ expires_at }}.{% endif %} If you did not register, ignore this message.</p>\n",
+            ),
+            Self::PasswordChanged => (
+                "Your password on {{ portal_name }} has been changed",
+                "Hello {{ developer_name }},\n\nthe password of your account on {{ portal_name }} has just been changed from your account, and your other sessions were signed out. If this was not you, reset your password{% if login_url %} at {{ login_url }}{% endif %} and contact the portal's administrators at once.\n",
+                "<p>Hello {{ developer_name }},</p>\n<p>the password of your account on {{ portal_name }} has just been changed from your account, and your other sessions were signed out. If this was not you, reset your password{% if login_url %} at <a href=\"{{ login_url }}\">{{ login_url }}</a>{% endif %} and contact the portal's administrators at once.</p>\n",
             ),
         }
     }
@@ -619,6 +628,15 @@ mod tests {
             for (part, name, source) in [("subject", "subject.txt", subject), ("text", "body.txt", text), ("html", "body.html", html)] {
                 render_part(&env, part, name, source, true, &value).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
             }
+        }
+    }
+
+    #[test]
+    fn the_verification_mail_says_confirming_is_the_next_step_before_signing_in() {
+        let m = render(MailKind::Verification, &ctx(), None).unwrap();
+        for part in [&m.text, &m.html] {
+            assert!(part.contains("next step is to confirm"), "{part}");
+            assert!(part.contains("sign in only once the address is confirmed"), "{part}");
         }
     }
 

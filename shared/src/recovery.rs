@@ -17,7 +17,18 @@ pub const MAX_RESETS_PER_HOUR: u64 = 3;
 
 /// A fresh single-use link token for `developer`.
 pub fn new_link(config: &Config, developer: &Developer, purpose: LinkPurpose, ttl_seconds: u64, now: Timestamp) -> LinkToken {
-    let nonce = nonce();
+    link_with_nonce(config, developer, purpose, nonce(), ttl_seconds, now)
+}
+
+/// The link token of `developer` derived from `nonce`, issued at `at`.
+pub fn link_with_nonce(
+    config: &Config,
+    developer: &Developer,
+    purpose: LinkPurpose,
+    nonce: String,
+    ttl_seconds: u64,
+    at: Timestamp,
+) -> LinkToken {
     let minted = derive_token(&config.token_secret, purpose.prefix(), purpose.as_str(), developer.id, &nonce);
     LinkToken {
         developer_id: developer.id,
@@ -25,9 +36,16 @@ pub fn new_link(config: &Config, developer: &Developer, purpose: LinkPurpose, tt
         purpose,
         nonce,
         token_hash: minted.hash,
-        created_at: now,
-        expires_at: now + chrono::Duration::seconds(ttl_seconds as i64),
+        created_at: at,
+        expires_at: at + chrono::Duration::seconds(ttl_seconds as i64),
     }
+}
+
+/// The nonce of the reset link a reset request (event) issues: derived from the secret and the
+/// event id, so a replayed event rebuilds the same link and mails the same token, and nobody
+/// without the secret can predict it.
+pub fn reset_nonce(config: &Config, request: Uuid) -> String {
+    derive_token(&config.token_secret, "", "reset-request", request, "nonce").token.rsplit('.').next().unwrap_or_default()[..22].to_string()
 }
 
 /// The link token the mail for `event` carries (rebuilt from the event's nonce and the secret).
@@ -42,39 +60,62 @@ pub struct ResetRequest {
     pub email: String,
 }
 
-/// `POST .../password-reset`: always 202 (unless reset is switched off for the portal). Only a
-/// known, approved developer gets a link, at most three per hour per address.
-pub async fn request_reset<S>(store: &S, config: &Config, portal_id: Uuid, body: ResetRequest, now: Timestamp) -> Result<(), AppError>
+/// The counter of reset requests for one address (3 per clock hour).
+pub fn reset_counter(portal_id: Uuid, email_norm: &str, now: Timestamp) -> crate::throttle::Counter {
+    let (hour, ends) = crate::throttle::window(now, crate::throttle::HOUR_SECONDS);
+    crate::throttle::Counter {
+        key: format!("reset#{}#{hour}", sha256_hex(format!("{portal_id}|{email_norm}").as_bytes())),
+        limit: MAX_RESETS_PER_HOUR,
+        sub: None,
+        window_ends: ends,
+    }
+}
+
+/// The neutral event of a reset request: the address as typed (parsed), no developer. The
+/// stream consumer decides whether a link is issued and mailed.
+pub fn reset_request_event(portal_id: Uuid, email: &Email, now: Timestamp) -> LifecycleEvent {
+    LifecycleEvent {
+        id: Uuid::now_v7(),
+        event_type: EventType::ResetRequested,
+        portal_id,
+        developer_id: None,
+        actor: Actor::anonymous(),
+        from_state: None,
+        to_state: None,
+        at: now,
+        approval_id: None,
+        developer: DeveloperSnapshot { email: Some(email.as_str().to_string()), name: String::new(), username: None },
+        reason: None,
+        invite_id: None,
+        token_nonce: None,
+        expires_at: None,
+    }
+}
+
+/// `POST .../password-reset`: always 202 (unless reset is switched off for the portal). The
+/// request does the same work whatever the address: the portal read and the address counter
+/// (concurrently), then, under the limit (3 per address per hour, counted for every request),
+/// one neutral `developer.password_reset_requested` event. Whether the address belongs to an
+/// approved developer, and so whether a link is issued and mailed, is decided by the stream
+/// consumer ([`crate::consumer`]), after the answer.
+pub async fn request_reset<S>(store: &S, portal_id: Uuid, body: ResetRequest, now: Timestamp) -> Result<(), AppError>
 where
-    S: PortalStore + SessionStore + DeveloperStore + ThrottleStore + LinkStore,
+    S: PortalStore + ThrottleStore + EventLog,
 {
     let email = Email::parse(&body.email).map_err(|m| AppError::field("email", m))?;
-    let portal = store.get_portal(portal_id).await?.ok_or(AppError::NotFound("portal"))?;
+    let counter = reset_counter(portal_id, email.normalized(), now);
+    let (portal, reserved) = tokio::join!(store.get_portal(portal_id), store.reserve(&counter));
+    let portal = portal?.ok_or(AppError::NotFound("portal"))?;
     if !portal.settings.reset_email {
         return Err(AppError::Forbidden(
             "password reset is disabled for this portal; ask its administrators to set a new password for you".into(),
         ));
     }
-    let hour = now.timestamp().div_euclid(3600);
-    let key = format!("reset#{}#{hour}", sha256_hex(format!("{portal_id}|{}", email.normalized()).as_bytes()));
-    let window_ends = chrono::DateTime::from_timestamp((hour + 1) * 3600, 0).unwrap_or(now);
-    let (count, id) = tokio::join!(store.failures(std::slice::from_ref(&key)), store.find_login(portal_id, email.normalized(), true));
-    if count?.first().copied().unwrap_or(0) >= MAX_RESETS_PER_HOUR {
+    if reserved?.is_none() {
         return Ok(());
     }
-    store.add_failure(std::slice::from_ref(&key), window_ends).await?;
-    let Some(id) = id? else { return Ok(()) };
-    let Some(dev) = store.get_developer(id).await?.filter(|d| d.portal_id == portal_id && lifecycle::may_access(d.state)) else {
-        return Ok(());
-    };
-    let link = new_link(config, &dev, LinkPurpose::Reset, portal.settings.reset_token_ttl_seconds, now);
-    let mut event = LifecycleEvent::new(EventType::ResetRequested, &dev, Actor::anonymous(), now);
-    event.token_nonce = Some(link.nonce.clone());
-    event.expires_at = Some(link.expires_at);
-    match store.put_link(&link, &event).await {
-        Ok(()) | Err(StoreError::Conflict) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    store.record_event(&reset_request_event(portal_id, &email, now), false).await?;
+    Ok(())
 }
 
 fn link_gone(what: &str) -> AppError {
@@ -137,7 +178,9 @@ pub async fn confirm_reset<S: LinkStore + DeveloperStore>(
     if !lifecycle::may_access(dev.state) {
         return Err(link_gone("password reset"));
     }
-    let after = crate::accounts::with_new_password(&dev, hash_password(&password.expect("checked")).await?);
+    let mut after = crate::accounts::with_new_password(&dev, hash_password(&password.expect("checked")).await?);
+    // The link was mailed to the address: using it confirms the address too.
+    after.email_verified = true;
     let change = DeveloperChange { consume_link: Some(link), ..DeveloperChange::by_developer(dev, after, EventType::PasswordReset, now) };
     store.change_developer(&change).await.map_err(|e| match e {
         StoreError::Conflict => link_gone("password reset"),
@@ -169,4 +212,53 @@ pub async fn verify_email<S: LinkStore + DeveloperStore>(
         StoreError::Conflict => link_gone("verification"),
         e => e.into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{self, MemStore};
+
+    #[tokio::test]
+    async fn a_reset_request_does_the_same_work_for_a_known_approved_address_and_an_unknown_one() {
+        let store = MemStore::default();
+        let portal = fakes::portal(PortalSettings::default());
+        store.add_portal(portal.clone());
+        store.add_developer(fakes::developer(&portal, Origin::Invited, Some("known@example.com"), None, DeveloperState::Approved, "x"));
+        let now = chrono::Utc::now();
+        let ask = |email: &str| request_reset(&store, portal.id, ResetRequest { email: email.into() }, now);
+        ask("known@example.com").await.unwrap();
+        let known = store.take_calls();
+        ask("unknown@example.com").await.unwrap();
+        let unknown = store.take_calls();
+        assert_eq!(known, unknown);
+        assert_eq!(known, ["get portal", "reserve reset account", "put event ResetRequested developer false"]);
+    }
+
+    #[tokio::test]
+    async fn reset_requests_over_the_address_limit_answer_the_same_and_write_nothing() {
+        let store = MemStore::default();
+        let portal = fakes::portal(PortalSettings::default());
+        store.add_portal(portal.clone());
+        let now = chrono::Utc::now();
+        for _ in 0..MAX_RESETS_PER_HOUR + 2 {
+            request_reset(&store, portal.id, ResetRequest { email: "Flood@example.com".into() }, now).await.unwrap();
+        }
+        let events = store.take_calls().iter().filter(|c| c.starts_with("put event")).count();
+        assert_eq!(events, MAX_RESETS_PER_HOUR as usize);
+    }
+
+    #[test]
+    fn a_replayed_reset_request_rebuilds_the_same_link_and_another_request_does_not() {
+        let config = fakes::config();
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(reset_nonce(&config, a), reset_nonce(&config, a));
+        assert_ne!(reset_nonce(&config, a), reset_nonce(&config, b));
+        assert_eq!(reset_nonce(&config, a).len(), 22, "128 bits, like a random nonce");
+        let other = crate::app::Config {
+            token_secret: crate::app::TokenSecret::new("another secret, also at least 32 bytes long").unwrap(),
+            ..config.clone()
+        };
+        assert_ne!(reset_nonce(&config, a), reset_nonce(&other, a), "unpredictable without the secret");
+    }
 }

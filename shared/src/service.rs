@@ -187,25 +187,38 @@ pub struct Registered {
 }
 
 /// Self-registration. The answer is the same whether or not the email already has an account:
-/// a known address gets an email instead (at most one per address per hour).
+/// a known address gets an email instead (at most one per address per hour). Each attempt is
+/// counted per client and per portal (at the portal's limits, so after reading it) before the
+/// Argon2 hash is spent (429 over the limits).
 pub async fn register<S>(
     store: &S,
     config: &crate::app::Config,
     portal_id: Uuid,
     body: RegisterBody,
+    client: &str,
     now: Timestamp,
 ) -> Result<Registered, AppError>
 where
-    S: PortalStore + DeveloperStore + EventLog,
+    S: PortalStore + DeveloperStore + EventLog + ThrottleStore,
 {
     let valid = validate_registration(&body)?;
     let portal = store.get_portal(portal_id).await?.ok_or(AppError::NotFound("portal"))?;
+    let limits = config.rate_limits.for_portal(&portal.settings.rate_limits);
+    crate::throttle::admit(store, &limits.gates(crate::throttle::Action::Register, portal_id, client, now), now).await?;
     if !portal.settings.self_registration {
         return Err(AppError::Forbidden("self-registration is disabled for this portal; ask its administrators for an invite".into()));
     }
     let password_hash = hash_password(&valid.password).await?;
-    let mut developer =
-        new_developer(portal_id, Some(&valid.email), valid.username.as_ref(), &valid.name, DeveloperState::Pending, password_hash, now);
+    let mut developer = new_developer(
+        Origin::Registered,
+        portal_id,
+        Some(&valid.email),
+        valid.username.as_ref(),
+        &valid.name,
+        DeveloperState::Pending,
+        password_hash,
+        now,
+    );
     developer.approval_id = Some(Uuid::now_v7());
     developer.approval_ids = developer.approval_id.into_iter().collect();
     let approval = new_approval(&developer, now);
@@ -239,7 +252,9 @@ where
 }
 
 /// A new builtin developer record (version 1, no sessions yet).
+#[allow(clippy::too_many_arguments)]
 pub fn new_developer(
+    origin: Origin,
     portal_id: Uuid,
     email: Option<&Email>,
     username: Option<&Username>,
@@ -271,6 +286,7 @@ pub fn new_developer(
         session_epoch: 0,
         temporary_password_expires_at: None,
         invite_id: None,
+        stored_origin: Some(origin),
     }
 }
 

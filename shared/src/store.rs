@@ -60,11 +60,17 @@ pub struct AdminToken {
     pub scope: String,
     pub token_hash: String,
     pub created_at: Timestamp,
+    /// After this the token answers 401 (`None`: it never expires).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
 }
 
 impl AdminToken {
     pub fn can_access(&self, portal_id: Uuid) -> bool {
         self.scope == "*" || self.scope == portal_id.to_string()
+    }
+    pub fn expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
     }
     pub fn is_global(&self) -> bool {
         self.scope == "*"
@@ -74,6 +80,10 @@ impl AdminToken {
 pub trait AdminTokenStore: Send + Sync {
     fn find_admin_token(&self, token_hash: &str) -> impl Future<Output = StoreResult<Option<AdminToken>>> + Send;
     fn put_admin_token(&self, token: &AdminToken) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every admin token, oldest first (for the ops CLI; never a request path).
+    fn list_admin_tokens(&self) -> impl Future<Output = StoreResult<Vec<AdminToken>>> + Send;
+    /// Deletes the token with this id; false when there is none.
+    fn delete_admin_token(&self, id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
 pub trait PortalStore: Send + Sync {
@@ -292,16 +302,20 @@ pub trait SessionStore: Send + Sync {
 }
 
 pub trait ThrottleStore: Send + Sync {
-    /// Failure counts of these throttle keys (0 when absent).
-    fn failures(&self, keys: &[String]) -> impl Future<Output = StoreResult<Vec<u64>>> + Send;
-    /// Adds one failure to each key; the items expire at `expires_at`.
-    fn add_failure(&self, keys: &[String], expires_at: Timestamp) -> impl Future<Output = StoreResult<()>> + Send;
-    fn clear(&self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Counts one attempt on the counter unless it (or its `sub` count) is at its limit: one
+    /// conditional write, so parallel attempts cannot pass the limit together. The new count,
+    /// or `None` when the limit was reached (nothing counted).
+    fn reserve(&self, counter: &crate::throttle::Counter) -> impl Future<Output = StoreResult<Option<u64>>> + Send;
+    /// Gives one reserved attempt back; with `forget_sub`, the `sub` count goes entirely (a
+    /// successful sign-in clears its client's failures).
+    fn release(&self, counter: &crate::throttle::Counter, forget_sub: bool) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 pub trait LinkStore: Send + Sync {
-    /// Writes (replacing any older one of the same purpose) a link token with its event.
-    fn put_link(&self, link: &LinkToken, event: &LifecycleEvent) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Writes a link token for an approved developer, replacing an older one of the same
+    /// purpose. False (nothing written) when the developer is gone or not approved, when a
+    /// link of a newer request is stored, or when this request's link was already used.
+    fn put_link(&self, link: &LinkToken) -> impl Future<Output = StoreResult<bool>> + Send;
     /// The link token and its developer, in one round trip.
     fn link_and_developer(
         &self,

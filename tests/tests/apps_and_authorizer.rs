@@ -11,8 +11,7 @@ use serde_json::{json, Value};
 
 async fn approved_session(s: &Stack, portal: &str) -> (String, String) {
     let email = unique_email("app");
-    let id = s.register_new(portal, &email, "App Dev").await;
-    assert_eq!(s.set_state(portal, &id, "approved").await.status, 200);
+    let id = s.approved_developer(portal, &email, None).await;
     let r =
         s.send(Method::POST, &format!("/portals/{portal}/login"), None, Some(json!({ "login": email, "password": STRONG_PASSWORD }))).await;
     assert_eq!(r.status, 200, "{}", r.body);

@@ -116,3 +116,44 @@ async fn a_scoped_token_gets_404_on_another_portals_teams_invites_and_applicatio
     assert_eq!(invites.body["list"].as_array().unwrap().len(), 1);
     assert_eq!(s.developer(&theirs, &dev).await.body["teams"], json!([]));
 }
+
+#[tokio::test]
+async fn an_admin_token_minted_with_expires_in_answers_401_once_expired() {
+    let s = stack();
+    let portal = s.portal(json!({})).await;
+    let token = s.ops(&["mint-admin-token", "--name", &unique_username("expiring"), "--expires-in", "1h"]);
+    let path = format!("/portals/{portal}/invites");
+    assert_eq!(s.send_at(3500, Method::GET, &path, Some(&token), None).await.status, 200);
+    let late = s.send_at(3601, Method::GET, &path, Some(&token), None).await;
+    late.assert_problem(401);
+    assert!(late.headers.get("www-authenticate").is_some());
+    // A token without --expires-in keeps working.
+    assert_eq!(s.send_at(10 * 365 * 86_400, Method::GET, &path, Some(&s.admin_token), None).await.status, 200);
+}
+
+#[tokio::test]
+async fn admin_tokens_are_listed_without_secrets_and_a_revoked_one_answers_401() {
+    let s = stack();
+    let portal = s.portal(json!({})).await;
+    let name = unique_username("revocable");
+    let token = s.ops(&["mint-admin-token", "--name", &name, "--portal", &portal, "--expires-in", "30d"]);
+    let path = format!("/portals/{portal}/developers");
+    assert_eq!(s.send(Method::GET, &path, Some(&token), None).await.status, 200);
+    let listing = s.ops(&["list-admin-tokens"]);
+    assert!(listing.lines().next().unwrap().starts_with("id\tname\tscope"), "{listing}");
+    let line = listing.lines().find(|l| l.contains(&name)).unwrap_or_else(|| panic!("{name} is listed: {listing}"));
+    let cols: Vec<&str> = line.split('\t').collect();
+    assert_eq!((cols[1], cols[2], cols[5]), (name.as_str(), portal.as_str(), "active"), "{line}");
+    assert_ne!(cols[4], "never");
+    assert!(!listing.contains(&token) && !listing.contains(&gatehouse_token_hash(&token)), "no token or hash is ever printed");
+    s.ops(&["revoke-admin-token", cols[0]]);
+    let r = s.send(Method::GET, &path, Some(&token), None).await;
+    r.assert_problem(401);
+    assert!(!s.ops(&["list-admin-tokens"]).contains(&name));
+    assert_eq!(s.send(Method::GET, &path, Some(&s.admin_token), None).await.status, 200, "other tokens keep working");
+}
+
+fn gatehouse_token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}

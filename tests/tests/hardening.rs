@@ -279,61 +279,43 @@ async fn hostile_names_are_stored_as_given_and_mailed_escaped_and_line_breaks_ar
     r.assert_problem(400);
 }
 
-async fn median_ms(mut samples: Vec<Duration>) -> f64 {
-    samples.sort();
-    samples[samples.len() / 2].as_secs_f64() * 1000.0
-}
-
+/// The no-enumeration answers, compared by content. Their timing is measured where timing
+/// belongs, in the benchmark (`infra/bench.sh`, section 6: known and unknown medians of reset
+/// and login within 10 %), not in a timed test.
 #[tokio::test]
-async fn known_and_unknown_addresses_answer_the_same_within_a_bounded_time_difference() {
+async fn known_and_unknown_addresses_get_the_same_answers_from_register_login_and_reset() {
     let _serial = SERIAL.lock().await;
     let s = stack();
     let portal = s.portal(json!({})).await;
-    let known = unique_email("timing");
-    let id = s.register_new(&portal, &known, "Timing").await;
-    assert_eq!(s.set_state(&portal, &id, "approved").await.status, 200);
-    let mut report = Vec::new();
-    // (what, request for a known account, request for an unknown one)
+    let known = unique_email("answers");
+    s.approved_developer(&portal, &known, None).await;
     for what in ["register", "login", "password-reset"] {
-        let (mut k, mut u) = (Vec::new(), Vec::new());
-        let (mut kb, mut ub) = (Value::Null, Value::Null);
-        for i in 0..9 {
+        for i in 0..2 {
             let unknown = unique_email("nobody");
-            let (path, known_body, unknown_body) = match what {
+            let (known_body, unknown_body) = match what {
                 "register" => (
-                    "register",
                     json!({ "email": known, "password": STRONG_PASSWORD, "name": "Again" }),
                     json!({ "email": unknown, "password": STRONG_PASSWORD, "name": "New" }),
                 ),
                 "login" => (
-                    "login",
                     json!({ "login": known, "password": format!("wrong password {i}") }),
                     json!({ "login": unknown, "password": format!("wrong password {i}") }),
                 ),
-                _ => ("password-reset", json!({ "email": known }), json!({ "email": unknown })),
+                _ => (json!({ "email": known }), json!({ "email": unknown })),
             };
-            let t = Instant::now();
-            let rk = s.send(Method::POST, &format!("/portals/{portal}/{path}"), None, Some(known_body)).await;
-            k.push(t.elapsed());
-            let t = Instant::now();
-            let ru = s.send(Method::POST, &format!("/portals/{portal}/{path}"), None, Some(unknown_body)).await;
-            u.push(t.elapsed());
+            let rk = s.send(Method::POST, &format!("/portals/{portal}/{what}"), None, Some(known_body)).await;
+            let ru = s.send(Method::POST, &format!("/portals/{portal}/{what}"), None, Some(unknown_body)).await;
             assert_eq!(rk.status, ru.status, "{what}: {} vs {}", rk.body, ru.body);
-            if what == "login" && i >= 3 {
-                // Stay under the failed-login throttle with fresh windows.
-                break;
+            if what == "register" {
+                assert_eq!(
+                    rk.body.as_object().unwrap().keys().collect::<Vec<_>>(),
+                    ru.body.as_object().unwrap().keys().collect::<Vec<_>>()
+                );
+                assert_ne!(rk.body["id"], ru.body["id"]);
+            } else {
+                assert_eq!(rk.body, ru.body, "{what}: the same body");
+                assert_eq!(rk.content_type(), ru.content_type());
             }
-            kb = rk.body;
-            ub = ru.body;
         }
-        if what != "register" {
-            assert_eq!(kb, ub, "{what}: the same body");
-        } else {
-            assert_eq!(kb.as_object().unwrap().keys().collect::<Vec<_>>(), ub.as_object().unwrap().keys().collect::<Vec<_>>());
-        }
-        let (mk, mu) = (median_ms(k).await, median_ms(u).await);
-        report.push(format!("{what}: known {mk:.1} ms, unknown {mu:.1} ms, difference {:.1} ms", (mk - mu).abs()));
-        assert!((mk - mu).abs() < 150.0, "{what}: median times differ by more than 150 ms ({mk:.1} vs {mu:.1})");
     }
-    eprintln!("timing (median): {}", report.join("; "));
 }

@@ -35,13 +35,10 @@ async fn me(s: &Stack, portal: &str, session: &str) -> Reply {
     s.send(Method::GET, &format!("/portals/{portal}/me"), Some(session), None).await
 }
 
-/// An approved developer with a username, ready to log in.
+/// An approved developer with a confirmed address and a username, ready to log in.
 async fn approved(s: &Stack, portal: &str) -> (String, String) {
-    let email = unique_email("dev");
     let username = unique_username("dev");
-    let r = s.register(portal, json!({ "email": email, "password": STRONG_PASSWORD, "name": "Dev", "username": username })).await;
-    let id = r.body["id"].as_str().unwrap().to_string();
-    assert_eq!(s.set_state(portal, &id, "approved").await.status, 200);
+    let id = s.approved_developer(portal, &unique_email("dev"), Some(&username)).await;
     (id, username)
 }
 
@@ -173,7 +170,7 @@ async fn with_invite_email_off_link_invites_are_403_and_password_invites_still_w
 }
 
 #[tokio::test]
-async fn a_one_time_password_session_can_only_read_me_until_the_password_is_changed() {
+async fn a_one_time_password_session_can_read_me_change_the_password_or_log_out_and_nothing_else() {
     let s = stack();
     let portal = s.portal(json!({})).await;
     let username = unique_username("otp");
@@ -191,7 +188,11 @@ async fn a_one_time_password_session_can_only_read_me_until_the_password_is_chan
     assert_eq!(r.body["developer"]["must_change_password"], true);
     let session = r.body["token"].as_str().unwrap().to_string();
     assert_eq!(me(&s, &portal, &session).await.status, 200);
-    s.send(Method::POST, &format!("/portals/{portal}/logout"), Some(&session), None).await.assert_problem(403);
+    s.send(Method::GET, &format!("/portals/{portal}/applications"), Some(&session), None).await.assert_problem(403);
+    // v2: such a session may also sign out.
+    let other = login(&s, &portal, &username, otp).await.body["token"].as_str().unwrap().to_string();
+    assert_eq!(s.send(Method::POST, &format!("/portals/{portal}/logout"), Some(&other), None).await.status, 204);
+    me(&s, &portal, &other).await.assert_problem(401);
     let weak = s
         .send(
             Method::POST,
@@ -250,9 +251,7 @@ async fn login_works_with_email_or_username_and_failures_share_one_generic_answe
     let portal = s.portal(json!({})).await;
     let email = unique_email("login");
     let username = unique_username("login");
-    let r = s.register(&portal, json!({ "email": email, "password": STRONG_PASSWORD, "name": "Login", "username": username })).await;
-    let id = r.body["id"].as_str().unwrap().to_string();
-    assert_eq!(s.set_state(&portal, &id, "approved").await.status, 200);
+    let id = s.approved_developer(&portal, &email, Some(&username)).await;
     for l in [email.to_uppercase(), username.clone()] {
         let r = login(&s, &portal, &l, STRONG_PASSWORD).await;
         assert_eq!(r.status, 200, "{}", r.body);
@@ -279,12 +278,13 @@ async fn login_works_with_email_or_username_and_failures_share_one_generic_answe
 }
 
 #[tokio::test]
-async fn a_right_password_on_an_account_that_is_not_approved_is_403_naming_the_state() {
+async fn a_right_password_on_a_confirmed_account_that_is_not_approved_is_403_naming_the_state() {
     let s = stack();
     let portal = s.portal(json!({})).await;
     for state in ["pending", "rejected", "revoked"] {
         let email = unique_email(state);
         let id = s.register_new(&portal, &email, "State").await;
+        s.confirm_address(&portal, &email).await;
         if state == "revoked" {
             s.set_state(&portal, &id, "approved").await;
         }
@@ -294,6 +294,63 @@ async fn a_right_password_on_an_account_that_is_not_approved_is_403_naming_the_s
         let r = login(&s, &portal, &email, STRONG_PASSWORD).await;
         r.assert_problem(403);
         assert!(r.body["detail"].as_str().unwrap().contains(state), "{}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn until_the_address_is_confirmed_the_right_password_answers_the_same_401_as_a_wrong_one() {
+    let s = stack();
+    let portal = s.portal(json!({})).await;
+    let email = unique_email("unconfirmed");
+    let id = s.register_new(&portal, &email, "Unconfirmed").await;
+    let right = login(&s, &portal, &email, STRONG_PASSWORD).await;
+    let wrong = login(&s, &portal, &email, "not the password at all").await;
+    right.assert_problem(401);
+    assert_eq!(right.body, wrong.body, "a fresh registration looks like a wrong password");
+    // Approving does not skip the confirmation; confirming does.
+    assert_eq!(s.set_state(&portal, &id, "approved").await.status, 200);
+    login(&s, &portal, &email, STRONG_PASSWORD).await.assert_problem(401);
+    s.confirm_address(&portal, &email).await;
+    assert_eq!(login(&s, &portal, &email, STRONG_PASSWORD).await.status, 200);
+}
+
+#[tokio::test]
+async fn register_then_login_tells_a_new_address_from_a_registered_one_by_nothing() {
+    let s = stack();
+    let portal = s.portal(json!({})).await;
+    let taken = unique_email("taken");
+    s.approved_developer(&portal, &taken, None).await;
+    let fresh = unique_email("fresh");
+    let probe_password = "an attacker's new passphrase";
+    let mut answers = Vec::new();
+    for email in [&taken, &fresh] {
+        let r = s.register(&portal, json!({ "email": email, "password": probe_password, "name": "Probe" })).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        answers.push(login(&s, &portal, email, probe_password).await);
+    }
+    answers[0].assert_problem(401);
+    answers[1].assert_problem(401);
+    assert_eq!(answers[0].body, answers[1].body);
+}
+
+#[tokio::test]
+async fn invited_and_one_time_password_developers_sign_in_without_a_verification_link() {
+    let s = stack();
+    let portal = s.portal(json!({})).await;
+    let email = unique_email("invited");
+    invite(&s, &portal, json!([email])).await;
+    let token = link_token(&s.wait_for_mail(&email, "invited", 1).await);
+    assert_eq!(accept(&s, &portal, &token, "Invited").await.status, 201);
+    assert_eq!(login(&s, &portal, &email, STRONG_PASSWORD).await.status, 200, "the invite confirmed the address");
+    for with_email in [true, false] {
+        let username = unique_username("otp");
+        let mut body = json!({ "username": username, "password": "temporary-password-123", "name": "John Doe" });
+        if with_email {
+            body["email"] = json!(unique_email("otp"));
+        }
+        let r = s.admin(Method::POST, &format!("/portals/{portal}/developers/invites"), Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(login(&s, &portal, &username, "temporary-password-123").await.status, 200, "email given: {with_email}");
     }
 }
 
@@ -319,6 +376,27 @@ async fn changing_the_password_ends_the_other_sessions_and_logout_ends_this_one(
     me(&s, &portal, &a).await.assert_problem(401);
     me(&s, &portal, "ghs_garbage").await.assert_problem(401);
     s.send(Method::GET, &format!("/portals/{portal}/me"), None, None).await.assert_problem(401);
+}
+
+#[tokio::test]
+async fn a_password_change_mails_the_developer_unless_password_changed_email_is_off() {
+    let s = stack();
+    for on in [true, false] {
+        let portal = s.portal(json!({ "password_changed_email": on })).await;
+        let email = unique_email("changed");
+        s.approved_developer(&portal, &email, None).await;
+        let session = session_of(&s, &portal, &email).await;
+        let body = json!({ "current_password": STRONG_PASSWORD, "new_password": "a different strong passphrase" });
+        let r = s.send(Method::POST, &format!("/portals/{portal}/me/password"), Some(&session), Some(body)).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        if on {
+            let mail = s.wait_for_mail(&email, "has been changed", 1).await;
+            assert!(mail[0]["body"].as_str().unwrap().contains("If this was not you"), "{}", mail[0]);
+        } else {
+            s.settle().await;
+            assert!(s.mails_about(&email, "has been changed").await.is_empty());
+        }
+    }
 }
 
 #[tokio::test]

@@ -176,12 +176,15 @@ async fn a_portal_is_created_read_and_patched_with_a_partial_settings_merge() {
 }
 
 #[tokio::test]
-async fn the_auto_approve_switch_approves_new_developers_and_mails_them() {
+async fn the_auto_approve_switch_approves_new_developers_once_confirmed_and_mails_them() {
     let s = stack();
     let admin = unique_email("admin");
     let portal = s.portal(json!({ "auto_approve": true, "admin_emails": [admin] })).await;
     let email = unique_email("auto");
     let id = s.register_new(&portal, &email, "Auto").await;
+    s.settle().await;
+    assert_eq!(s.developer(&portal, &id).await.body["state"], "pending", "v2: every auto-approval waits for the address");
+    s.confirm_address(&portal, &email).await;
     s.wait_for_mail(&email, "approved", 1).await;
     let dev = s.developer(&portal, &id).await;
     assert_eq!(dev.body["state"], "approved");
@@ -194,7 +197,7 @@ async fn the_auto_approve_switch_approves_new_developers_and_mails_them() {
 }
 
 #[tokio::test]
-async fn trusted_domains_and_their_subdomains_are_approved_but_look_alikes_are_not() {
+async fn trusted_domains_and_their_subdomains_are_approved_once_confirmed_but_look_alikes_are_not() {
     let s = stack();
     let portal = s.portal(json!({ "trusted_domains": ["acme.com"] })).await;
     let tag = uuid::Uuid::new_v4().simple().to_string();
@@ -204,6 +207,9 @@ async fn trusted_domains_and_their_subdomains_are_approved_but_look_alikes_are_n
     let t = s.register_new(&portal, &trusted, "Trusted").await;
     let u = s.register_new(&portal, &sub, "Sub").await;
     let l = s.register_new(&portal, &lookalike, "Lookalike").await;
+    for email in [&trusted, &sub, &lookalike] {
+        s.confirm_address(&portal, email).await;
+    }
     s.wait_for_mail(&trusted, "approved", 1).await;
     s.wait_for_mail(&sub, "approved", 1).await;
     s.settle().await;

@@ -24,10 +24,9 @@ async fn login(s: &Stack, portal: &str, login: &str, password: &str) -> Reply {
     s.send(Method::POST, &format!("/portals/{portal}/login"), None, Some(json!({ "login": login, "password": password }))).await
 }
 
-async fn approved_dev(s: &Stack, portal: &str, name: &str) -> (String, String) {
+async fn approved_dev(s: &Stack, portal: &str, _name: &str) -> (String, String) {
     let email = unique_email("reset");
-    let id = s.register_new(portal, &email, name).await;
-    assert_eq!(s.set_state(portal, &id, "approved").await.status, 200);
+    let id = s.approved_developer(portal, &email, None).await;
     (id, email)
 }
 
@@ -153,7 +152,8 @@ async fn a_self_registered_developer_verifies_the_address_with_the_emailed_link_
 #[tokio::test]
 async fn with_require_verified_email_auto_approval_and_sign_in_wait_for_the_confirmation() {
     let s = stack();
-    let portal = s.portal(json!({ "require_verified_email": true, "trusted_domains": ["acme.com"] })).await;
+    // require_verified_email is the v2 default.
+    let portal = s.portal(json!({ "trusted_domains": ["acme.com"] })).await;
     let email = format!("v{}@acme.com", uuid::Uuid::new_v4().simple());
     let id = s.register_new(&portal, &email, "Waiting").await;
     let token = link_token(&s.wait_for_mail(&email, "Confirm your email", 1).await);
@@ -164,13 +164,57 @@ async fn with_require_verified_email_auto_approval_and_sign_in_wait_for_the_conf
     assert_eq!(s.developer(&portal, &id).await.body["state"], "approved");
     assert_eq!(login(&s, &portal, &email, STRONG_PASSWORD).await.status, 200);
 
-    // An admin may approve an unconfirmed developer, who still cannot sign in until confirming.
+    // An admin may approve an unconfirmed developer, who still cannot sign in until confirming:
+    // the same generic 401 as a wrong password (v2).
     let other = unique_email("unconfirmed");
     let other_id = s.register_new(&portal, &other, "Unconfirmed").await;
     assert_eq!(s.set_state(&portal, &other_id, "approved").await.status, 200);
     let r = login(&s, &portal, &other, STRONG_PASSWORD).await;
-    r.assert_problem(403);
-    assert!(r.body["detail"].as_str().unwrap().contains("confirm your email"));
+    r.assert_problem(401);
+    assert_eq!(r.body, login(&s, &portal, &other, "not the password at all").await.body);
+}
+
+#[tokio::test]
+async fn a_trusted_domain_registration_waits_for_the_confirmed_address_even_with_require_verified_email_off() {
+    let s = stack();
+    let admin = unique_email("domain-admin");
+    let portal = s.portal(json!({ "require_verified_email": false, "trusted_domains": ["acme.com"], "admin_emails": [admin] })).await;
+    let email = format!("anyone{}@acme.com", uuid::Uuid::new_v4().simple());
+    let id = s.register_new(&portal, &email, "Anyone").await;
+    let token = link_token(&s.wait_for_mail(&email, "Confirm your email", 1).await);
+    s.settle().await;
+    assert_eq!(s.developer(&portal, &id).await.body["state"], "pending", "a domain proves nothing about an unconfirmed address");
+    assert!(s.mails_about(&email, "approved").await.is_empty());
+    assert_eq!(s.send(Method::POST, &format!("/portals/{portal}/verify-email"), None, Some(json!({ "token": token }))).await.status, 204);
+    s.wait_for_mail(&email, "approved", 1).await;
+    assert_eq!(s.developer(&portal, &id).await.body["state"], "approved");
+}
+
+#[tokio::test]
+async fn with_require_verified_email_off_the_auto_approve_switch_still_acts_at_once() {
+    let s = stack();
+    let portal = s.portal(json!({ "require_verified_email": false, "auto_approve": true })).await;
+    let email = unique_email("at-once");
+    let id = s.register_new(&portal, &email, "At Once").await;
+    s.wait_for_mail(&email, "approved", 1).await;
+    assert_eq!(s.developer(&portal, &id).await.body["state"], "approved");
+    assert_eq!(s.developer(&portal, &id).await.body["email_verified"], false);
+    assert_eq!(login(&s, &portal, &email, STRONG_PASSWORD).await.status, 200, "nothing to confirm on this portal");
+}
+
+#[tokio::test]
+async fn a_completed_reset_confirms_the_address_of_an_approved_developer() {
+    let s = stack();
+    let portal = s.portal(json!({})).await;
+    let email = unique_email("unconfirmed-reset");
+    let id = s.register_new(&portal, &email, "Late Confirmer").await;
+    assert_eq!(s.set_state(&portal, &id, "approved").await.status, 200);
+    login(&s, &portal, &email, STRONG_PASSWORD).await.assert_problem(401);
+    reset(&s, &portal, &email).await;
+    let token = link_token(&s.wait_for_mail(&email, "Reset your password", 1).await);
+    assert_eq!(confirm(&s, &portal, &token, NEW_PASSWORD).await.status, 204);
+    assert_eq!(s.developer(&portal, &id).await.body["email_verified"], true, "the reset link reached the address");
+    assert_eq!(login(&s, &portal, &email, NEW_PASSWORD).await.status, 200);
 }
 
 #[tokio::test]

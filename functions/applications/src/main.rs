@@ -21,7 +21,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         _ => return Err(route_not_found()),
     };
     if let (&Method::GET, ["developers", dev, "applications"]) = (req.method(), rest) {
-        let token = http::admin(store, &req).await?;
+        let token = http::admin(store, &req, ctx.now(&req)).await?;
         let list = apps::developer_apps(store, &token, portal, parse_uuid(dev, "developer")?).await?;
         let list: Vec<_> = list.iter().map(|a| a.view()).collect();
         return json(200, &j!({ "list": list }));

@@ -19,7 +19,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         let dev = accounts::accept_invite(store, portal, body, now).await?;
         return json(201, &dev.view());
     }
-    let token = http::admin(store, &req).await?;
+    let token = http::admin(store, &req, ctx.now(&req)).await?;
     match (req.method().clone(), path.as_slice()) {
         (Method::POST, ["api", "portals", portal, "developers", "invites"]) => {
             let portal = parse_uuid(portal, "portal")?;

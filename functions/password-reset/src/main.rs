@@ -13,7 +13,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     let store = &ctx.store;
     match (req.method().clone(), path.as_slice()) {
         (Method::POST, ["api", "portals", portal, "password-reset"]) => {
-            recovery::request_reset(store, ctx.config_with_secret().await?, parse_uuid(portal, "portal")?, parse_json(&req)?, now).await?;
+            recovery::request_reset(store, parse_uuid(portal, "portal")?, parse_json(&req)?, now).await?;
             // The same answer whether or not the address is known.
             json(
                 202,
@@ -34,6 +34,6 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Ctx::with_token_secret(env!("CARGO_PKG_NAME")).await;
+    let ctx = Ctx::from_env(env!("CARGO_PKG_NAME")).await;
     http::serve(|req| handle(&ctx, req)).await
 }

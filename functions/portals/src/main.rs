@@ -8,7 +8,7 @@ use lambda_http::{http::Method, Request};
 async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     let path = segments(&req);
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
-    let token = http::admin(&ctx.store, &req).await?;
+    let token = http::admin(&ctx.store, &req, ctx.now(&req)).await?;
     let now = ctx.clock.now();
     match (req.method().clone(), path.as_slice()) {
         (Method::POST, ["api", "portals"]) => {

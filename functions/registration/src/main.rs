@@ -1,7 +1,7 @@
 //! Developer self-registration: `POST /api/portals/{portal_id}/register`.
 
 use gatehouse::app::Ctx;
-use gatehouse::http::{self, json, parse_json, parse_uuid, route_not_found, segments, HttpResult};
+use gatehouse::http::{self, client_ip, json, parse_json, parse_uuid, route_not_found, segments, HttpResult};
 use gatehouse::service;
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
@@ -13,7 +13,8 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         (Method::POST, ["api", "portals", portal, "register"]) => {
             let portal = parse_uuid(portal, "portal")?;
             let body = parse_json(&req)?;
-            let done = service::register(&ctx.store, ctx.config_with_secret().await?, portal, body, ctx.now(&req)).await?;
+            let done =
+                service::register(&ctx.store, ctx.config_with_secret().await?, portal, body, &client_ip(&req), ctx.now(&req)).await?;
             json(202, &j!({ "id": done.id, "state": "pending" }))
         }
         _ => Err(route_not_found()),

@@ -30,14 +30,12 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         (Method::POST, ["me", "password"]) => {
             let auth = accounts::authenticate(store, bearer(&req), portal, now).await?;
             let body = parse_json(&req)?;
-            accounts::change_password(store, auth, body, now).await?;
+            accounts::change_password(store, auth, body, &client_ip(&req), now).await?;
             no_content()
         }
         (Method::POST, ["logout"]) => {
-            // The contract allows only `/me` and the password change before a one-time password
-            // is changed; the session then simply expires.
+            // Allowed also before a one-time password is changed (as `/me` and the change are).
             let auth = accounts::authenticate(store, bearer(&req), portal, now).await?;
-            auth.require_password_changed()?;
             store.delete_session(auth.developer.id, &auth.session.token_hash).await?;
             no_content()
         }

@@ -12,7 +12,7 @@ use serde_json::json as j;
 async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     let path = segments(&req);
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
-    let token = http::admin(&ctx.store, &req).await?;
+    let token = http::admin(&ctx.store, &req, ctx.now(&req)).await?;
     let now = ctx.now(&req);
     let store = &ctx.store;
     match (req.method().clone(), path.as_slice()) {

@@ -3,7 +3,9 @@
 //! ```text
 //! gatehouse-ops create-table                       create the table (local stacks; SAM does it on AWS)
 //! gatehouse-ops create-portal --name NAME [--settings JSON]
-//! gatehouse-ops mint-admin-token --name NAME [--portal PORTAL_ID]
+//! gatehouse-ops mint-admin-token --name NAME [--portal PORTAL_ID] [--expires-in DURATION]
+//! gatehouse-ops list-admin-tokens                  id, name, scope, created, expiry, status
+//! gatehouse-ops revoke-admin-token ID              the token answers 401 from now on
 //! gatehouse-ops verify-sender ADDRESS_OR_DOMAIN    create an SES identity (local stacks)
 //! gatehouse-ops create-token-secret [--name NAME]  create the link-token secret in Secrets Manager
 //!                                                  (local stacks; SAM does it on AWS), print its ARN
@@ -28,7 +30,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: gatehouse-ops <create-table | create-portal --name N [--settings JSON] | mint-admin-token --name N [--portal ID] | verify-sender ADDRESS | create-token-secret [--name N] | bootstrap --env-file PATH [--api URL] [--mailbox URL]>"
+        "usage: gatehouse-ops <create-table | create-portal --name N [--settings JSON] | mint-admin-token --name N [--portal ID] [--expires-in 90d|12h|30m|3600s] | list-admin-tokens | revoke-admin-token ID | verify-sender ADDRESS | create-token-secret [--name N] | bootstrap --env-file PATH [--api URL] [--mailbox URL]>"
     );
     ExitCode::from(2)
 }
@@ -103,21 +105,77 @@ async fn create_portal(store: &impl PortalStore, name: &str, settings: Option<&s
     Ok(portal)
 }
 
-async fn mint_admin_token(store: &impl AdminTokenStore, name: &str, portal: Option<&str>) -> Result<String, Error> {
+/// A duration such as `90d`, `12h`, `30m`, `45s` or plain seconds (at least one second, at most
+/// ten years).
+fn parse_duration(raw: &str) -> Result<chrono::Duration, String> {
+    let raw = raw.trim();
+    let (digits, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let n: i64 = digits.parse().map_err(|_| format!("--expires-in {raw:?}: give a number with d, h, m or s, e.g. 90d"))?;
+    let seconds = match unit {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3_600),
+        "m" => n.checked_mul(60),
+        "s" => Some(n),
+        _ => None,
+    }
+    .ok_or_else(|| format!("--expires-in {raw:?}: the unit must be d, h, m or s"))?;
+    if !(1..=10 * 365 * 86_400).contains(&seconds) {
+        return Err(format!("--expires-in {raw:?}: must be between 1 second and 10 years"));
+    }
+    Ok(chrono::Duration::seconds(seconds))
+}
+
+async fn mint_admin_token(
+    store: &impl AdminTokenStore,
+    name: &str,
+    portal: Option<&str>,
+    expires_in: Option<&str>,
+) -> Result<String, Error> {
     let scope = match portal {
         Some(p) => p.parse::<Uuid>()?.to_string(),
         None => "*".to_string(),
     };
+    let now = Clock::default().now();
+    let expires_at = expires_in.map(parse_duration).transpose()?.map(|d| now + d);
     let minted = mint_token("gha_");
     let token = AdminToken {
         id: Uuid::new_v4().simple().to_string()[..12].to_string(),
         name: name.to_string(),
         scope,
         token_hash: minted.hash,
-        created_at: Clock::default().now(),
+        created_at: now,
+        expires_at,
     };
     store.put_admin_token(&token).await?;
+    eprintln!(
+        "minted admin token {} ({}, scope {}, {})",
+        token.id,
+        token.name,
+        token.scope,
+        expires_at.map_or("never expires".to_string(), |t| format!("expires {}", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+    );
     Ok(minted.token)
+}
+
+/// One line per token: id, name, scope, created, expiry, status (never the token or its hash).
+fn token_lines(tokens: &[AdminToken], now: gatehouse::domain::Timestamp) -> Vec<String> {
+    let secs = |t: gatehouse::domain::Timestamp| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut out = vec!["id\tname\tscope\tcreated_at\texpires_at\tstatus".to_string()];
+    for t in tokens {
+        let status = if t.expired(now) { "expired" } else { "active" };
+        out.push(format!(
+            "{}\t{}\t{}\t{}\t{}\t{status}",
+            t.id,
+            t.name,
+            t.scope,
+            secs(t.created_at),
+            t.expires_at.map_or("never".into(), secs)
+        ));
+    }
+    out
 }
 
 async fn verify_sender(sdk: &aws_config::SdkConfig, identity: &str) -> Result<(), Error> {
@@ -143,6 +201,9 @@ async fn create_token_secret(sdk: &aws_config::SdkConfig, name: &str) -> Result<
     }
 }
 
+/// The anti-automation limits of a local stack (see `bootstrap`).
+const LOCAL_RATE_LIMITS: &str = "GATEHOUSE_REGISTER_LIMIT_PER_CLIENT=1000000\nGATEHOUSE_REGISTER_LIMIT_PER_PORTAL=1000000\nGATEHOUSE_LOGIN_LIMIT_PER_CLIENT=1000000\nGATEHOUSE_LOGIN_LIMIT_PER_PORTAL=1000000\n";
+
 async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
     let Some(cmd) = args.first() else {
         return Ok(Some(usage()));
@@ -164,7 +225,23 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
             let Some(name) = f.get("name") else {
                 return Ok(Some(usage()));
             };
-            println!("{}", mint_admin_token(&store, name, f.get("portal").map(String::as_str)).await?);
+            let token =
+                mint_admin_token(&store, name, f.get("portal").map(String::as_str), f.get("expires-in").map(String::as_str)).await?;
+            println!("{token}");
+        }
+        "list-admin-tokens" => {
+            for line in token_lines(&store.list_admin_tokens().await?, Clock::default().now()) {
+                println!("{line}");
+            }
+        }
+        "revoke-admin-token" => {
+            let Some(id) = args.get(1).filter(|a| !a.starts_with("--")) else {
+                return Ok(Some(usage()));
+            };
+            if !store.delete_admin_token(id).await? {
+                return Err(format!("no admin token with id {id} (list them with list-admin-tokens)").into());
+            }
+            eprintln!("revoked admin token {id}");
         }
         "verify-sender" => {
             let Some(identity) = args.get(1) else {
@@ -205,7 +282,7 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
                 Some(r#"{"admin_emails": ["admin@gatehouse.local"], "portal_url": "http://127.0.0.1:9000/portal"}"#),
             )
             .await?;
-            let token = mint_admin_token(&store, "local-admin", None).await?;
+            let token = mint_admin_token(&store, "local-admin", None, None).await?;
             let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
             let api = f.get("api").cloned().unwrap_or_else(|| "http://127.0.0.1:9000/api".into());
             let mailbox = f.get("mailbox").cloned().unwrap_or_else(|| "http://127.0.0.1:9001/mailbox".into());
@@ -214,6 +291,10 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
                 "GATEHOUSE_API={api}\nGATEHOUSE_ADMIN_TOKEN={token}\nGATEHOUSE_PORTAL_ID={}\nAWS_ENDPOINT_URL={endpoint}\nGATEHOUSE_MAILBOX={mailbox}\nGATEHOUSE_TABLE={}\nGATEHOUSE_SENDER={}\nAWS_REGION={region}\nAWS_DEFAULT_REGION={region}\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\nGATEHOUSE_TOKEN_SECRET_ARN={secret_arn}\nGATEHOUSE_ALLOWED_SENDER_DOMAINS={sender_domains}\nGATEHOUSE_PORTAL_URL=http://127.0.0.1:9000/portal\nGATEHOUSE_ALLOW_CLOCK_OVERRIDE=1\nGATEHOUSE_ROUTE_PRODUCTS=\"GET:/example/orders=orders,GET:/example/free=*\"\n",
                 portal.id, config.table, config.sender
             );
+            // The integration suite registers and signs in hundreds of developers from one
+            // client: the deployment-wide anti-automation limits are lifted locally; tests that
+            // prove the limits lower them on their own portal (settings.rate_limits).
+            let env = format!("{env}{LOCAL_RATE_LIMITS}");
             if let Some(dir) = std::path::Path::new(path).parent() {
                 std::fs::create_dir_all(dir)?;
             }
@@ -223,6 +304,42 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
         _ => return Ok(Some(usage())),
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_durations_take_days_hours_minutes_or_seconds() {
+        assert_eq!(parse_duration("90d").unwrap(), chrono::Duration::days(90));
+        assert_eq!(parse_duration("12h").unwrap(), chrono::Duration::hours(12));
+        assert_eq!(parse_duration("30m").unwrap(), chrono::Duration::minutes(30));
+        assert_eq!(parse_duration("3600").unwrap(), chrono::Duration::seconds(3600));
+        for bad in ["", "0", "1w", "-5s", "h", "99999999999999999999d", "11000d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_token_listing_shows_expiry_and_status_but_never_the_hash() {
+        let now = Clock::default().now();
+        let t = |id: &str, expires_at| AdminToken {
+            id: id.into(),
+            name: "ci".into(),
+            scope: "*".into(),
+            token_hash: "deadbeef".repeat(8),
+            created_at: now,
+            expires_at,
+        };
+        let lines = token_lines(
+            &[t("a", None), t("b", Some(now - chrono::Duration::seconds(1))), t("c", Some(now + chrono::Duration::days(1)))],
+            now,
+        );
+        assert_eq!(lines.len(), 4);
+        assert!(lines[1].ends_with("never\tactive") && lines[2].ends_with("\texpired") && lines[3].ends_with("\tactive"), "{lines:?}");
+        assert!(!lines.concat().contains("deadbeef"));
+    }
 }
 
 #[tokio::main]

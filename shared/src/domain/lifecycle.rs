@@ -72,6 +72,17 @@ pub fn auto_approval(settings: &PortalSettings, email: &Email) -> Option<AutoApp
     settings.trusted_domains.iter().find(|d| d.contains(email.domain())).map(|d| AutoApproval::TrustedDomain(d.as_str().to_string()))
 }
 
+/// The auto-approval that applies now, given whether the address is confirmed. A trusted
+/// domain proves nothing about an address nobody confirmed, so a domain match always waits for
+/// `developer.email_verified`; the portal switch waits only when `require_verified_email` is on.
+pub fn auto_approval_now(settings: &PortalSettings, email: &Email, email_verified: bool) -> Option<AutoApproval> {
+    match auto_approval(settings, email)? {
+        AutoApproval::PortalSwitch if !settings.require_verified_email || email_verified => Some(AutoApproval::PortalSwitch),
+        AutoApproval::TrustedDomain(d) if email_verified => Some(AutoApproval::TrustedDomain(d)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +170,28 @@ mod tests {
         for e in ["jane@evilacme.com", "jane@acme.com.evil.net", "jane@acme.co", "acme.com@evil.net", "jane@notacme.com"] {
             assert_eq!(auto_approval(&s, &email(e)), None, "{e} must not be auto-approved");
         }
+    }
+
+    #[test]
+    fn a_trusted_domain_match_waits_for_a_confirmed_address_even_when_verification_is_not_required() {
+        for require in [false, true] {
+            let s = PortalSettings { require_verified_email: require, ..settings(false, &["acme.com"]) };
+            assert_eq!(auto_approval_now(&s, &email("anyone@acme.com"), false), None, "require_verified_email {require}");
+            assert_eq!(
+                auto_approval_now(&s, &email("anyone@acme.com"), true),
+                Some(AutoApproval::TrustedDomain("acme.com".into())),
+                "require_verified_email {require}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_portal_switch_acts_at_once_only_when_verification_is_not_required() {
+        let at_once = PortalSettings { require_verified_email: false, ..settings(true, &["acme.com"]) };
+        assert_eq!(auto_approval_now(&at_once, &email("x@acme.com"), false), Some(AutoApproval::PortalSwitch));
+        let waits = PortalSettings { require_verified_email: true, ..settings(true, &[]) };
+        assert_eq!(auto_approval_now(&waits, &email("x@anything.org"), false), None);
+        assert_eq!(auto_approval_now(&waits, &email("x@anything.org"), true), Some(AutoApproval::PortalSwitch));
+        assert_eq!(auto_approval_now(&settings(false, &[]), &email("x@acme.com"), true), None);
     }
 }

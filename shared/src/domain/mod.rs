@@ -6,7 +6,7 @@ pub mod model;
 pub mod settings;
 pub mod types;
 
-pub use lifecycle::{auto_approval, AutoApproval, ForbiddenTransition, Transition};
+pub use lifecycle::{auto_approval, auto_approval_now, AutoApproval, ForbiddenTransition, Transition};
 pub use model::*;
-pub use settings::{PortalSettings, RejectAction, SettingsPatch};
+pub use settings::{PortalSettings, RateLimitOverrides, RateLimitPatch, RejectAction, SettingsPatch};
 pub use types::*;

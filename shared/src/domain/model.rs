@@ -87,6 +87,22 @@ pub struct Developer {
     /// The invite this developer accepted (deleted with the developer).
     #[serde(default)]
     pub invite_id: Option<Uuid>,
+    /// How the account was created; records written before it was kept infer it
+    /// ([`Developer::origin`]).
+    #[serde(default, rename = "origin", skip_serializing_if = "Option::is_none")]
+    pub stored_origin: Option<Origin>,
+}
+
+/// How a developer account came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Self-registration: the address is the registrant's claim until confirmed.
+    Registered,
+    /// Accepting an invite: the link mailed to the address confirms it.
+    Invited,
+    /// Created by an admin with a username and one-time password (maybe without an address).
+    Admin,
 }
 
 /// A developer as every API response shows it: no hash, no internals.
@@ -109,6 +125,24 @@ pub struct DeveloperView<'a> {
 }
 
 impl Developer {
+    /// How the account was created. Older records did not keep it: an accepted invite means
+    /// invited, an approval request opened at creation means self-registered, else an admin.
+    pub fn origin(&self) -> Origin {
+        self.stored_origin.unwrap_or(if self.invite_id.is_some() {
+            Origin::Invited
+        } else if self.approval_ids.is_empty() {
+            Origin::Admin
+        } else {
+            Origin::Registered
+        })
+    }
+
+    /// Whether signing in waits for the address to be confirmed (with `require_verified_email`):
+    /// only self-registered developers, until they follow the verification (or a reset) link.
+    pub fn must_confirm_email(&self) -> bool {
+        self.origin() == Origin::Registered && !self.email_verified
+    }
+
     pub fn view(&self) -> DeveloperView<'_> {
         DeveloperView {
             id: self.id,

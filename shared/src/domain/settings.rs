@@ -37,9 +37,15 @@ pub struct PortalSettings {
     pub reset_token_ttl_seconds: u64,
     pub invite_ttl_seconds: u64,
     pub temporary_password_ttl_seconds: u64,
-    /// Approved developers must also have confirmed their email before they can sign in, and
-    /// auto-approval waits for the confirmation [false].
+    /// A self-registered developer must confirm the address before signing in (until then
+    /// login answers the generic 401), and every auto-approval waits for the confirmation
+    /// [true]. Invited developers are confirmed by the invite; developers an admin created
+    /// with a one-time password are exempt.
     pub require_verified_email: bool,
+    /// `password_changed_email` [true]: a change through `/me/password` mails the developer.
+    pub password_changed_email: bool,
+    /// Per-portal anti-automation limits, lower than the deployment's (unset: the deployment's).
+    pub rate_limits: RateLimitOverrides,
     /// `verification_token_ttl_seconds` [604800]: how long an email-verification link works.
     pub verification_token_ttl_seconds: u64,
     /// Per-email overrides of subject, text and HTML, keyed by mail name
@@ -66,7 +72,9 @@ impl Default for PortalSettings {
             reset_token_ttl_seconds: 21_600,
             invite_ttl_seconds: 604_800,
             temporary_password_ttl_seconds: 604_800,
-            require_verified_email: false,
+            require_verified_email: true,
+            password_changed_email: true,
+            rate_limits: RateLimitOverrides::default(),
             verification_token_ttl_seconds: 604_800,
             email_templates: BTreeMap::new(),
         }
@@ -105,6 +113,9 @@ pub struct SettingsPatch {
     pub invite_ttl_seconds: Option<u64>,
     pub temporary_password_ttl_seconds: Option<u64>,
     pub require_verified_email: Option<bool>,
+    pub password_changed_email: Option<bool>,
+    /// Merged per limit; `null` for a limit goes back to the deployment's.
+    pub rate_limits: Option<RateLimitPatch>,
     pub verification_token_ttl_seconds: Option<u64>,
     /// Merged per mail; `null` for a mail removes its override.
     pub email_templates: Option<BTreeMap<String, Option<TemplateOverride>>>,
@@ -191,6 +202,7 @@ impl SettingsPatch {
             (self.reset_email, &mut settings.reset_email),
             (self.reset_success_email, &mut settings.reset_success_email),
             (self.require_verified_email, &mut settings.require_verified_email),
+            (self.password_changed_email, &mut settings.password_changed_email),
         ] {
             if let Some(v) = value {
                 *target = v;
@@ -212,6 +224,9 @@ impl SettingsPatch {
                     ));
                 }
             }
+        }
+        if let Some(limits) = self.rate_limits {
+            errors.extend(limits.apply(&mut settings.rate_limits, &field("rate_limits")));
         }
         if let Some(templates) = self.email_templates {
             for (name, o) in templates {
@@ -246,6 +261,70 @@ impl SettingsPatch {
     }
 }
 
+/// A portal's own anti-automation limits (attempts per clock hour). Each may only lower the
+/// deployment's limit (`GATEHOUSE_*_LIMIT_PER_*`): a higher value is capped at it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitOverrides {
+    /// Registrations from one client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub register_per_client: Option<u64>,
+    /// Registrations in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub register_per_portal: Option<u64>,
+    /// Sign-in attempts from one client (all accounts together).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_per_client: Option<u64>,
+    /// Sign-in attempts in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_per_portal: Option<u64>,
+}
+
+impl RateLimitOverrides {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A change of the rate limits: absent keeps a limit, `null` removes the portal's own.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitPatch {
+    #[serde(default, deserialize_with = "de_nullable")]
+    pub register_per_client: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "de_nullable")]
+    pub register_per_portal: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "de_nullable")]
+    pub login_per_client: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "de_nullable")]
+    pub login_per_portal: Option<Option<u64>>,
+}
+
+const RATE_LIMIT_RANGE: std::ops::RangeInclusive<u64> = 1..=1_000_000;
+
+impl RateLimitPatch {
+    fn apply(self, limits: &mut RateLimitOverrides, at: &str) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        for (name, value, target) in [
+            ("register_per_client", self.register_per_client, &mut limits.register_per_client),
+            ("register_per_portal", self.register_per_portal, &mut limits.register_per_portal),
+            ("login_per_client", self.login_per_client, &mut limits.login_per_client),
+            ("login_per_portal", self.login_per_portal, &mut limits.login_per_portal),
+        ] {
+            match value {
+                None => {}
+                Some(None) => *target = None,
+                Some(Some(v)) if RATE_LIMIT_RANGE.contains(&v) => *target = Some(v),
+                Some(Some(_)) => errors.push(FieldError::new(
+                    format!("{at}.{name}"),
+                    format!("must be a number of attempts per hour from {} to {}", RATE_LIMIT_RANGE.start(), RATE_LIMIT_RANGE.end()),
+                )),
+            }
+        }
+        errors
+    }
+}
+
 /// An absolute http(s) URL without query or fragment, stored without a trailing slash.
 pub fn parse_base_url(raw: &str) -> Result<String, String> {
     let s = raw.trim();
@@ -271,6 +350,31 @@ mod tests {
         assert!(s.approved_email && s.reset_email && s.reset_success_email);
         assert_eq!(s.reject_action, RejectAction::Keep);
         assert_eq!((s.reset_token_ttl_seconds, s.invite_ttl_seconds, s.temporary_password_ttl_seconds), (21_600, 604_800, 604_800));
+    }
+
+    #[test]
+    fn verified_email_is_required_and_password_changes_are_mailed_by_default() {
+        let s = PortalSettings::default();
+        assert!(s.require_verified_email, "v2: self-registered developers confirm their address before signing in");
+        assert!(s.password_changed_email);
+        assert!(s.rate_limits.is_empty());
+        // A portal stored before the settings existed reads with the same defaults.
+        let old: PortalSettings = serde_json::from_str("{}").unwrap();
+        assert!(old.require_verified_email && old.password_changed_email);
+    }
+
+    #[test]
+    fn rate_limits_merge_per_limit_null_removes_one_and_out_of_range_is_named() {
+        let patch: SettingsPatch = serde_json::from_str(r#"{"rate_limits": {"register_per_client": 3, "login_per_portal": 50}}"#).unwrap();
+        let s = patch.apply(PortalSettings::default(), "").unwrap();
+        assert_eq!((s.rate_limits.register_per_client, s.rate_limits.login_per_portal), (Some(3), Some(50)));
+        let patch: SettingsPatch = serde_json::from_str(r#"{"rate_limits": {"register_per_client": null}}"#).unwrap();
+        let s = patch.apply(s, "").unwrap();
+        assert_eq!((s.rate_limits.register_per_client, s.rate_limits.login_per_portal), (None, Some(50)), "the other stays");
+        let patch: SettingsPatch = serde_json::from_str(r#"{"rate_limits": {"login_per_client": 0}}"#).unwrap();
+        let errors = patch.apply(s, "settings.").unwrap_err();
+        assert_eq!(errors[0].field, "settings.rate_limits.login_per_client");
+        assert!(serde_json::from_str::<SettingsPatch>(r#"{"rate_limits": {"login_per_day": 3}}"#).is_err());
     }
 
     #[test]

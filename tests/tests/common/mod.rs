@@ -166,6 +166,30 @@ impl Stack {
         r.body["id"].as_str().unwrap().to_string()
     }
 
+    /// Confirms a self-registered developer's address with the link of its verification mail
+    /// (the v2 default `require_verified_email` lets nobody sign in before).
+    pub async fn confirm_address(&self, portal: &str, email: &str) {
+        let token = link_token(&self.wait_for_mail(email, "Confirm your email", 1).await);
+        let r = self.send(Method::POST, &format!("/portals/{portal}/verify-email"), None, Some(json!({ "token": token }))).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+
+    /// Registers a developer (with `username` if given), confirms the address and approves it:
+    /// ready to sign in. Returns the developer's id.
+    pub async fn approved_developer(&self, portal: &str, email: &str, username: Option<&str>) -> String {
+        let mut body = json!({ "email": email, "password": STRONG_PASSWORD, "name": "Approved Dev" });
+        if let Some(u) = username {
+            body["username"] = json!(u);
+        }
+        let r = self.register(portal, body).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        self.confirm_address(portal, email).await;
+        let r = self.set_state(portal, &id, "approved").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        id
+    }
+
     pub async fn developer(&self, portal: &str, id: &str) -> Reply {
         self.admin(Method::GET, &format!("/portals/{portal}/developers/{id}"), None).await
     }
