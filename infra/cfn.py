@@ -45,6 +45,20 @@ def load_template(path: Path) -> dict:
         return yaml.load(f, Loader=CloudFormationLoader)
 
 
+def function_crate(logical_id: str, resource: dict) -> str:
+    """The workspace crate (package and binary, named alike) a function of the template runs:
+    its build's `WorkingDirectory: functions/<crate>` (how every Rust function is built,
+    docs/design.md "Building and deploying"), else a CodeUri under functions/, else its logical
+    id in kebab case (`PasswordResetFunction` is `password-reset`)."""
+    working_dir = (resource.get("Metadata") or {}).get("WorkingDirectory")
+    code_uri = (resource.get("Properties") or {}).get("CodeUri")
+    for path in (working_dir, code_uri):
+        if isinstance(path, str) and path.rstrip("/").startswith("functions/"):
+            return path.rstrip("/").removeprefix("functions/")
+    stem = logical_id.removesuffix("Function")
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", stem).lower()
+
+
 def resource_arn(logical_id: str, attribute: str = "Arn") -> str:
     """A symbolic ARN for a resource of the template (`arn:res:Table`, `arn:res:Table/stream/*`)."""
     if attribute == "StreamArn":

@@ -21,13 +21,12 @@ import argparse
 import fnmatch
 import json
 import os
-import re
 import sys
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from infra.cfn import PSEUDO, load_template, resolve  # noqa: E402
+from infra.cfn import PSEUDO, function_crate, load_template, resolve  # noqa: E402
 
 # Granted for the event source mapping and its failure destination, which Lambda itself
 # uses with the function's role: no code of ours calls them.
@@ -49,16 +48,8 @@ RARE_PATHS = {
 
 
 def function_name(logical_id: str, resource: dict) -> str:
-    """The binary (cargo package) a function runs: its build metadata, else its CodeUri under
-    functions/, else its logical id (`PasswordResetFunction` is `password-reset`)."""
-    binary = (resource.get("Metadata") or {}).get("BuildProperties", {}).get("Binary")
-    if binary:
-        return binary
-    code_uri = (resource.get("Properties") or {}).get("CodeUri")
-    if isinstance(code_uri, str) and "functions/" in code_uri:
-        return code_uri.rstrip("/").rsplit("/", 1)[-1]
-    stem = logical_id[: -len("Function")] if logical_id.endswith("Function") else logical_id
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", stem).lower()
+    """The binary (cargo package) a function runs."""
+    return function_crate(logical_id, resource)
 
 
 def policies(template: dict, params: dict[str, str]) -> dict[str, list[dict]]:

@@ -25,7 +25,7 @@ TEMPLATE = ROOT / "template.yaml"
 DEFAULT_ROUTE = "$default"
 
 
-from infra.cfn import CloudFormationLoader  # noqa: E402  (the one reader of CloudFormation tags)
+from infra.cfn import CloudFormationLoader, function_crate  # noqa: E402  (the one reader of CloudFormation tags)
 
 
 def load(path: Path = TEMPLATE) -> dict:
@@ -122,9 +122,7 @@ class Template:
         out = {}
         g = self.globals
         for logical_id, props, resource in self._of_type("AWS::Serverless::Function"):
-            build = (resource.get("Metadata") or {}).get("BuildProperties") or {}
-            code_uri = props.get("CodeUri")
-            name = build.get("Binary") or (Path(code_uri).name if isinstance(code_uri, str) and code_uri not in (".", "") else logical_id)
+            name = function_crate(logical_id, resource)
             env = dict((g.get("Environment") or {}).get("Variables") or {})
             env.update((props.get("Environment") or {}).get("Variables") or {})
             out[logical_id] = Function(
