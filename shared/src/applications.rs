@@ -22,6 +22,7 @@ pub struct NewApplication {
     pub description: Option<String>,
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %auth.developer.portal_id, developer_id = %auth.developer.id))]
 pub async fn create_app<S: AppStore>(
     store: &S,
     auth: Authenticated,
@@ -60,15 +61,18 @@ async fn own_app<S: AppStore>(store: &S, auth: &Authenticated, app_id: Uuid) -> 
     store.get_app(auth.developer.id, app_id).await?.ok_or(AppError::not_found("application"))
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %auth.developer.portal_id, developer_id = %auth.developer.id))]
 pub async fn list_apps<S: AppStore>(store: &S, auth: &Authenticated) -> Result<Vec<Application>, AppError> {
     auth.require_password_changed()?;
     Ok(store.list_apps(auth.developer.id).await?)
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %auth.developer.portal_id, developer_id = %auth.developer.id, app_id = %app_id))]
 pub async fn get_app<S: AppStore>(store: &S, auth: &Authenticated, app_id: Uuid) -> Result<Application, AppError> {
     own_app(store, auth, app_id).await
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %auth.developer.portal_id, developer_id = %auth.developer.id, app_id = %app_id))]
 pub async fn delete_app<S: AppStore>(store: &S, auth: Authenticated, app_id: Uuid, now: Timestamp) -> Result<(), AppError> {
     let app = own_app(store, &auth, app_id).await?;
     let dev = auth.developer;
@@ -79,6 +83,7 @@ pub async fn delete_app<S: AppStore>(store: &S, auth: Authenticated, app_id: Uui
 }
 
 /// A new API key: shown once, stored only as its hash.
+#[tracing::instrument(skip_all, fields(portal_id = %auth.developer.portal_id, developer_id = %auth.developer.id, app_id = %app_id))]
 pub async fn create_credential<S: AppStore>(
     store: &S,
     auth: &Authenticated,
@@ -103,11 +108,13 @@ pub async fn create_credential<S: AppStore>(
     Ok((credential, minted.token))
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %auth.developer.portal_id, developer_id = %auth.developer.id, app_id = %app_id))]
 pub async fn list_credentials<S: AppStore>(store: &S, auth: &Authenticated, app_id: Uuid) -> Result<Vec<Credential>, AppError> {
     let app = own_app(store, auth, app_id).await?;
     Ok(store.list_credentials(app.developer_id, app.id).await?)
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %auth.developer.portal_id, developer_id = %auth.developer.id, app_id = %app_id, credential_id = %credential_id))]
 pub async fn delete_credential<S: AppStore>(store: &S, auth: &Authenticated, app_id: Uuid, credential_id: Uuid) -> Result<(), AppError> {
     let app = own_app(store, auth, app_id).await?;
     let c = store
@@ -134,6 +141,7 @@ pub struct Subscribe {
     pub product: String,
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %auth.developer.portal_id, developer_id = %auth.developer.id, app_id = %app_id))]
 pub async fn subscribe<S: AppStore>(
     store: &S,
     auth: &Authenticated,
@@ -155,6 +163,7 @@ pub async fn subscribe<S: AppStore>(
     Ok(app)
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %auth.developer.portal_id, developer_id = %auth.developer.id, app_id = %app_id, product = %product))]
 pub async fn unsubscribe<S: AppStore>(
     store: &S,
     auth: &Authenticated,
@@ -173,6 +182,7 @@ pub async fn unsubscribe<S: AppStore>(
 }
 
 /// Admin: a developer's applications.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id, developer_id = %dev_id))]
 pub async fn developer_apps<S: AppStore + DeveloperStore>(
     store: &S,
     token: &AdminToken,

@@ -8,6 +8,7 @@ use crate::fields::{parse_limit, Fields};
 use crate::lifecycle::{change_developer, ChangeError};
 use crate::store::*;
 
+#[tracing::instrument(skip_all, fields(event = ?event, status = ?status, portal_id = ?portal_id))]
 pub async fn list_approvals<S: ApprovalStore>(
     store: &S,
     token: &AdminToken,
@@ -44,6 +45,7 @@ pub async fn list_approvals<S: ApprovalStore>(
 
 /// Accepts or rejects a pending approval request: the developer becomes approved or rejected
 /// (or is deleted when the portal's `reject_action` is `delete`).
+#[tracing::instrument(skip_all, fields(approval_id = %approval_id, accept))]
 pub async fn decide_approval<S: ApprovalStore + DeveloperStore + PortalStore>(
     store: &S,
     token: &AdminToken,

@@ -17,6 +17,7 @@ pub struct Grant {
 
 /// Allows a key only while it exists, its developer is approved, it belongs to `portal_id`, and
 /// (when the route names a product) its application is subscribed to that product.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id, product = ?product))]
 pub async fn authorize<S: AppStore>(
     store: &S,
     key: Option<&str>,

@@ -1,5 +1,6 @@
-//! The deployment's configuration: what every function reads from its environment, and the
-//! link-token secret (loaded by [`crate::wiring`] in the functions that need it).
+//! The deployment's configuration: everything any function reads from its environment (this
+//! module and [`crate::wiring`] are the only readers of the environment), and the link-token
+//! secret (loaded by [`crate::wiring`] in the functions that need it).
 
 use std::sync::Arc;
 
@@ -38,6 +39,16 @@ impl std::fmt::Debug for TokenSecret {
     }
 }
 
+/// The origin-verify secret; never printed (`Debug` is redacted).
+#[derive(Clone)]
+pub struct OriginVerify(pub String);
+
+impl std::fmt::Debug for OriginVerify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OriginVerify(<redacted>)")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `GATEHOUSE_TABLE` [gatehouse]
@@ -50,8 +61,22 @@ pub struct Config {
     /// `GATEHOUSE_PORTAL_URL`: link base when a portal sets no `portal_url`.
     pub portal_url: Option<String>,
     /// The key link tokens are derived from, read from the Secrets Manager secret named by
-    /// `GATEHOUSE_TOKEN_SECRET_ARN` by [`Ctx::with_token_secret`] / [`load_token_secret`].
+    /// `token_secret_arn` by [`crate::wiring::SecretLoader`].
     pub token_secret: TokenSecret,
+    /// `GATEHOUSE_TOKEN_SECRET_ARN`: the Secrets Manager secret holding the link-token secret.
+    pub token_secret_arn: Option<String>,
+    /// `GATEHOUSE_CLOCK_OFFSET_SECONDS` [0] (local stacks only): shifts the clock so expiry can
+    /// be tested without sleeping.
+    pub clock_offset_seconds: i64,
+    /// `GATEHOUSE_SES_CONFIGURATION_SET`: the SES configuration set mail is sent with.
+    pub ses_configuration_set: Option<String>,
+    /// `GATEHOUSE_ORIGIN_VERIFY`: the secret CloudFront adds on its way to the origin (see
+    /// [`crate::http::client_ip`]).
+    pub origin_verify: Option<OriginVerify>,
+    /// `GATEHOUSE_AUTHORIZER_PORTAL_ID`: the authorizer's portal when no stage variable names one.
+    pub authorizer_portal: Option<uuid::Uuid>,
+    /// `GATEHOUSE_ROUTE_PRODUCTS` [empty]: the authorizer's `METHOD:/path=product` pairs.
+    pub route_products: String,
     /// `GATEHOUSE_SESSION_TTL_SECONDS` [43200]: how long a developer session lasts.
     pub session_ttl_seconds: i64,
     /// `GATEHOUSE_ALLOW_CLOCK_OVERRIDE=1` (local stacks only): honour the
@@ -77,7 +102,8 @@ pub fn parse_sender_domains(raw: Option<&str>, sender: &str) -> Result<Vec<Domai
 
 impl Config {
     pub fn from_env() -> Self {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let raw = |k: &str| std::env::var(k).ok();
+        let var = |k: &str| raw(k).filter(|v| !v.trim().is_empty());
         let sender = var("GATEHOUSE_SENDER").unwrap_or_else(|| "no-reply@gatehouse.local".into());
         let allowed_sender_domains =
             parse_sender_domains(var("GATEHOUSE_ALLOWED_SENDER_DOMAINS").as_deref(), &sender).unwrap_or_else(|e| {
@@ -90,10 +116,16 @@ impl Config {
             allowed_sender_domains,
             portal_url: var("GATEHOUSE_PORTAL_URL"),
             token_secret: TokenSecret::default(),
+            token_secret_arn: var("GATEHOUSE_TOKEN_SECRET_ARN"),
+            clock_offset_seconds: raw("GATEHOUSE_CLOCK_OFFSET_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(0),
+            ses_configuration_set: raw("GATEHOUSE_SES_CONFIGURATION_SET"),
+            origin_verify: var("GATEHOUSE_ORIGIN_VERIFY").map(OriginVerify),
+            authorizer_portal: raw("GATEHOUSE_AUTHORIZER_PORTAL_ID").and_then(|p| p.parse().ok()),
+            route_products: raw("GATEHOUSE_ROUTE_PRODUCTS").unwrap_or_default(),
             session_ttl_seconds: var("GATEHOUSE_SESSION_TTL_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(43_200),
             allow_clock_override: var("GATEHOUSE_ALLOW_CLOCK_OVERRIDE").as_deref() == Some("1"),
             mail_retry_seconds: var("GATEHOUSE_MAIL_RETRY_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(12).min(15),
-            rate_limits: crate::throttle::RateLimits::from_env(),
+            rate_limits: crate::throttle::RateLimits::from_vars(raw),
         }
     }
 

@@ -81,6 +81,7 @@ where
     /// retries from that record (the ones after it are re-delivered and, being idempotent,
     /// cost nothing twice). A record that keeps failing is bisected out by the event source
     /// mapping and lands in the failure destination.
+    #[tracing::instrument(skip_all, fields(records = records.len()))]
     pub async fn handle_batch(&self, records: &[Value]) -> BatchResult {
         let mut cache = BatchCache::default();
         let mut result = BatchResult::default();
@@ -100,6 +101,7 @@ where
     }
 
     /// One record: the unit a batch runner calls (in order per developer).
+    #[tracing::instrument(skip_all)]
     pub async fn handle_record(&self, record: &Value, cache: &mut BatchCache) -> Result<Outcome, ConsumeError> {
         match self.store.inserted_event(record).map_err(ConsumeError::Malformed)? {
             Some(event) => self.handle_event(&event, cache).await,
@@ -117,6 +119,7 @@ where
         Ok(p)
     }
 
+    #[tracing::instrument(skip_all, fields(event_id = %event.id, event_type = ?event.event_type, portal_id = %event.portal_id))]
     pub async fn handle_event(&self, event: &LifecycleEvent, cache: &mut BatchCache) -> Result<Outcome, ConsumeError> {
         let Some(portal) = self.portal(event.portal_id, cache).await? else {
             return Ok(Outcome::Skipped);

@@ -698,6 +698,12 @@ pub fn config() -> crate::config::Config {
         allow_clock_override: false,
         mail_retry_seconds: 1,
         rate_limits: crate::throttle::RateLimits::default(),
+        token_secret_arn: None,
+        clock_offset_seconds: 0,
+        ses_configuration_set: None,
+        origin_verify: None,
+        authorizer_portal: None,
+        route_products: String::new(),
     }
 }
 

@@ -278,16 +278,15 @@ where
 /// Behind the optional CloudFront + WAF front of the template (`EnableWaf`), API Gateway sees
 /// CloudFront's address; the viewer's arrives in `CloudFront-Viewer-Address`. That header is
 /// believed only when the request also carries the secret CloudFront adds on its way to the
-/// origin (`x-gatehouse-origin-verify` equal to `GATEHOUSE_ORIGIN_VERIFY`), so a caller who
-/// goes around CloudFront cannot choose the address it is counted under.
-pub fn client_ip(req: &Request) -> String {
-    static ORIGIN_VERIFY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let secret = ORIGIN_VERIFY.get_or_init(|| std::env::var("GATEHOUSE_ORIGIN_VERIFY").ok().filter(|v| !v.trim().is_empty()));
+/// origin (`x-gatehouse-origin-verify` equal to `origin_verify`, the configured
+/// `GATEHOUSE_ORIGIN_VERIFY`), so a caller who goes around CloudFront cannot choose the address
+/// it is counted under.
+pub fn client_ip(req: &Request, origin_verify: Option<&str>) -> String {
     let source = match req.request_context_ref() {
         Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
         _ => None,
     };
-    viewer_address(req.headers(), secret.as_deref()).or(source).unwrap_or_else(|| "unknown".into())
+    viewer_address(req.headers(), origin_verify).or(source).unwrap_or_else(|| "unknown".into())
 }
 
 fn viewer_address(headers: &lambda_http::http::HeaderMap, secret: Option<&str>) -> Option<String> {

@@ -98,6 +98,7 @@ fn links_disabled() -> AppError {
 
 /// One registration-link invite per address; duplicates, existing developers and addresses
 /// already invited are reported per address, not fatal.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn invite_links<S>(
     store: &S,
     config: &Config,
@@ -207,6 +208,7 @@ pub fn parse_temporary_password(raw: &str, inputs: &[&str]) -> Result<(), String
 
 /// An approved developer with a username and a one-time password that must be changed at first
 /// login and stops working after `temporary_password_ttl_seconds`.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn invite_with_password<S>(
     store: &S,
     token: &AdminToken,
@@ -250,6 +252,7 @@ where
     }
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id, status = ?status))]
 pub async fn list_invites<S: InviteStore + PortalStore>(
     store: &S,
     token: &AdminToken,
@@ -271,6 +274,7 @@ pub async fn list_invites<S: InviteStore + PortalStore>(
 }
 
 /// Withdraws a pending (or expired) invite: its link stops working.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id, invite_id = %id))]
 pub async fn withdraw_invite<S: InviteStore>(
     store: &S,
     token: &AdminToken,
@@ -289,6 +293,7 @@ pub async fn withdraw_invite<S: InviteStore>(
 }
 
 /// Re-sends an invite with a new token and expiry; the old link is dead.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id, invite_id = %id))]
 pub async fn resend_invite<S: InviteStore + PortalStore>(
     store: &S,
     config: &Config,
@@ -330,6 +335,7 @@ fn invite_gone(why: &str) -> AppError {
 }
 
 /// Accepts an invite: the invitee becomes an approved developer at once.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn accept_invite<S>(store: &S, portal_id: Uuid, body: AcceptInvite, now: Timestamp) -> Result<Developer, AppError>
 where
     S: InviteStore + DeveloperStore,

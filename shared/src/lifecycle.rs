@@ -60,6 +60,7 @@ impl From<ChangeError> for AppError {
 /// Moves a developer to `to` (and optionally renames), atomically with the approval request,
 /// the per-state counters and the lifecycle event. Conditional on the version read, so of two
 /// racing decisions exactly one wins and the other gets [`ChangeError::LostRace`].
+#[tracing::instrument(skip_all, fields(portal_id = %dev.portal_id, developer_id = %dev.id, to = ?to))]
 pub async fn change_developer<S: DeveloperStore>(
     store: &S,
     dev: Developer,
@@ -134,6 +135,7 @@ pub struct DeveloperPatch {
     pub name: Option<String>,
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id, developer_id = %id))]
 pub async fn patch_developer<S: DeveloperStore + PortalStore>(
     store: &S,
     token: &AdminToken,
@@ -166,6 +168,7 @@ pub async fn patch_developer<S: DeveloperStore + PortalStore>(
     Ok(change_developer(store, dev, to, name, &Actor::admin(&token.id), None, reject_action, now).await?)
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id, developer_id = %id))]
 pub async fn delete_developer<S: DeveloperStore>(
     store: &S,
     token: &AdminToken,
@@ -194,6 +197,7 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn list_developers<S: DeveloperStore>(
     store: &S,
     token: &AdminToken,

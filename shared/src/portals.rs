@@ -73,6 +73,7 @@ fn check_email_from(config: &Config, before: Option<&str>, after: &PortalSetting
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn create_portal<S: PortalStore>(
     store: &S,
     config: &Config,
@@ -98,6 +99,7 @@ pub struct PortalPatch {
     pub settings: Option<SettingsPatch>,
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %id))]
 pub async fn patch_portal<S: PortalStore>(
     store: &S,
     config: &Config,

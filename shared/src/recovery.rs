@@ -58,6 +58,7 @@ pub fn reset_request_event(portal_id: Uuid, email: &Email, now: Timestamp) -> Li
 /// one neutral `developer.password_reset_requested` event. Whether the address belongs to an
 /// approved developer, and so whether a link is issued and mailed, is decided by the stream
 /// consumer ([`crate::consumer`]), after the answer.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn request_reset<S>(store: &S, portal_id: Uuid, body: ResetRequest, now: Timestamp) -> Result<(), AppError>
 where
     S: PortalStore + ThrottleStore + EventLog,
@@ -116,6 +117,7 @@ pub struct ResetConfirm {
 
 /// `POST .../password-reset/confirm`: sets the password (strength rules apply), ends every
 /// session, consumes the token, and owes the reset-success email.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn confirm_reset<S: LinkStore + DeveloperStore>(
     store: &S,
     portal_id: Uuid,
@@ -152,6 +154,7 @@ pub struct VerifyEmail {
 }
 
 /// `POST .../verify-email`: marks the address verified and consumes the token.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn verify_email<S: LinkStore + DeveloperStore>(
     store: &S,
     portal_id: Uuid,

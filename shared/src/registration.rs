@@ -58,6 +58,7 @@ pub struct Registered {
 /// a known address gets an email instead (at most one per address per hour). Each attempt is
 /// counted per client and per portal (at the portal's limits, so after reading it) before the
 /// Argon2 hash is spent (429 over the limits).
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn register<S>(
     store: &S,
     config: &Config,

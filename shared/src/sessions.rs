@@ -44,6 +44,7 @@ pub const ACTIVITY_RESOLUTION_SECONDS: i64 = 300;
 /// developer has confirmed the address (with `require_verified_email`), even the right
 /// password answers the generic 401 and counts as a failure, so a fresh registration cannot
 /// be told from a wrong password on an existing account.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn login<S>(
     store: &S,
     config: &Config,
@@ -152,6 +153,7 @@ fn bad_session() -> AppError {
 /// Checks a session token: one round trip for the session and its developer. A session ends
 /// when it expires, when the developer's session epoch moved on (revocation, password change),
 /// or when the developer is no longer approved.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn authenticate<S: SessionStore>(
     store: &S,
     bearer: Option<String>,
@@ -193,6 +195,7 @@ pub struct PasswordChange {
 /// session epoch moves on; this session is carried over). The check of `current_password` is
 /// a sign-in attempt: it is reserved on the account's failed-sign-in counter first, and a wrong
 /// one stays counted there (429 at the limit, as for login).
+#[tracing::instrument(skip_all, fields(portal_id = %auth.developer.portal_id, developer_id = %auth.developer.id))]
 pub async fn change_password<S: DeveloperStore + ThrottleStore>(
     store: &S,
     auth: Authenticated,

@@ -17,6 +17,7 @@ pub struct NewTeam {
     pub description: Option<String>,
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn create_team<S: PortalStore + TeamStore>(
     store: &S,
     token: &AdminToken,
@@ -34,6 +35,7 @@ pub async fn create_team<S: PortalStore + TeamStore>(
     Ok(team)
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn list_teams<S: PortalStore + TeamStore>(
     store: &S,
     token: &AdminToken,
@@ -54,6 +56,7 @@ pub struct MemberRef {
     pub id: String,
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id, team_id = %team_id))]
 pub async fn add_member<S: TeamStore + DeveloperStore>(
     store: &S,
     token: &AdminToken,
@@ -78,6 +81,7 @@ pub async fn add_member<S: TeamStore + DeveloperStore>(
     Ok(after)
 }
 
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id, team_id = %team_id, developer_id = %dev_id))]
 pub async fn remove_member<S: TeamStore + DeveloperStore>(
     store: &S,
     token: &AdminToken,
@@ -101,6 +105,7 @@ pub async fn remove_member<S: TeamStore + DeveloperStore>(
 }
 
 /// A page of a team's members, ordered by developer id, with the exact member count.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id, team_id = %team_id))]
 pub async fn members<S: TeamStore>(
     store: &S,
     token: &AdminToken,

@@ -114,12 +114,12 @@ impl Default for RateLimits {
 
 impl RateLimits {
     /// `GATEHOUSE_REGISTER_LIMIT_PER_CLIENT`, `GATEHOUSE_REGISTER_LIMIT_PER_PORTAL`,
-    /// `GATEHOUSE_LOGIN_LIMIT_PER_CLIENT`, `GATEHOUSE_LOGIN_LIMIT_PER_PORTAL` (per hour),
-    /// each defaulting to [`RateLimits::default`].
-    pub fn from_env() -> Self {
+    /// `GATEHOUSE_LOGIN_LIMIT_PER_CLIENT`, `GATEHOUSE_LOGIN_LIMIT_PER_PORTAL` (per hour) as
+    /// `lookup` gives them ([`crate::config`] passes the environment), each defaulting to
+    /// [`RateLimits::default`].
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let d = Self::default();
-        let var =
-            |k: &str, default: u64| std::env::var(k).ok().and_then(|v| v.trim().parse::<u64>().ok()).filter(|v| *v > 0).unwrap_or(default);
+        let var = |k: &str, default: u64| lookup(k).and_then(|v| v.trim().parse::<u64>().ok()).filter(|v| *v > 0).unwrap_or(default);
         Self {
             register_per_client: var("GATEHOUSE_REGISTER_LIMIT_PER_CLIENT", d.register_per_client),
             register_per_portal: var("GATEHOUSE_REGISTER_LIMIT_PER_PORTAL", d.register_per_portal),
@@ -228,6 +228,22 @@ pub fn account_locked(counter: &Counter, now: Timestamp) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deployment_limits_come_from_the_variables_and_fall_back_on_blank_zero_or_garbage() {
+        let vars = |k: &str| match k {
+            "GATEHOUSE_REGISTER_LIMIT_PER_CLIENT" => Some(" 7 ".to_string()),
+            "GATEHOUSE_REGISTER_LIMIT_PER_PORTAL" => Some("0".to_string()),
+            "GATEHOUSE_LOGIN_LIMIT_PER_CLIENT" => Some("many".to_string()),
+            _ => None,
+        };
+        let d = RateLimits::default();
+        let limits = RateLimits::from_vars(vars);
+        assert_eq!(limits.register_per_client, 7);
+        assert_eq!(limits.register_per_portal, d.register_per_portal);
+        assert_eq!(limits.login_per_client, d.login_per_client);
+        assert_eq!(limits.login_per_portal, d.login_per_portal);
+    }
 
     fn at(s: &str) -> Timestamp {
         chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc)

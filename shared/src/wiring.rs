@@ -1,5 +1,9 @@
-//! Built once per Lambda sandbox in `main`: SDK configuration, clients, clock, and (only in
-//! the functions that issue or mail links) the link-token secret from Secrets Manager.
+//! Built once per Lambda sandbox in `main`, the same way by every binary: [`Wiring::load`]
+//! reads the configuration (with [`crate::config`], the only reader of the environment), the
+//! SDK configuration and the one clock; then each binary builds only the clients it needs
+//! ([`Wiring::dynamo`], [`Wiring::ses`], [`Wiring::token_secret`], or an HTTP function's
+//! [`Ctx`]). The link-token secret comes from Secrets Manager, only in the functions that
+//! issue or mail links.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,17 +45,15 @@ pub async fn sdk_config(app: &str) -> SdkConfig {
     loader.load().await
 }
 
-/// Reads the link-token secret named by `GATEHOUSE_TOKEN_SECRET_ARN` from Secrets Manager
-/// (the `SecretString`, at least 32 bytes). Errors never carry the value.
-pub async fn load_token_secret(sdk: &SdkConfig) -> Result<TokenSecret, String> {
-    let id = std::env::var("GATEHOUSE_TOKEN_SECRET_ARN")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or("GATEHOUSE_TOKEN_SECRET_ARN is not set: this function needs the link-token secret")?;
+/// Reads the link-token secret named by `GATEHOUSE_TOKEN_SECRET_ARN` (`id`) from Secrets
+/// Manager (the `SecretString`, at least 32 bytes). Errors never carry the value.
+pub async fn load_token_secret(sdk: &SdkConfig, id: Option<&str>) -> Result<TokenSecret, String> {
+    let id =
+        id.filter(|v| !v.trim().is_empty()).ok_or("GATEHOUSE_TOKEN_SECRET_ARN is not set: this function needs the link-token secret")?;
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let out = client
         .get_secret_value()
-        .secret_id(&id)
+        .secret_id(id)
         .send()
         .await
         .map_err(|e| format!("cannot read the token secret {id}: {}", crate::error::error_chain(&e)))?;
@@ -63,17 +65,19 @@ pub async fn load_token_secret(sdk: &SdkConfig) -> Result<TokenSecret, String> {
 /// it. A failed fetch is tried again by the next request instead of failing the sandbox.
 pub struct SecretLoader {
     sdk: SdkConfig,
+    id: Option<String>,
     first: Mutex<Option<JoinHandle<Result<TokenSecret, String>>>>,
     secret: OnceCell<TokenSecret>,
 }
 
 impl SecretLoader {
-    pub fn start(sdk: &SdkConfig) -> Self {
+    /// Starts fetching the secret named `id` (`GATEHOUSE_TOKEN_SECRET_ARN`).
+    pub fn start(sdk: &SdkConfig, id: Option<String>) -> Self {
         let fetch = tokio::spawn({
-            let sdk = sdk.clone();
-            async move { load_token_secret(&sdk).await }
+            let (sdk, id) = (sdk.clone(), id.clone());
+            async move { load_token_secret(&sdk, id.as_deref()).await }
         });
-        Self { sdk: sdk.clone(), first: Mutex::new(Some(fetch)), secret: OnceCell::new() }
+        Self { sdk: sdk.clone(), id, first: Mutex::new(Some(fetch)), secret: OnceCell::new() }
     }
 
     pub async fn get(&self) -> Result<&TokenSecret, AppError> {
@@ -82,7 +86,7 @@ impl SecretLoader {
                 let first = self.first.lock().expect("not poisoned").take();
                 let result = match first {
                     Some(fetch) => fetch.await.unwrap_or_else(|e| Err(format!("the secret fetch failed: {e}"))),
-                    None => load_token_secret(&self.sdk).await,
+                    None => load_token_secret(&self.sdk, self.id.as_deref()).await,
                 };
                 result.map_err(|e| {
                     tracing::error!(error = %e, "token secret unavailable");
@@ -93,12 +97,50 @@ impl SecretLoader {
     }
 }
 
-pub fn dynamo(sdk: &SdkConfig, config: &Config) -> Dynamo {
-    Dynamo::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone())
+/// What every binary starts from: the configuration, the SDK configuration and the one clock.
+/// Clients are built from it on demand, so a binary builds only those it uses.
+pub struct Wiring {
+    pub config: Config,
+    pub clock: Clock,
+    sdk: SdkConfig,
 }
 
-pub fn ses(sdk: &SdkConfig) -> Ses {
-    Ses::new(aws_sdk_sesv2::Client::new(sdk))
+impl Wiring {
+    /// Reads the environment (`app` is the function's name, for the user agent).
+    pub async fn load(app: &str) -> Self {
+        let config = Config::from_env();
+        let sdk = sdk_config(app).await;
+        Self { clock: Clock::fixed_offset(config.clock_offset_seconds), config, sdk }
+    }
+
+    /// The SDK configuration, for a client the wiring does not build itself (the ops tool's).
+    pub fn sdk(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
+    pub fn dynamo(&self) -> Dynamo {
+        Dynamo::new(aws_sdk_dynamodb::Client::new(&self.sdk), self.config.table.clone())
+    }
+
+    pub fn ses(&self) -> Ses {
+        Ses::with_configuration_set(aws_sdk_sesv2::Client::new(&self.sdk), self.config.ses_configuration_set.clone())
+    }
+
+    /// Starts reading the link-token secret (the fetch runs beside the rest of the start-up).
+    pub fn token_secret(&self) -> SecretLoader {
+        SecretLoader::start(&self.sdk, self.config.token_secret_arn.clone())
+    }
+
+    /// An HTTP function's context, for a function that never touches link tokens.
+    pub fn ctx(&self) -> Ctx {
+        Ctx { store: self.dynamo(), config: self.config.clone(), clock: self.clock, secret: None, with_secret: Default::default() }
+    }
+
+    /// An HTTP function's context, for a function that issues or checks link tokens: also
+    /// starts reading the secret.
+    pub fn ctx_with_token_secret(&self) -> Ctx {
+        Ctx { secret: Some(Arc::new(self.token_secret())), ..self.ctx() }
+    }
 }
 
 /// Everything a handler needs, built once.
@@ -124,19 +166,9 @@ impl Ctx {
         self.clock.now()
     }
 
-    /// For a function that never touches link tokens (`app` is its name, for the user agent).
-    pub async fn from_env(app: &str) -> Self {
-        let config = Config::from_env();
-        let sdk = sdk_config(app).await;
-        Self { store: dynamo(&sdk, &config), config, clock: Clock::from_env(), secret: None, with_secret: Default::default() }
-    }
-
-    /// For a function that issues or checks link tokens: also starts reading the secret.
-    pub async fn with_token_secret(app: &str) -> Self {
-        let config = Config::from_env();
-        let sdk = sdk_config(app).await;
-        let secret = Some(Arc::new(SecretLoader::start(&sdk)));
-        Self { store: dynamo(&sdk, &config), config, clock: Clock::from_env(), secret, with_secret: Default::default() }
+    /// The caller's address (see [`crate::http::client_ip`]).
+    pub fn client_ip(&self, req: &lambda_http::Request) -> String {
+        crate::http::client_ip(req, self.config.origin_verify.as_ref().map(|v| v.0.as_str()))
     }
 
     /// The configuration with the token secret in it (waits for the cold-start fetch once).

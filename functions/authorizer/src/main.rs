@@ -16,9 +16,8 @@ use std::collections::HashMap;
 
 use aws_lambda_events::event::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
 use gatehouse::authorizer;
-use gatehouse::config::Config;
 use gatehouse::dynamo::Dynamo;
-use gatehouse::wiring;
+use gatehouse::wiring::Wiring;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::json;
 use uuid::Uuid;
@@ -91,12 +90,11 @@ impl Authorizer {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env();
-    let sdk = wiring::sdk_config(env!("CARGO_PKG_NAME")).await;
+    let wiring = Wiring::load(env!("CARGO_PKG_NAME")).await;
     let authorizer = Authorizer {
-        store: wiring::dynamo(&sdk, &config),
-        portal: std::env::var("GATEHOUSE_AUTHORIZER_PORTAL_ID").ok().and_then(|p| p.parse().ok()),
-        routes: route_products(&std::env::var("GATEHOUSE_ROUTE_PRODUCTS").unwrap_or_default()),
+        store: wiring.dynamo(),
+        portal: wiring.config.authorizer_portal,
+        routes: route_products(&wiring.config.route_products),
     };
     let authorizer = &authorizer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2CustomAuthorizerV2Request>| async move {

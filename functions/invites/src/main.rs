@@ -4,7 +4,7 @@
 
 use gatehouse::http::{self, json, no_content, parse_json, parse_uuid, query, route_not_found, segments, HttpResult};
 use gatehouse::invites::{self, InviteRequest};
-use gatehouse::wiring::Ctx;
+use gatehouse::wiring::{Ctx, Wiring};
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
 
@@ -64,6 +64,6 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Ctx::with_token_secret(env!("CARGO_PKG_NAME")).await;
+    let ctx = Wiring::load(env!("CARGO_PKG_NAME")).await.ctx_with_token_secret();
     http::serve(|req| handle(&ctx, req)).await
 }

@@ -2,7 +2,7 @@
 
 use gatehouse::http::{self, json, parse_json, parse_uuid, route_not_found, segments, HttpResult};
 use gatehouse::portals;
-use gatehouse::wiring::Ctx;
+use gatehouse::wiring::{Ctx, Wiring};
 use lambda_http::{http::Method, Request};
 
 async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
@@ -32,6 +32,6 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Ctx::from_env(env!("CARGO_PKG_NAME")).await;
+    let ctx = Wiring::load(env!("CARGO_PKG_NAME")).await.ctx();
     http::serve(|req| handle(&ctx, req)).await
 }

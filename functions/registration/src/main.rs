@@ -1,8 +1,8 @@
 //! Developer self-registration: `POST /api/portals/{portal_id}/register`.
 
-use gatehouse::http::{self, client_ip, json, parse_json, parse_uuid, route_not_found, segments, HttpResult};
+use gatehouse::http::{self, json, parse_json, parse_uuid, route_not_found, segments, HttpResult};
 use gatehouse::registration;
-use gatehouse::wiring::Ctx;
+use gatehouse::wiring::{Ctx, Wiring};
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
 
@@ -14,7 +14,8 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
             let portal = parse_uuid(portal, "portal")?;
             let body = parse_json(&req)?;
             let done =
-                registration::register(&ctx.store, ctx.config_with_secret().await?, portal, body, &client_ip(&req), ctx.now(&req)).await?;
+                registration::register(&ctx.store, ctx.config_with_secret().await?, portal, body, &ctx.client_ip(&req), ctx.now(&req))
+                    .await?;
             json(202, &j!({ "id": done.id, "state": "pending" }))
         }
         _ => Err(route_not_found()),
@@ -23,6 +24,6 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Ctx::with_token_secret(env!("CARGO_PKG_NAME")).await;
+    let ctx = Wiring::load(env!("CARGO_PKG_NAME")).await.ctx_with_token_secret();
     http::serve(|req| handle(&ctx, req)).await
 }

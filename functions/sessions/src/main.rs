@@ -1,10 +1,10 @@
 //! Developer sessions: `POST /api/portals/{portal_id}/login`, `GET .../me`,
 //! `POST .../me/password`, `POST .../logout`.
 
-use gatehouse::http::{self, bearer, client_ip, json, no_content, parse_json, parse_uuid, route_not_found, segments, HttpResult};
+use gatehouse::http::{self, bearer, json, no_content, parse_json, parse_uuid, route_not_found, segments, HttpResult};
 use gatehouse::sessions;
 use gatehouse::store::SessionStore;
-use gatehouse::wiring::Ctx;
+use gatehouse::wiring::{Ctx, Wiring};
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
 
@@ -20,7 +20,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
     match (method, rest) {
         (Method::POST, ["login"]) => {
             let body = parse_json(&req)?;
-            let done = sessions::login(store, &ctx.config, portal, body, &client_ip(&req), now).await?;
+            let done = sessions::login(store, &ctx.config, portal, body, &ctx.client_ip(&req), now).await?;
             json(200, &j!({ "token": done.token, "expires_at": done.expires_at, "developer": done.developer.view() }))
         }
         (Method::GET, ["me"]) => {
@@ -30,7 +30,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         (Method::POST, ["me", "password"]) => {
             let auth = sessions::authenticate(store, bearer(&req), portal, now).await?;
             let body = parse_json(&req)?;
-            sessions::change_password(store, auth, body, &client_ip(&req), now).await?;
+            sessions::change_password(store, auth, body, &ctx.client_ip(&req), now).await?;
             no_content()
         }
         (Method::POST, ["logout"]) => {
@@ -45,6 +45,6 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Ctx::from_env(env!("CARGO_PKG_NAME")).await;
+    let ctx = Wiring::load(env!("CARGO_PKG_NAME")).await.ctx();
     http::serve(|req| handle(&ctx, req)).await
 }

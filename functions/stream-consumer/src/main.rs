@@ -3,12 +3,11 @@
 #![recursion_limit = "256"]
 
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use gatehouse::clock::Clock;
 use gatehouse::config::Config;
 use gatehouse::consumer::Consumer;
 use gatehouse::dynamo::Dynamo;
 use gatehouse::ses::Ses;
-use gatehouse::wiring::{self, SecretLoader};
+use gatehouse::wiring::Wiring;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -16,15 +15,14 @@ use tokio::sync::OnceCell;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env();
+    let wiring = Wiring::load(env!("CARGO_PKG_NAME")).await;
     // Mail from a sender IAM does not allow would fail for every portal: refuse to start.
-    config.check_sender()?;
-    let sdk = wiring::sdk_config(env!("CARGO_PKG_NAME")).await;
+    wiring.config.check_sender()?;
     // Link mails need the token secret: fetched while the runtime starts polling.
-    let secret = SecretLoader::start(&sdk);
-    let (store, mailer, clock) = (wiring::dynamo(&sdk, &config), wiring::ses(&sdk), Clock::from_env());
+    let secret = wiring.token_secret();
+    let (store, mailer, clock) = (wiring.dynamo(), wiring.ses(), wiring.clock);
     let consumer: OnceCell<Consumer<Dynamo, Ses>> = OnceCell::new();
-    let (consumer, secret, config) = (&consumer, &secret, &config);
+    let (consumer, secret, config) = (&consumer, &secret, &wiring.config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (store, mailer) = (store.clone(), mailer.clone());
         async move {

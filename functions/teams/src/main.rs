@@ -5,7 +5,7 @@
 use gatehouse::domain::{Developer, DeveloperView};
 use gatehouse::http::{self, json, no_content, parse_json, parse_uuid, query, route_not_found, segments, HttpResult};
 use gatehouse::teams;
-use gatehouse::wiring::Ctx;
+use gatehouse::wiring::{Ctx, Wiring};
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
 
@@ -53,6 +53,6 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Ctx::from_env(env!("CARGO_PKG_NAME")).await;
+    let ctx = Wiring::load(env!("CARGO_PKG_NAME")).await.ctx();
     http::serve(|req| handle(&ctx, req)).await
 }

@@ -25,7 +25,7 @@ use gatehouse::config::{self, Config};
 use gatehouse::crypto::mint_token;
 use gatehouse::domain::{Portal, PortalSettings, SettingsPatch};
 use gatehouse::store::{AdminToken, AdminTokenStore, PortalStore};
-use gatehouse::wiring;
+use gatehouse::wiring::Wiring;
 use uuid::Uuid;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -213,9 +213,8 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
         return Ok(Some(usage()));
     };
     let f = flags(&args[1..]);
-    let config = Config::from_env();
-    let sdk = wiring::sdk_config("ops").await;
-    let store = wiring::dynamo(&sdk, &config);
+    let wiring = Wiring::load("ops").await;
+    let (config, sdk, store) = (&wiring.config, wiring.sdk(), wiring.dynamo());
     match cmd.as_str() {
         "create-table" => create_table(store.client(), &config.table).await?,
         "create-portal" => {
