@@ -19,6 +19,9 @@ SAM_CLI_TELEMETRY=0 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x sam validate --l
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
+echo "== cargo clippy (workspace lints, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
 echo "== no import circle among the modules of shared/src (and a pure domain)"
 cargo test -q -p gatehouse --test module_graph
 
