@@ -30,6 +30,9 @@ python3 infra/check_sam_build.py
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
+echo "== cargo clippy (workspace lints, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
 echo "== no import circle among the modules of shared/src (and a pure domain)"
 cargo test -q -p gatehouse --test module_graph
 

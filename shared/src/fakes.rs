@@ -25,6 +25,9 @@ pub enum Marker {
     Failed { reason: String },
 }
 
+/// A throttle counter: its total and its per-client counts.
+type CounterEntry = (u64, HashMap<String, u64>);
+
 #[derive(Default)]
 pub struct MemStore {
     /// The transaction lock: held by every write for all its checks and items.
@@ -33,7 +36,7 @@ pub struct MemStore {
     pub developers: Mutex<HashMap<Uuid, Developer>>,
     /// (portal, normalized email or lower-cased username) → developer.
     pub logins: Mutex<HashMap<(Uuid, String), Uuid>>,
-    pub counters: Mutex<HashMap<String, (u64, HashMap<String, u64>)>>,
+    pub counters: Mutex<HashMap<String, CounterEntry>>,
     pub sessions: Mutex<Vec<Session>>,
     pub approvals: Mutex<HashMap<Uuid, Approval>>,
     pub events: Mutex<Vec<LifecycleEvent>>,

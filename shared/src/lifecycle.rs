@@ -60,6 +60,7 @@ impl From<ChangeError> for AppError {
 /// Moves a developer to `to` (and optionally renames), atomically with the approval request,
 /// the per-state counters and the lifecycle event. Conditional on the version read, so of two
 /// racing decisions exactly one wins and the other gets [`ChangeError::LostRace`].
+#[allow(clippy::too_many_arguments)] // the one state change of every path; its callers name each argument
 #[tracing::instrument(skip_all, fields(portal_id = %dev.portal_id, developer_id = %dev.id, to = ?to))]
 pub async fn change_developer<S: DeveloperStore>(
     store: &S,

@@ -122,7 +122,9 @@ where
             Ok(())
         }
     });
-    (stored?, released?, touched?);
+    stored?;
+    released?;
+    touched?;
     if touch {
         dev.last_active_at = Some(now);
     }

@@ -250,11 +250,11 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
             let Some(identity) = args.get(1) else {
                 return Ok(Some(usage()));
             };
-            verify_sender(&sdk, identity).await?;
+            verify_sender(sdk, identity).await?;
         }
         "create-token-secret" => {
             let name = f.get("name").map(String::as_str).unwrap_or("gatehouse/token-secret");
-            println!("{}", create_token_secret(&sdk, name).await?);
+            println!("{}", create_token_secret(sdk, name).await?);
         }
         "bootstrap" => {
             let Some(path) = f.get("env-file") else {
@@ -274,11 +274,11 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
             let checked =
                 Config { allowed_sender_domains: config::parse_sender_domains(Some(&sender_domains), &config.sender)?, ..config.clone() };
             checked.check_sender()?;
-            verify_sender(&sdk, &config.sender).await?;
+            verify_sender(sdk, &config.sender).await?;
             for domain in &checked.allowed_sender_domains {
-                verify_sender(&sdk, domain.as_str()).await?;
+                verify_sender(sdk, domain.as_str()).await?;
             }
-            let secret_arn = create_token_secret(&sdk, "gatehouse/token-secret").await?;
+            let secret_arn = create_token_secret(sdk, "gatehouse/token-secret").await?;
             let portal = create_portal(
                 &store,
                 "Demo portal",
