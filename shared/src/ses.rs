@@ -15,11 +15,6 @@ pub struct Ses {
 }
 
 impl Ses {
-    /// With the configuration set named by `GATEHOUSE_SES_CONFIGURATION_SET` (if any).
-    pub fn new(client: Client) -> Self {
-        Self::with_configuration_set(client, std::env::var("GATEHOUSE_SES_CONFIGURATION_SET").ok())
-    }
-
     /// With the configuration set the wiring read (empty or `None`: none).
     pub fn with_configuration_set(client: Client, configuration_set: Option<String>) -> Self {
         Self { client, configuration_set: configuration_set.filter(|s| !s.is_empty()) }

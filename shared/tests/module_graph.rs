@@ -130,3 +130,18 @@ fn the_domain_uses_nothing_outside_itself() {
     let graph = graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     assert_eq!(graph.get("domain").cloned().unwrap_or_default(), BTreeSet::new(), "the domain must stay pure");
 }
+
+#[test]
+fn only_the_configuration_and_the_wiring_read_the_environment() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    sources(&root.join("src"), &mut files);
+    sources(&root.join("../functions"), &mut files);
+    let readers: Vec<String> = files
+        .iter()
+        .filter(|f| !f.ends_with("src/config.rs") && !f.ends_with("src/wiring.rs"))
+        .filter(|f| without_tests(&std::fs::read_to_string(f).expect("readable source")).contains("env::var"))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(readers.is_empty(), "read the environment outside config.rs and wiring.rs: {readers:?}");
+}

@@ -309,6 +309,19 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
     Ok(None)
 }
 
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(args).await {
+        Ok(Some(code)) => code,
+        Ok(None) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gatehouse-ops: {}", gatehouse::error::error_chain(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,18 +355,5 @@ mod tests {
         assert_eq!(lines.len(), 4);
         assert!(lines[1].ends_with("never\tactive") && lines[2].ends_with("\texpired") && lines[3].ends_with("\tactive"), "{lines:?}");
         assert!(!lines.concat().contains("deadbeef"));
-    }
-}
-
-#[tokio::main]
-async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(args).await {
-        Ok(Some(code)) => code,
-        Ok(None) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("gatehouse-ops: {}", gatehouse::error::error_chain(e.as_ref()));
-            ExitCode::FAILURE
-        }
     }
 }
