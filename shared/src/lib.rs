@@ -14,6 +14,7 @@
 pub mod access;
 pub mod applications;
 pub mod approvals;
+pub mod audit;
 pub mod authorizer;
 pub mod clock;
 pub mod config;

@@ -49,6 +49,7 @@ pub fn reset_request_event(portal_id: Uuid, email: &Email, now: Timestamp) -> Li
         invite_id: None,
         token_nonce: None,
         expires_at: None,
+        retention_days: None,
     }
 }
 

@@ -5,6 +5,7 @@ use std::future::Future;
 
 use uuid::Uuid;
 
+use crate::domain::audit::{ActorFilter, TypeFilter};
 use crate::domain::{
     Actor, Application, Approval, ApprovalStatus, Credential, Developer, DeveloperState, EventType, Invite, InviteStatus, LifecycleEvent,
     LinkPurpose, LinkToken, Portal, Session, Team, Timestamp, Versioned,
@@ -234,6 +235,24 @@ pub trait EventLog: Send + Sync {
     /// Records an event with no state change. With `dedupe`, an event with the same id that
     /// already exists makes this a no-op (returns false).
     fn record_event(&self, event: &LifecycleEvent, dedupe: bool) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// A page of a portal's audit trail, newest first: the whole portal, or one developer's
+/// history (also after the developer was deleted), narrowed by type, actor and time window.
+#[derive(Debug, Clone)]
+pub struct EventQuery {
+    pub portal_id: Uuid,
+    pub developer_id: Option<Uuid>,
+    pub types: Option<TypeFilter>,
+    pub actor: Option<ActorFilter>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+pub trait AuditLog: Send + Sync {
+    fn list_events(&self, query: &EventQuery) -> impl Future<Output = StoreResult<Page<LifecycleEvent>>> + Send;
 }
 
 /// Outcome of claiming the right to send an event's mail.

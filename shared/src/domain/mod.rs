@@ -1,6 +1,7 @@
 //! The pure domain: types parsed at the edge, the lifecycle state machine, the auto-approval
 //! policy, portal settings, and the records and events. No I/O here.
 
+pub mod audit;
 pub mod lifecycle;
 pub mod model;
 pub mod records;

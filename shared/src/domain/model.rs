@@ -430,6 +430,10 @@ pub struct LifecycleEvent {
     pub token_nonce: Option<String>,
     #[serde(default)]
     pub expires_at: Option<Timestamp>,
+    /// How long the event is kept (the portal's `audit_retention_days`; none: the default).
+    /// Only the item's `ttl` holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u16>,
 }
 
 impl LifecycleEvent {
@@ -449,6 +453,13 @@ impl LifecycleEvent {
             invite_id: None,
             token_nonce: None,
             expires_at: None,
+            retention_days: None,
         }
+    }
+
+    /// Kept as long as this portal's settings say.
+    pub fn kept_for(mut self, settings: &super::settings::PortalSettings) -> Self {
+        self.retention_days = Some(settings.audit_retention_days());
+        self
     }
 }

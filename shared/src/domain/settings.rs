@@ -52,6 +52,16 @@ pub struct PortalSettings {
     /// (access_request, approved, registration_attempted, invite, reset, reset_success,
     /// verification).
     pub email_templates: BTreeMap<String, TemplateOverride>,
+    /// `audit_retention_days` [90, at most 400]: how long the portal's events are kept (the
+    /// audit trail). Stored only once set, so portals written before it read back unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_retention_days: Option<u16>,
+}
+
+impl PortalSettings {
+    pub fn audit_retention_days(&self) -> u16 {
+        self.audit_retention_days.unwrap_or(super::audit::AUDIT_RETENTION_DEFAULT_DAYS)
+    }
 }
 
 impl Default for PortalSettings {
@@ -77,6 +87,7 @@ impl Default for PortalSettings {
             rate_limits: RateLimitOverrides::default(),
             verification_token_ttl_seconds: 604_800,
             email_templates: BTreeMap::new(),
+            audit_retention_days: None,
         }
     }
 }
@@ -119,6 +130,7 @@ pub struct SettingsPatch {
     pub verification_token_ttl_seconds: Option<u64>,
     /// Merged per mail; `null` for a mail removes its override.
     pub email_templates: Option<BTreeMap<String, Option<TemplateOverride>>>,
+    pub audit_retention_days: Option<u64>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -230,6 +242,13 @@ impl SettingsPatch {
                         format!("must be between {} and {} seconds", TTL_RANGE.start(), TTL_RANGE.end()),
                     ));
                 }
+            }
+        }
+        if let Some(days) = self.audit_retention_days {
+            let max = super::audit::AUDIT_RETENTION_MAX_DAYS;
+            match u16::try_from(days) {
+                Ok(d) if (1..=max).contains(&d) => settings.audit_retention_days = Some(d),
+                _ => errors.push(FieldError::new(field("audit_retention_days"), format!("must be a whole number of days from 1 to {max}"))),
             }
         }
         if let Some(limits) = self.rate_limits {
@@ -372,6 +391,20 @@ mod tests {
         // A portal stored before the settings existed reads with the same defaults.
         let old: PortalSettings = serde_json::from_str("{}").unwrap();
         assert!(old.require_verified_email && old.password_changed_email);
+    }
+
+    #[test]
+    fn audit_retention_is_90_days_by_default_at_most_400_and_stored_only_once_set() {
+        let s = PortalSettings::default();
+        assert_eq!(s.audit_retention_days(), 90);
+        assert!(serde_json::to_value(&s).unwrap().get("audit_retention_days").is_none(), "old portals read back unchanged");
+        let patch: SettingsPatch = serde_json::from_str(r#"{"audit_retention_days": 400}"#).unwrap();
+        assert_eq!(patch.apply(s.clone(), "", no_template_problems).unwrap().audit_retention_days(), 400);
+        for bad in ["0", "401", "70000"] {
+            let patch: SettingsPatch = serde_json::from_str(&format!(r#"{{"audit_retention_days": {bad}}}"#)).unwrap();
+            let errors = patch.apply(s.clone(), "settings.", no_template_problems).unwrap_err();
+            assert_eq!(errors[0].field, "settings.audit_retention_days", "{bad}");
+        }
     }
 
     #[test]

@@ -96,6 +96,18 @@ pub fn by_state(portal: Uuid, state: DeveloperState) -> String {
 pub fn all_developers(portal: Uuid) -> String {
     format!("PORTAL#{portal}#DEV")
 }
+/// gsi2: a portal's audit trail (event items; sort key: the event id).
+pub fn portal_events(portal: Uuid) -> String {
+    format!("PORTAL#{portal}#EVENTS")
+}
+/// gsi3: a portal's events of one type family (`developer`, `invite`, ...).
+pub fn family_events(portal: Uuid, family: &str) -> String {
+    format!("PORTAL#{portal}#EVENTS#{family}")
+}
+/// gsi1: one developer's history, kept after the developer is deleted.
+pub fn developer_events(portal: Uuid, developer: Uuid) -> String {
+    format!("PORTAL#{portal}#DEV#{developer}#EVENTS")
+}
 /// The search indexes' partitions (gsi3 `EMAIL`, gsi4 `USERNAME`, gsi5 `NAME`) of a portal.
 pub fn search(portal: Uuid, field: &str) -> String {
     format!("PORTAL#{portal}#{field}")

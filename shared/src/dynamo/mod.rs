@@ -22,6 +22,7 @@
 
 mod approvals;
 mod attr;
+mod audit;
 mod cursor;
 mod developers;
 pub mod keys;

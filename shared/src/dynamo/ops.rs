@@ -23,15 +23,22 @@ pub(crate) struct Query<'a> {
     pub condition: &'a str,
     pub values: Vec<(&'a str, AttributeValue)>,
     pub filter: Option<QueryFilter<'a>>,
+    /// Descending sort-key order (`ScanIndexForward = false`).
+    pub newest_first: bool,
 }
 
 impl<'a> Query<'a> {
     pub fn new(index: Option<&'a str>, condition: &'a str, values: Vec<(&'a str, AttributeValue)>) -> Self {
-        Self { index, condition, values, filter: None }
+        Self { index, condition, values, filter: None, newest_first: false }
     }
 
     pub fn filter(mut self, filter: Option<QueryFilter<'a>>) -> Self {
         self.filter = filter;
+        self
+    }
+
+    pub fn newest_first(mut self) -> Self {
+        self.newest_first = true;
         self
     }
 }
@@ -54,6 +61,9 @@ impl Dynamo {
         let mut vals: HashMap<String, AttributeValue> = q.values.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
         let mut req =
             self.client.query().table_name(&self.table).set_index_name(q.index.map(str::to_string)).key_condition_expression(q.condition);
+        if q.newest_first {
+            req = req.scan_index_forward(false);
+        }
         if let Some((expr, fvals, fnames)) = &q.filter {
             req = req.filter_expression(*expr);
             for (k, v) in fvals {

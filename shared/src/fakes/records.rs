@@ -40,6 +40,34 @@ impl EventLog for MemStore {
     }
 }
 
+impl AuditLog for MemStore {
+    /// The adapter's partitions and filters over the events in memory; a cursor is the last
+    /// id returned.
+    async fn list_events(&self, q: &EventQuery) -> StoreResult<Page<LifecycleEvent>> {
+        self.record("query events");
+        let floor = q.since.map(audit::id_floor);
+        let ceiling = q.until.map(audit::id_ceiling);
+        let after = q.cursor.clone();
+        let mut found: Vec<LifecycleEvent> = lock(&self.events)
+            .iter()
+            .filter(|e| e.portal_id == q.portal_id && q.developer_id.is_none_or(|d| e.developer_id == Some(d)))
+            .filter(|e| q.types.as_ref().is_none_or(|t| t.matches(e.event_type)) && q.actor.as_ref().is_none_or(|a| a.matches(&e.actor.0)))
+            .filter(|e| {
+                let id = e.id.to_string();
+                floor.as_ref().is_none_or(|f| &id >= f)
+                    && ceiling.as_ref().is_none_or(|c| &id <= c)
+                    && after.as_ref().is_none_or(|a| &id < a)
+            })
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| b.id.cmp(&a.id));
+        let more = found.len() > q.limit;
+        found.truncate(q.limit);
+        let next_cursor = more.then(|| found.last().map(|e| e.id.to_string())).flatten();
+        Ok(Page { items: found, total: None, next_cursor })
+    }
+}
+
 impl MailLedger for MemStore {
     async fn claim_mail(&self, event_id: Uuid, mail: &str, now: Timestamp, lease_seconds: i64) -> StoreResult<MailClaim> {
         self.record(&format!("claim mail {mail}"));

@@ -191,6 +191,20 @@ pub(crate) struct EventItem {
     /// Appended by `fail_mail`; never written with the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail_failures: Option<Vec<MailFailureItem>>,
+    /// The audit trail's index keys (sparse; events written before them have none):
+    /// gsi1 the developer's history, gsi2 the portal's feed, gsi3 the feed of a type family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi3pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi3sk: Option<String>,
 }
 
 /// A mail of an event that can never be sent, as recorded on the event.
@@ -210,7 +224,7 @@ impl Model for EventItem {
             pk: keys::event(e.id),
             sk: keys::EVENT_SK.into(),
             kind: kind::EVENT.into(),
-            ttl: epoch(e.at) + EVENT_RETENTION_DAYS * DAY,
+            ttl: epoch(e.at) + e.retention_days.map_or(EVENT_RETENTION_DAYS, i64::from) * DAY,
             id: e.id,
             event_type: e.event_type,
             portal_id: e.portal_id,
@@ -226,6 +240,12 @@ impl Model for EventItem {
             token_nonce: e.token_nonce.clone(),
             expires_at: e.expires_at,
             mail_failures: None,
+            gsi1pk: e.developer_id.map(|d| keys::developer_events(e.portal_id, d)),
+            gsi1sk: e.developer_id.map(|_| e.id.to_string()),
+            gsi2pk: Some(keys::portal_events(e.portal_id)),
+            gsi2sk: Some(e.id.to_string()),
+            gsi3pk: Some(keys::family_events(e.portal_id, &e.event_type.family())),
+            gsi3sk: Some(e.id.to_string()),
         }
     }
 
@@ -245,6 +265,7 @@ impl Model for EventItem {
             invite_id: self.invite_id,
             token_nonce: self.token_nonce,
             expires_at: self.expires_at,
+            retention_days: None,
         }
     }
 }

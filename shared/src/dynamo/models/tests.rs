@@ -83,7 +83,14 @@ fn every_item_the_old_adapter_wrote_is_read_and_written_back_byte_for_byte() {
     // updates write, or a used link's flag).
     for name in ["event", "event_invite", "link", "link_verify"] {
         let item = &all[name];
-        let again = if name.starts_with("event") { via_domain::<EventItem>(item) } else { via_domain::<LinkItem>(item) };
+        let mut again = if name.starts_with("event") { via_domain::<EventItem>(item) } else { via_domain::<LinkItem>(item) };
+        if name.starts_with("event") {
+            // Written again, an old event gains the audit trail's index keys, nothing else.
+            for k in ["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"] {
+                let v = again.remove(k);
+                assert!(v.is_some() || k.starts_with("gsi1"), "{name} {k}");
+            }
+        }
         assert_eq!(&again, item, "{name}");
     }
     let kinds: std::collections::BTreeSet<String> = all.values().filter_map(|i| item_str(i, "kind")).collect();
