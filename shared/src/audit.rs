@@ -34,8 +34,8 @@ pub fn parse_query(portal_id: Uuid, developer: Option<Uuid>, p: &EventParams) ->
     let actor = given(p.actor.as_ref()).and_then(|a| f.check("actor", ActorFilter::parse(a)));
     let since = given(p.since.as_ref()).and_then(|t| f.check("since", parse_time(t)));
     let until = given(p.until.as_ref()).and_then(|t| f.check("until", parse_time(t)));
-    let by_param =
-        given(p.developer_id.as_ref()).and_then(|d| f.check("developer_id", d.parse::<Uuid>().map_err(|_| "must be a developer id (UUID)".to_string())));
+    let by_param = given(p.developer_id.as_ref())
+        .and_then(|d| f.check("developer_id", d.parse::<Uuid>().map_err(|_| "must be a developer id (UUID)".to_string())));
     let developer_id = match (developer, by_param) {
         (Some(a), Some(b)) if a != b => {
             f.push("developer_id", "must be the developer of the path");

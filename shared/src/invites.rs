@@ -168,7 +168,11 @@ where
     }
     let writes = plan.iter().map(|(_, _, invite)| async {
         match invite {
-            Some(inv) => Some(store.create_invite(inv, &invite_event(inv, EventType::InviteSent, actor.clone(), now), now).await),
+            Some(inv) => Some(
+                store
+                    .create_invite(inv, &invite_event(inv, EventType::InviteSent, actor.clone(), now).kept_for(&portal.settings), now)
+                    .await,
+            ),
             None => None,
         }
     });
@@ -236,7 +240,7 @@ where
         Developer::new_builtin(Origin::Admin, portal_id, email.as_ref(), Some(&username), &name, DeveloperState::Approved, hash, now);
     dev.must_change_password = true;
     dev.temporary_password_expires_at = Some(now + chrono::Duration::seconds(portal.settings.temporary_password_ttl_seconds as i64));
-    let mut event = LifecycleEvent::new(EventType::Created, &dev, Actor::admin(&token.id), now);
+    let mut event = LifecycleEvent::new(EventType::Created, &dev, Actor::admin(&token.id), now).kept_for(&portal.settings);
     event.to_state = Some(DeveloperState::Approved);
     let new = NewDeveloper { developer: dev, approval: None, accepted_invite: None, verification: None, event };
     match store.register(&new).await {
@@ -316,7 +320,7 @@ pub async fn resend_invite<S: InviteStore + PortalStore>(
     }
     issue(&mut invite, config, portal.settings.invite_ttl_seconds, now);
     invite.bump(now);
-    let event = invite_event(&invite, EventType::InviteSent, Actor::admin(&token.id), now);
+    let event = invite_event(&invite, EventType::InviteSent, Actor::admin(&token.id), now).kept_for(&portal.settings);
     store.update_invite(&invite, &event).await.on_conflict(|| AppError::Conflict("the invite changed meanwhile; read it again".into()))?;
     Ok(invite)
 }

@@ -76,7 +76,7 @@ where
     if reserved?.is_none() {
         return Ok(());
     }
-    store.record_event(&reset_request_event(portal_id, &email, now), false).await?;
+    store.record_event(&reset_request_event(portal_id, &email, now).kept_for(&portal.settings), false).await?;
     Ok(())
 }
 

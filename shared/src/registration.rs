@@ -91,7 +91,7 @@ where
     developer.approval_id = Some(Uuid::now_v7());
     developer.approval_ids = developer.approval_id.into_iter().collect();
     let approval = Approval::for_registration(&developer, now);
-    let mut event = LifecycleEvent::new(EventType::Registered, &developer, Actor::anonymous(), now);
+    let mut event = LifecycleEvent::new(EventType::Registered, &developer, Actor::anonymous(), now).kept_for(&portal.settings);
     event.to_state = Some(DeveloperState::Pending);
     let verification =
         crate::tokens::new_link(config, &developer, LinkPurpose::Verify, portal.settings.verification_token_ttl_seconds, now);
@@ -102,7 +102,8 @@ where
         Ok(()) => Ok(Registered { id: new.developer.id }),
         Err(RegisterError::EmailTaken(owner)) => {
             if let Some((owner, owner_email)) = owner {
-                let mut attempt = LifecycleEvent::new(EventType::RegistrationAttempted, &new.developer, Actor::anonymous(), now);
+                let mut attempt = LifecycleEvent::new(EventType::RegistrationAttempted, &new.developer, Actor::anonymous(), now)
+                    .kept_for(&portal.settings);
                 attempt.id = attempt_event_id(portal_id, valid.email.normalized(), now);
                 attempt.developer_id = Some(owner);
                 // Only the owner's address: the rest of what was typed is the requester's.

@@ -43,6 +43,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/portals/{portal_id}/applications/{application_id}/subscriptions"),
     ("DELETE", "/api/portals/{portal_id}/applications/{application_id}/subscriptions/{product}"),
     ("GET", "/api/portals/{portal_id}/developers/{developer_id}/applications"),
+    ("GET", "/api/portals/{portal_id}/events"),
+    ("GET", "/api/portals/{portal_id}/developers/{developer_id}/events"),
     ("GET", "/example/orders"),
 ];
 

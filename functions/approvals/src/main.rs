@@ -1,8 +1,11 @@
 //! Approval actions and developer administration:
 //! `GET /api/approvals`, `POST /api/approvals/{id}/accept|reject`,
-//! `GET /api/portals/{portal_id}/developers`, `GET|PATCH|DELETE .../developers/{developer_id}`.
+//! `GET /api/portals/{portal_id}/developers`, `GET|PATCH|DELETE .../developers/{developer_id}`,
+//! and the audit trail: `GET /api/portals/{portal_id}/events`, `GET .../developers/{developer_id}/events`.
 
 use gatehouse::approvals;
+use gatehouse::audit::{self, EventParams};
+use gatehouse::domain::audit::event_view;
 use gatehouse::domain::{Developer, DeveloperView};
 use gatehouse::http::{self, json, no_content, parse_json, parse_uuid, query, route_not_found, segments, HttpResult};
 use gatehouse::lifecycle::{self, ListParams};
@@ -43,6 +46,8 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
             let list: Vec<DeveloperView> = page.items.iter().map(Developer::view).collect();
             json(200, &j!({ "list": list, "total": page.total, "next_cursor": page.next_cursor }))
         }
+        (Method::GET, ["api", "portals", portal, "events"]) => events(ctx, &req, &token, portal, None).await,
+        (Method::GET, ["api", "portals", portal, "developers", id, "events"]) => events(ctx, &req, &token, portal, Some(id)).await,
         (method, ["api", "portals", portal, "developers", id]) => {
             let portal = parse_uuid(portal, "portal")?;
             let id = parse_uuid(id, "developer")?;
@@ -62,6 +67,24 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         }
         _ => Err(route_not_found()),
     }
+}
+
+/// A page of the audit trail (the portal's, or one developer's history).
+async fn events(ctx: &Ctx, req: &Request, token: &gatehouse::store::AdminToken, portal: &str, developer: Option<&str>) -> HttpResult {
+    let portal = parse_uuid(portal, "portal")?;
+    let developer = developer.map(|d| parse_uuid(d, "developer")).transpose()?;
+    let params = EventParams {
+        event_type: query(req, "type"),
+        developer_id: query(req, "developer_id"),
+        actor: query(req, "actor"),
+        since: query(req, "since"),
+        until: query(req, "until"),
+        limit: query(req, "limit"),
+        cursor: query(req, "cursor"),
+    };
+    let page = audit::list_events(&ctx.store, token, portal, developer, &params).await?;
+    let list: Vec<serde_json::Value> = page.items.iter().map(event_view).collect();
+    json(200, &j!({ "list": list, "next_cursor": page.next_cursor }))
 }
 
 #[tokio::main]

@@ -69,7 +69,7 @@ impl AuditLog for Dynamo {
             fvalues.push((":a", s(a.stored())));
         }
         let expr = filters.join(" AND ");
-        let filter: Option<QueryFilter<'_>> = (!filters.is_empty()).then(|| (expr.as_str(), fvalues, names));
+        let filter: Option<QueryFilter<'_>> = (!filters.is_empty()).then_some((expr.as_str(), fvalues, names));
         let query = Query::new(Some(index), &condition, values).filter(filter).newest_first();
         let types = q.types.as_ref().map(|t| format!("{t:?}")).unwrap_or_default();
         let actor = q.actor.as_ref().map(ActorFilter::stored).unwrap_or_default();

@@ -60,7 +60,7 @@ impl AuditLog for MemStore {
             })
             .cloned()
             .collect();
-        found.sort_by(|a, b| b.id.cmp(&a.id));
+        found.sort_by_key(|e| std::cmp::Reverse(e.id));
         let more = found.len() > q.limit;
         found.truncate(q.limit);
         let next_cursor = more.then(|| found.last().map(|e| e.id.to_string())).flatten();

@@ -1,6 +1,7 @@
 //! Unit tests of the use cases over the in-memory ports ([`crate::fakes`]): no emulator, in
 //! seconds.
 
+mod audit;
 mod consumer;
 mod lifecycle;
 mod onboarding;
