@@ -52,7 +52,11 @@ pub async fn create_app<S: AppStore>(
     let mut after = dev.clone();
     after.application_count += 1;
     after.bump(now);
-    store.create_app(&dev, &after, &app).await.on_conflict(|| AppError::Conflict("your account changed meanwhile; retry".into()))?;
+    let event = app_event(EventType::ApplicationCreated, &after, &app, None, now);
+    store
+        .create_app(&dev, &after, &app, &event)
+        .await
+        .on_conflict(|| AppError::Conflict("your account changed meanwhile; retry".into()))?;
     Ok(app)
 }
 
@@ -79,7 +83,8 @@ pub async fn delete_app<S: AppStore>(store: &S, auth: Authenticated, app_id: Uui
     let mut after = dev.clone();
     after.application_count = after.application_count.saturating_sub(1);
     after.bump(now);
-    store.delete_app(&dev, &after, &app).await.on_conflict(|| AppError::Conflict("your account changed meanwhile; retry".into()))
+    let event = app_event(EventType::ApplicationDeleted, &after, &app, None, now);
+    store.delete_app(&dev, &after, &app, &event).await.on_conflict(|| AppError::Conflict("your account changed meanwhile; retry".into()))
 }
 
 /// A new API key: shown once, stored only as its hash.
@@ -104,7 +109,8 @@ pub async fn create_credential<S: AppStore>(
         key_prefix: minted.token.chars().take(12).collect(),
         created_at: now,
     };
-    store.put_credential(&credential).await.on_conflict(|| AppError::not_found("application"))?;
+    let event = app_event(EventType::CredentialCreated, &auth.developer, &app, Some(credential.id), now);
+    store.put_credential(&credential, &event).await.on_conflict(|| AppError::not_found("application"))?;
     Ok((credential, minted.token))
 }
 
@@ -115,7 +121,13 @@ pub async fn list_credentials<S: AppStore>(store: &S, auth: &Authenticated, app_
 }
 
 #[tracing::instrument(skip_all, fields(portal_id = %auth.developer.portal_id, developer_id = %auth.developer.id, app_id = %app_id, credential_id = %credential_id))]
-pub async fn delete_credential<S: AppStore>(store: &S, auth: &Authenticated, app_id: Uuid, credential_id: Uuid) -> Result<(), AppError> {
+pub async fn delete_credential<S: AppStore>(
+    store: &S,
+    auth: &Authenticated,
+    app_id: Uuid,
+    credential_id: Uuid,
+    now: Timestamp,
+) -> Result<(), AppError> {
     let app = own_app(store, auth, app_id).await?;
     let c = store
         .list_credentials(app.developer_id, app.id)
@@ -123,7 +135,18 @@ pub async fn delete_credential<S: AppStore>(store: &S, auth: &Authenticated, app
         .into_iter()
         .find(|c| c.id == credential_id)
         .ok_or(AppError::not_found("credential"))?;
-    Ok(store.delete_credential(&c).await?)
+    let event = app_event(EventType::CredentialDeleted, &auth.developer, &app, Some(c.id), now);
+    store.delete_credential(&c, &event).await.on_conflict(|| AppError::not_found("credential"))
+}
+
+/// The event of an application or credential change by its developer (the key itself, its
+/// hash and prefix never go into it).
+fn app_event(event_type: EventType, dev: &Developer, app: &Application, credential: Option<Uuid>, now: Timestamp) -> LifecycleEvent {
+    let subject = EventSubject { application_id: Some(app.id), credential_id: credential, name: Some(app.name.clone()), team_id: None };
+    let mut e = LifecycleEvent::about(event_type, dev, Actor::developer(dev.id), subject, now);
+    e.from_state = Some(dev.state);
+    e.to_state = Some(dev.state);
+    e
 }
 
 /// An API product name: 1 to 64 of `a-z 0-9 - _ .`, case-insensitive.

@@ -82,6 +82,7 @@ fn invite_event(invite: &Invite, event_type: EventType, actor: Actor, now: Times
         token_nonce: (event_type == EventType::InviteSent).then(|| invite.nonce.clone()),
         expires_at: Some(invite.expires_at),
         retention_days: None,
+        subject: None,
     }
 }
 

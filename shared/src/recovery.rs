@@ -50,6 +50,7 @@ pub fn reset_request_event(portal_id: Uuid, email: &Email, now: Timestamp) -> Li
         token_nonce: None,
         expires_at: None,
         retention_days: None,
+        subject: None,
     }
 }
 

@@ -54,7 +54,7 @@ pub async fn login<S>(
     now: Timestamp,
 ) -> Result<LoggedIn, AppError>
 where
-    S: DeveloperStore + SessionStore + ThrottleStore + PortalStore,
+    S: DeveloperStore + SessionStore + ThrottleStore + PortalStore + EventLog,
 {
     let mut f = Fields::default();
     let login = body.login.trim().to_lowercase();
@@ -93,9 +93,13 @@ where
     let ok = verify_password(body.password, dev.as_ref().and_then(|d| d.password_hash.clone())).await?;
     let dev = match (ok, dev) {
         (true, Some(d)) if !(portal.settings.require_verified_email && d.must_confirm_email()) => d,
-        // Wrong password, unknown login, or an address nobody confirmed yet: one answer, and
-        // the reserved attempt stays counted.
-        _ => return Err(AppError::Unauthenticated(BAD_LOGIN.into())),
+        // Wrong password, unknown login, or an address nobody confirmed yet: one answer, the
+        // reserved attempt stays counted, and one event (the same write whether the account
+        // exists or not).
+        (_, dev) => {
+            store.record_event(&login_failed(portal_id, dev.as_ref(), now).kept_for(&portal.settings), false).await?;
+            return Err(AppError::Unauthenticated(BAD_LOGIN.into()));
+        }
     };
     // The right password from here on: the attempt is not a failure.
     if dev.must_change_password && dev.temporary_password_expires_at.is_some_and(|t| t <= now) {
@@ -115,7 +119,9 @@ where
         Session { developer_id: dev.id, portal_id, token_hash: minted.hash, epoch: dev.session_epoch, created_at: now, expires_at };
     let mut dev = dev;
     let touch = dev.last_active_at.is_none_or(|t| (now - t).num_seconds() >= ACTIVITY_RESOLUTION_SECONDS);
-    let (stored, released, touched) = tokio::join!(store.put_session(&session), store.release(&attempt, true), async {
+    let mut signed_in = LifecycleEvent::new(EventType::LoggedIn, &dev, Actor::developer(dev.id), now).kept_for(&portal.settings);
+    signed_in.approval_id = None;
+    let (stored, released, touched) = tokio::join!(store.put_session(&session, &signed_in), store.release(&attempt, true), async {
         if touch {
             store.touch_developer(dev.id, now).await
         } else {
@@ -129,6 +135,36 @@ where
         dev.last_active_at = Some(now);
     }
     Ok(LoggedIn { token: minted.token, expires_at, developer: dev })
+}
+
+/// The `developer.login_failed` event: of the developer, or of no developer for a login that
+/// names none (nothing of what was typed is kept).
+fn login_failed(portal_id: Uuid, dev: Option<&Developer>, now: Timestamp) -> LifecycleEvent {
+    match dev {
+        Some(d) => {
+            let mut e = LifecycleEvent::new(EventType::LoginFailed, d, Actor::anonymous(), now);
+            e.approval_id = None;
+            e
+        }
+        None => LifecycleEvent {
+            id: Uuid::now_v7(),
+            event_type: EventType::LoginFailed,
+            portal_id,
+            developer_id: None,
+            actor: Actor::anonymous(),
+            from_state: None,
+            to_state: None,
+            at: now,
+            approval_id: None,
+            developer: DeveloperSnapshot { email: None, name: String::new(), username: None },
+            reason: Some("unknown login".into()),
+            invite_id: None,
+            token_nonce: None,
+            expires_at: None,
+            retention_days: None,
+            subject: None,
+        },
+    }
 }
 
 /// An authenticated developer session.
@@ -263,6 +299,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_sign_in_and_a_refused_one_are_events_of_the_developer_and_an_unknown_login_names_nobody() {
+        let (store, portal, jane) = with_jane(PortalSettings::default());
+        try_login(&store, &portal, "jane@example.com", PASSWORD, "10.0.0.1").await.unwrap();
+        try_login(&store, &portal, "jane", "not the password", "10.0.0.1").await.err().unwrap();
+        try_login(&store, &portal, "nobody@example.com", "not the password", "10.0.0.1").await.err().unwrap();
+        let events: Vec<(EventType, Option<Uuid>, String)> =
+            store.events().into_iter().map(|e| (e.event_type, e.developer_id, e.actor.0)).collect();
+        assert_eq!(
+            events,
+            [
+                (EventType::LoggedIn, Some(jane.id), format!("developer:{}", jane.id)),
+                (EventType::LoginFailed, Some(jane.id), "anonymous".to_string()),
+                (EventType::LoginFailed, None, "anonymous".to_string()),
+            ]
+        );
+        assert!(store.events().iter().all(|e| e.developer.email.as_deref() != Some("nobody@example.com")), "nothing typed is kept");
+    }
+
+    #[tokio::test]
     async fn parallel_wrong_passwords_cannot_pass_the_failed_sign_in_limit() {
         let (store, portal, _) = with_jane(PortalSettings::default());
         let guesses: Vec<String> = (0..12).map(|i| format!("wrong password {i}")).collect();
@@ -301,7 +356,12 @@ mod tests {
         let known = store.take_calls();
         assert_eq!(status(&try_login(&store, &portal, "nobody@example.com", "not the password", "10.0.0.1").await), 401);
         let unknown = store.take_calls();
-        assert_eq!(known, unknown);
+        // The failure's event names the developer it knows (the same one PutItem either way).
+        let same = |calls: Vec<String>| -> Vec<String> {
+            calls.into_iter().map(|c| c.replace("LoginFailed developer true", "LoginFailed developer false")).collect()
+        };
+        assert!(known.contains(&"put event LoginFailed developer true".to_string()), "{known:?}");
+        assert_eq!(same(known.clone()), same(unknown));
         assert!(known.contains(&"get developer".to_string()), "the unknown path reads a (missing) developer too: {known:?}");
     }
 

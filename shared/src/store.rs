@@ -321,7 +321,7 @@ pub trait InviteStore: Send + Sync {
 }
 
 pub trait SessionStore: Send + Sync {
-    fn put_session(&self, session: &Session) -> impl Future<Output = StoreResult<()>> + Send;
+    fn put_session(&self, session: &Session, event: &LifecycleEvent) -> impl Future<Output = StoreResult<()>> + Send;
     /// The session and its developer, in one round trip.
     fn session_and_developer(
         &self,
@@ -382,8 +382,15 @@ pub trait TeamStore: Send + Sync {
     fn list_teams(&self, portal_id: Uuid, limit: usize, cursor: Option<String>) -> impl Future<Output = StoreResult<Page<Team>>> + Send;
     /// Adds or removes a membership with the developer's `teams` list (version checked).
     /// Conflict when the membership already exists (add) or is missing (remove).
-    fn set_membership(&self, before: &Developer, after: &Developer, team: &Team, add: bool)
-        -> impl Future<Output = StoreResult<()>> + Send;
+    /// With its `team.member_added`/`.member_removed` event in the same transaction.
+    fn set_membership(
+        &self,
+        before: &Developer,
+        after: &Developer,
+        team: &Team,
+        add: bool,
+        event: &LifecycleEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// A page of a team's members (by developer id), with the exact member count.
     fn team_members(
         &self,
@@ -395,15 +402,27 @@ pub trait TeamStore: Send + Sync {
 
 pub trait AppStore: Send + Sync {
     /// Creates an application with the developer's new `application_count` (version checked).
-    fn create_app(&self, before: &Developer, after: &Developer, app: &Application) -> impl Future<Output = StoreResult<()>> + Send;
+    fn create_app(
+        &self,
+        before: &Developer,
+        after: &Developer,
+        app: &Application,
+        event: &LifecycleEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_app(&self, developer_id: Uuid, app_id: Uuid) -> impl Future<Output = StoreResult<Option<Application>>> + Send;
     fn list_apps(&self, developer_id: Uuid) -> impl Future<Output = StoreResult<Vec<Application>>> + Send;
     fn update_app(&self, app: &Application) -> impl Future<Output = StoreResult<()>> + Send;
     /// Deletes an application with its credentials, and the developer's new count.
-    fn delete_app(&self, before: &Developer, after: &Developer, app: &Application) -> impl Future<Output = StoreResult<()>> + Send;
-    fn put_credential(&self, credential: &Credential) -> impl Future<Output = StoreResult<()>> + Send;
+    fn delete_app(
+        &self,
+        before: &Developer,
+        after: &Developer,
+        app: &Application,
+        event: &LifecycleEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    fn put_credential(&self, credential: &Credential, event: &LifecycleEvent) -> impl Future<Output = StoreResult<()>> + Send;
     fn list_credentials(&self, developer_id: Uuid, app_id: Uuid) -> impl Future<Output = StoreResult<Vec<Credential>>> + Send;
-    fn delete_credential(&self, credential: &Credential) -> impl Future<Output = StoreResult<()>> + Send;
+    fn delete_credential(&self, credential: &Credential, event: &LifecycleEvent) -> impl Future<Output = StoreResult<()>> + Send;
     /// For the authorizer: the credential, its developer and its application, in one round trip.
     fn key_lookup(
         &self,

@@ -75,7 +75,7 @@ pub async fn add_member<S: TeamStore + DeveloperStore>(
     after.teams.push(team.id.to_string());
     after.bump(now);
     store
-        .set_membership(&dev, &after, &team, true)
+        .set_membership(&dev, &after, &team, true, &member_event(EventType::TeamMemberAdded, &after, &team, token, now))
         .await
         .on_conflict(|| AppError::Conflict("the developer or team changed meanwhile; retry".into()))?;
     Ok(after)
@@ -99,7 +99,7 @@ pub async fn remove_member<S: TeamStore + DeveloperStore>(
     after.teams.retain(|t| *t != team.id.to_string());
     after.bump(now);
     store
-        .set_membership(&dev, &after, &team, false)
+        .set_membership(&dev, &after, &team, false, &member_event(EventType::TeamMemberRemoved, &after, &team, token, now))
         .await
         .on_conflict(|| AppError::Conflict("the developer or team changed meanwhile; retry".into()))
 }
@@ -119,4 +119,10 @@ pub async fn members<S: TeamStore>(
     f.finish()?;
     let team = team_for(store, token, portal_id, team_id).await?;
     Ok(store.team_members(team.id, limit, cursor.filter(|c| !c.is_empty())).await?)
+}
+
+/// The event of a membership change, in the change's transaction.
+fn member_event(event_type: EventType, dev: &Developer, team: &Team, token: &AdminToken, now: Timestamp) -> LifecycleEvent {
+    let subject = EventSubject { team_id: Some(team.id), name: Some(team.name.clone()), ..EventSubject::default() };
+    LifecycleEvent::about(event_type, dev, Actor::admin(&token.id), subject, now)
 }

@@ -52,7 +52,7 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
             json(200, &j!({ "list": list }))
         }
         (Method::DELETE, ["applications", app, "credentials", id]) => {
-            applications::delete_credential(store, &auth, parse_uuid(app, "application")?, parse_uuid(id, "credential")?).await?;
+            applications::delete_credential(store, &auth, parse_uuid(app, "application")?, parse_uuid(id, "credential")?, now).await?;
             no_content()
         }
         (Method::POST, ["applications", app, "subscriptions"]) => {

@@ -165,6 +165,11 @@ pub fn event_view(e: &LifecycleEvent) -> Value {
             data.insert(k.into(), json!(v));
         }
     }
+    if let Some(sub) = &e.subject {
+        if let Value::Object(m) = json!(sub) {
+            data.extend(m);
+        }
+    }
     if let Some(x) = e.expires_at {
         data.insert("expires_at".into(), json!(x));
     }
@@ -254,6 +259,7 @@ mod tests {
             token_nonce: Some("SECRET-NONCE".into()),
             expires_at: None,
             retention_days: None,
+            subject: None,
         };
         let v = event_view(&e);
         assert_eq!(v["actor"], json!({"kind": "developer", "id": dev.to_string(), "name": "Ann"}));

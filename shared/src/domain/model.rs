@@ -369,6 +369,23 @@ pub enum EventType {
     PasswordReset,
     #[serde(rename = "developer.email_verified")]
     EmailVerified,
+    #[serde(rename = "developer.logged_in")]
+    LoggedIn,
+    /// A sign-in refused for a wrong password (or an unknown login: no developer then).
+    #[serde(rename = "developer.login_failed")]
+    LoginFailed,
+    #[serde(rename = "team.member_added")]
+    TeamMemberAdded,
+    #[serde(rename = "team.member_removed")]
+    TeamMemberRemoved,
+    #[serde(rename = "application.created")]
+    ApplicationCreated,
+    #[serde(rename = "application.deleted")]
+    ApplicationDeleted,
+    #[serde(rename = "credential.created")]
+    CredentialCreated,
+    #[serde(rename = "credential.deleted")]
+    CredentialDeleted,
 }
 
 impl EventType {
@@ -434,6 +451,23 @@ pub struct LifecycleEvent {
     /// Only the item's `ttl` holds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u16>,
+    /// What a team, application or credential event is about (never a key or its hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<EventSubject>,
+}
+
+/// The record a team, application or credential event refers to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventSubject {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<Uuid>,
+    /// The team's or application's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl LifecycleEvent {
@@ -454,7 +488,16 @@ impl LifecycleEvent {
             token_nonce: None,
             expires_at: None,
             retention_days: None,
+            subject: None,
         }
+    }
+
+    /// An event about a record of the developer (team, application, credential).
+    pub fn about(event_type: EventType, developer: &Developer, actor: Actor, subject: EventSubject, at: Timestamp) -> Self {
+        let mut e = Self::new(event_type, developer, actor, at);
+        e.approval_id = None;
+        e.subject = Some(subject);
+        e
     }
 
     /// Kept as long as this portal's settings say.

@@ -5,17 +5,20 @@ use uuid::Uuid;
 
 use super::attr::{classify, conflict_is, from_item, key, n, s, Expr};
 use super::keys::{self, kind};
-use super::models::{encode, LinkItem, LoginMarker, SessionItem};
+use super::models::{encode, EventItem, LinkItem, LoginMarker, SessionItem};
 use super::tx::{Label, Tx};
 use super::Dynamo;
-use crate::domain::{Developer, DeveloperState, LinkPurpose, LinkToken, Session, Timestamp};
+use crate::domain::{Developer, DeveloperState, LifecycleEvent, LinkPurpose, LinkToken, Session, Timestamp};
 use crate::store::{LinkStore, SessionStore, StoreResult, ThrottleStore};
 use crate::throttle::Counter;
 
 impl SessionStore for Dynamo {
-    async fn put_session(&self, session: &Session) -> StoreResult<()> {
-        self.client.put_item().table_name(&self.table).set_item(Some(encode::<SessionItem>(session)?)).send().await.map_err(classify)?;
-        Ok(())
+    /// The session and its `developer.logged_in` event, in one transaction.
+    async fn put_session(&self, session: &Session, event: &LifecycleEvent) -> StoreResult<()> {
+        let mut tx = Tx::new(self);
+        tx.put(Label::Session, encode::<SessionItem>(session)?, None)?;
+        tx.put(Label::Event, encode::<EventItem>(event)?, None)?;
+        tx.commit(self).await
     }
 
     async fn session_and_developer(&self, developer_id: Uuid, token_hash: &str) -> StoreResult<(Option<Session>, Option<Developer>)> {

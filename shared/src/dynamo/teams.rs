@@ -2,13 +2,13 @@
 
 use uuid::Uuid;
 
-use super::attr::{classify, item_str, key, s, to_item, Expr, Item};
+use super::attr::{item_str, key, s, to_item, Expr, Item};
 use super::cursor::{fingerprint, page_items, page_of, start_key, KeyShape};
-use super::models::{decode, encode, AppItem, CredentialItem, DeveloperItem, MembershipItem, TeamItem, TeamNameMarker};
+use super::models::{decode, encode, AppItem, CredentialItem, DeveloperItem, EventItem, MembershipItem, TeamItem, TeamNameMarker};
 use super::ops::Query;
 use super::tx::{Label, Tx};
 use super::{keys, read_version, version_is, Dynamo};
-use crate::domain::{Application, Credential, Developer, Team};
+use crate::domain::{Application, Credential, Developer, LifecycleEvent, Team};
 use crate::store::{AppStore, Page, StoreResult, TeamStore};
 
 /// At most this many credentials are deleted with their application in its transaction.
@@ -41,8 +41,16 @@ impl TeamStore for Dynamo {
         page_of::<TeamItem>(items, limit, f, &shape.attrs, None)
     }
 
-    async fn set_membership(&self, before: &Developer, after: &Developer, team: &Team, add: bool) -> StoreResult<()> {
+    async fn set_membership(
+        &self,
+        before: &Developer,
+        after: &Developer,
+        team: &Team,
+        add: bool,
+        event: &LifecycleEvent,
+    ) -> StoreResult<()> {
         let mut tx = Tx::new(self);
+        tx.put(Label::Event, encode::<EventItem>(event)?, None)?;
         self.put_developer(&mut tx, before, after)?;
         if add {
             tx.create(Label::Membership, to_item(&MembershipItem::new(team, before.id))?)?;
@@ -73,8 +81,9 @@ impl TeamStore for Dynamo {
 }
 
 impl AppStore for Dynamo {
-    async fn create_app(&self, before: &Developer, after: &Developer, app: &Application) -> StoreResult<()> {
+    async fn create_app(&self, before: &Developer, after: &Developer, app: &Application, event: &LifecycleEvent) -> StoreResult<()> {
         let mut tx = Tx::new(self);
+        tx.put(Label::Event, encode::<EventItem>(event)?, None)?;
         self.put_developer(&mut tx, before, after)?;
         tx.create(Label::App, encode::<AppItem>(app)?)?;
         tx.commit(self).await
@@ -96,9 +105,10 @@ impl AppStore for Dynamo {
         tx.commit(self).await
     }
 
-    async fn delete_app(&self, before: &Developer, after: &Developer, app: &Application) -> StoreResult<()> {
+    async fn delete_app(&self, before: &Developer, after: &Developer, app: &Application, event: &LifecycleEvent) -> StoreResult<()> {
         let creds = self.list_credentials(app.developer_id, app.id).await?;
         let mut tx = Tx::new(self);
+        tx.put(Label::Event, encode::<EventItem>(event)?, None)?;
         self.put_developer(&mut tx, before, after)?;
         tx.delete_if(Label::App, key(keys::developer(app.developer_id), &keys::app(app.id)), exists())?;
         for c in creds.iter().take(MAX_CREDENTIALS) {
@@ -107,8 +117,9 @@ impl AppStore for Dynamo {
         tx.commit(self).await
     }
 
-    async fn put_credential(&self, c: &Credential) -> StoreResult<()> {
+    async fn put_credential(&self, c: &Credential, event: &LifecycleEvent) -> StoreResult<()> {
         let mut tx = Tx::new(self);
+        tx.put(Label::Event, encode::<EventItem>(event)?, None)?;
         tx.check(Label::App, key(keys::developer(c.developer_id), &keys::app(c.application_id)), exists())?;
         tx.create(Label::Credential, encode::<CredentialItem>(c)?)?;
         tx.commit(self).await
@@ -121,15 +132,11 @@ impl AppStore for Dynamo {
         self.query(&query, None, None).await?.into_iter().map(decode::<CredentialItem>).collect()
     }
 
-    async fn delete_credential(&self, c: &Credential) -> StoreResult<()> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::developer(c.developer_id), &keys::api_key(&c.key_hash))))
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(())
+    async fn delete_credential(&self, c: &Credential, event: &LifecycleEvent) -> StoreResult<()> {
+        let mut tx = Tx::new(self);
+        tx.delete_if(Label::Credential, key(keys::developer(c.developer_id), &keys::api_key(&c.key_hash)), exists())?;
+        tx.put(Label::Event, encode::<EventItem>(event)?, None)?;
+        tx.commit(self).await
     }
 
     async fn key_lookup(

@@ -55,9 +55,11 @@ impl InviteStore for MemStore {
 }
 
 impl SessionStore for MemStore {
-    async fn put_session(&self, session: &Session) -> StoreResult<()> {
+    async fn put_session(&self, session: &Session, event: &LifecycleEvent) -> StoreResult<()> {
         self.record("put session");
+        let _tx = self.tx();
         lock(&self.sessions).push(session.clone());
+        lock(&self.events).push(event.clone());
         Ok(())
     }
     async fn session_and_developer(&self, developer_id: Uuid, token_hash: &str) -> StoreResult<(Option<Session>, Option<Developer>)> {

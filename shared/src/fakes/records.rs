@@ -129,7 +129,14 @@ impl TeamStore for MemStore {
         items.truncate(limit);
         Ok(Page { items, total: None, next_cursor: None })
     }
-    async fn set_membership(&self, before: &Developer, after: &Developer, team: &Team, add: bool) -> StoreResult<()> {
+    async fn set_membership(
+        &self,
+        before: &Developer,
+        after: &Developer,
+        team: &Team,
+        add: bool,
+        event: &LifecycleEvent,
+    ) -> StoreResult<()> {
         let _tx = self.tx();
         let mut devs = lock(&self.developers);
         let mut members = lock(&self.memberships);
@@ -143,6 +150,7 @@ impl TeamStore for MemStore {
             members.retain(|m| *m != (team.id, before.id));
         }
         devs.insert(after.id, after.clone());
+        lock(&self.events).push(event.clone());
         Ok(())
     }
     async fn team_members(&self, team_id: Uuid, limit: usize, _cursor: Option<String>) -> StoreResult<Page<Developer>> {
@@ -167,10 +175,11 @@ impl MemStore {
 }
 
 impl AppStore for MemStore {
-    async fn create_app(&self, before: &Developer, after: &Developer, app: &Application) -> StoreResult<()> {
+    async fn create_app(&self, before: &Developer, after: &Developer, app: &Application, event: &LifecycleEvent) -> StoreResult<()> {
         let _tx = self.tx();
         self.set_developer_checked(before, after)?;
         lock(&self.apps).insert(app.id, app.clone());
+        lock(&self.events).push(event.clone());
         Ok(())
     }
     async fn get_app(&self, developer_id: Uuid, app_id: Uuid) -> StoreResult<Option<Application>> {
@@ -192,26 +201,34 @@ impl AppStore for MemStore {
             _ => Err(StoreError::Conflict),
         }
     }
-    async fn delete_app(&self, before: &Developer, after: &Developer, app: &Application) -> StoreResult<()> {
+    async fn delete_app(&self, before: &Developer, after: &Developer, app: &Application, event: &LifecycleEvent) -> StoreResult<()> {
         let _tx = self.tx();
         self.set_developer_checked(before, after)?;
+        lock(&self.events).push(event.clone());
         lock(&self.apps).remove(&app.id);
         lock(&self.credentials).retain(|c| c.application_id != app.id);
         Ok(())
     }
-    async fn put_credential(&self, credential: &Credential) -> StoreResult<()> {
+    async fn put_credential(&self, credential: &Credential, event: &LifecycleEvent) -> StoreResult<()> {
         let _tx = self.tx();
         if !lock(&self.apps).contains_key(&credential.application_id) {
             return Err(StoreError::Conflict);
         }
         lock(&self.credentials).push(credential.clone());
+        lock(&self.events).push(event.clone());
         Ok(())
     }
     async fn list_credentials(&self, developer_id: Uuid, app_id: Uuid) -> StoreResult<Vec<Credential>> {
         Ok(lock(&self.credentials).iter().filter(|c| c.developer_id == developer_id && c.application_id == app_id).cloned().collect())
     }
-    async fn delete_credential(&self, credential: &Credential) -> StoreResult<()> {
-        lock(&self.credentials).retain(|c| c.id != credential.id);
+    async fn delete_credential(&self, credential: &Credential, event: &LifecycleEvent) -> StoreResult<()> {
+        let _tx = self.tx();
+        let mut creds = lock(&self.credentials);
+        if !creds.iter().any(|c| c.id == credential.id) {
+            return Err(StoreError::Conflict);
+        }
+        creds.retain(|c| c.id != credential.id);
+        lock(&self.events).push(event.clone());
         Ok(())
     }
     async fn key_lookup(

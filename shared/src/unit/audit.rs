@@ -119,3 +119,57 @@ async fn another_portals_token_gets_404_and_bad_parameters_are_named() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn team_application_and_credential_changes_are_events_without_the_key() {
+    use crate::applications::{create_app, create_credential, delete_app, delete_credential, NewApplication};
+    use crate::sessions::Authenticated;
+    use crate::teams::{add_member, create_team, remove_member, MemberRef, NewTeam};
+    let (store, portal, ann, _) = history().await;
+    let now = chrono::Utc::now();
+    let admin = token("*");
+    let team = create_team(&store, &admin, portal.id, NewTeam { name: "Billing".into(), description: None }, now).await.unwrap();
+    add_member(&store, &admin, portal.id, team.id, MemberRef { id: ann.id.to_string() }, now).await.unwrap();
+    remove_member(&store, &admin, portal.id, team.id, ann.id, now).await.unwrap();
+    // Ann is revoked; the store does not care: sign her in as an approved developer.
+    let mut dev = store.developer(ann.id).unwrap();
+    dev.state = DeveloperState::Approved;
+    store.add_developer(dev);
+    let auth = || {
+        let developer = store.developer(ann.id).unwrap();
+        let session = Session {
+            developer_id: ann.id,
+            portal_id: portal.id,
+            token_hash: "h".into(),
+            epoch: developer.session_epoch,
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+        };
+        Authenticated { developer, session }
+    };
+    let app = create_app(&store, auth(), NewApplication { name: "Sync".into(), description: None }, now).await.unwrap();
+    let (cred, key) = create_credential(&store, &auth(), app.id, now).await.unwrap();
+    delete_credential(&store, &auth(), app.id, cred.id, now).await.unwrap();
+    delete_app(&store, auth(), app.id, now).await.unwrap();
+    let history = list_events(&store, &admin, portal.id, Some(ann.id), &params(&[])).await.unwrap();
+    assert_eq!(
+        types(&history.items)[..6],
+        [
+            EventType::ApplicationDeleted,
+            EventType::CredentialDeleted,
+            EventType::CredentialCreated,
+            EventType::ApplicationCreated,
+            EventType::TeamMemberRemoved,
+            EventType::TeamMemberAdded,
+        ]
+    );
+    let views: Vec<String> = history.items.iter().map(|e| audit::event_view(e).to_string()).collect();
+    assert!(views[2].contains(&cred.id.to_string()) && views[2].contains(&app.id.to_string()), "{}", views[2]);
+    assert!(views[5].contains(&team.id.to_string()) && views[5].contains("Billing"), "{}", views[5]);
+    assert!(
+        views.iter().all(|v| !v.contains(&key) && !v.contains(&cred.key_hash) && !v.contains(&cred.key_prefix)),
+        "no key, hash or prefix"
+    );
+    let teams = list_events(&store, &admin, portal.id, None, &params(&[("type", "team.*")])).await.unwrap();
+    assert_eq!(types(&teams.items), [EventType::TeamMemberRemoved, EventType::TeamMemberAdded]);
+}

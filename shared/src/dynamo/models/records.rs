@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use super::{epoch, is_zero, Model, SnapshotItem};
 use crate::domain::{
-    Actor, Approval, ApprovalStatus, DeveloperState, EventType, Invite, InviteStatus, LifecycleEvent, Portal, PortalSettings, Timestamp,
-    EVENT_RETENTION_DAYS,
+    Actor, Approval, ApprovalStatus, DeveloperState, EventSubject, EventType, Invite, InviteStatus, LifecycleEvent, Portal, PortalSettings,
+    Timestamp, EVENT_RETENTION_DAYS,
 };
 use crate::dynamo::keys::{self, kind};
 use crate::store::{AdminToken, StateCounts};
@@ -191,6 +191,8 @@ pub(crate) struct EventItem {
     /// Appended by `fail_mail`; never written with the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail_failures: Option<Vec<MailFailureItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<EventSubject>,
     /// The audit trail's index keys (sparse; events written before them have none):
     /// gsi1 the developer's history, gsi2 the portal's feed, gsi3 the feed of a type family.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -240,6 +242,7 @@ impl Model for EventItem {
             token_nonce: e.token_nonce.clone(),
             expires_at: e.expires_at,
             mail_failures: None,
+            subject: e.subject.clone(),
             gsi1pk: e.developer_id.map(|d| keys::developer_events(e.portal_id, d)),
             gsi1sk: e.developer_id.map(|_| e.id.to_string()),
             gsi2pk: Some(keys::portal_events(e.portal_id)),
@@ -266,6 +269,7 @@ impl Model for EventItem {
             token_nonce: self.token_nonce,
             expires_at: self.expires_at,
             retention_days: None,
+            subject: self.subject,
         }
     }
 }
