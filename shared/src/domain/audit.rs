@@ -78,6 +78,9 @@ fn families_pattern() -> String {
     EVENT_FAMILIES.iter().map(|f| format!("{f}.*")).collect::<Vec<_>>().join(", ")
 }
 
+/// The stored actor of a self-service action without a session.
+pub const ANONYMOUS: &str = "anonymous";
+
 /// The kinds of actor the contract knows.
 pub const ACTOR_KINDS: &[&str] = &["admin", "developer", "system"];
 
@@ -111,9 +114,15 @@ impl ActorFilter {
         }
     }
 
+    /// Whether the kind also takes the self-service actions stored without a session
+    /// (`anonymous`: registration, sign-in, reset), which the Event shows as the developer's.
+    pub fn takes_anonymous(&self) -> bool {
+        *self == Self::Kind("developer")
+    }
+
     pub fn matches(&self, stored: &str) -> bool {
         match self {
-            Self::Kind(k) => stored.strip_prefix(k).is_some_and(|r| r.starts_with(':')),
+            Self::Kind(k) => stored.strip_prefix(k).is_some_and(|r| r.starts_with(':')) || (self.takes_anonymous() && stored == ANONYMOUS),
             Self::Exact(a) => stored == a,
         }
     }
@@ -141,7 +150,7 @@ pub fn parse_time(raw: &str) -> Result<Timestamp, String> {
 /// The `actor` object of an Event: kind, id and (where the event knows it) name.
 fn actor_view(e: &LifecycleEvent) -> Value {
     let stored = e.actor.0.as_str();
-    let (kind, id) = match stored.split_once(':') {
+    let (kind, id) = match stored.split_once(':').filter(|_| stored != ANONYMOUS) {
         Some((k, id)) => (k, Some(id.to_string())),
         // A self-service action without a session (registration, reset): the developer.
         None => ("developer", e.developer_id.map(|d| d.to_string())),
@@ -219,6 +228,9 @@ mod tests {
         let k = ActorFilter::parse("admin").unwrap();
         assert!(k.matches("admin:tok1") && !k.matches("administrator:x") && !k.matches("developer:x"));
         assert_eq!(k.stored(), "admin:");
+        assert!(!k.matches("anonymous"));
+        let dev = ActorFilter::parse("developer").unwrap();
+        assert!(dev.matches("developer:x") && dev.matches("anonymous"), "self-service actions are the developer's");
         let one = ActorFilter::parse("admin:tok1").unwrap();
         assert!(one.matches("admin:tok1") && !one.matches("admin:tok2"));
         for bad in ["", "root", "root:x", "admin:", "anonymous"] {

@@ -8,7 +8,7 @@ use super::cursor::{fingerprint, page_of, start_key, KeyShape};
 use super::models::EventItem;
 use super::ops::{Query, QueryFilter};
 use super::{keys, Dynamo};
-use crate::domain::audit::{id_ceiling, id_floor, ActorFilter};
+use crate::domain::audit::{id_ceiling, id_floor, ActorFilter, ANONYMOUS};
 use crate::domain::LifecycleEvent;
 use crate::store::{AuditLog, EventQuery, Page, StoreResult};
 
@@ -63,10 +63,14 @@ impl AuditLog for Dynamo {
         }
         if let Some(a) = &q.actor {
             filters.push(match a {
+                _ if a.takes_anonymous() => "(begins_with(actor, :a) OR actor = :anon)",
                 ActorFilter::Kind(_) => "begins_with(actor, :a)",
                 ActorFilter::Exact(_) => "actor = :a",
             });
             fvalues.push((":a", s(a.stored())));
+            if a.takes_anonymous() {
+                fvalues.push((":anon", s(ANONYMOUS)));
+            }
         }
         let expr = filters.join(" AND ");
         let filter: Option<QueryFilter<'_>> = (!filters.is_empty()).then_some((expr.as_str(), fvalues, names));
