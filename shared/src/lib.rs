@@ -37,6 +37,7 @@ pub mod registration;
 pub mod routes;
 pub mod ses;
 pub mod sessions;
+pub mod signing;
 pub mod store;
 pub mod teams;
 pub mod throttle;

@@ -8,6 +8,7 @@ pub mod records;
 pub mod settings;
 pub mod templates;
 pub mod types;
+pub mod webhooks;
 
 pub use lifecycle::{auto_approval, auto_approval_now, AutoApproval, ForbiddenTransition, Transition};
 pub use model::*;

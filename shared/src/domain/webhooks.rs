@@ -1,0 +1,299 @@
+//! Webhook rules without I/O: which URLs an endpoint may have (checked at save), which
+//! resolved addresses a delivery may connect to (checked at send time, against DNS
+//! rebinding), and the retry schedule of Standard Webhooks.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// Whether plain http to a loopback address is allowed (the local stack's switch); deployed,
+/// only https to public addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UrlPolicy {
+    pub allow_loopback_http: bool,
+}
+
+/// A webhook URL that passed the save-time checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl {
+    pub url: String,
+    pub https: bool,
+    /// The host as written (brackets removed from an IPv6 literal), lower-cased.
+    pub host: String,
+    pub port: u16,
+}
+
+const MAX_URL: usize = 2048;
+
+impl WebhookUrl {
+    /// `https://host[:port][/path][?query]`; http only to a loopback host where the policy
+    /// allows it. Literal private, loopback, link-local and metadata addresses are refused
+    /// here; hostnames are checked again when resolved ([`check_resolved`]).
+    pub fn parse(raw: &str, policy: UrlPolicy) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.len() > MAX_URL || raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(format!("must be an absolute https URL of at most {MAX_URL} characters"));
+        }
+        let (https, rest) = if let Some(r) = strip_prefix_ci(raw, "https://") {
+            (true, r)
+        } else if let Some(r) = strip_prefix_ci(raw, "http://") {
+            (false, r)
+        } else {
+            return Err("must be an https URL".into());
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        if rest[end..].contains('#') {
+            return Err("must not have a fragment".into());
+        }
+        if authority.contains('@') {
+            return Err("must not carry credentials".into());
+        }
+        let (host, port) = split_host_port(authority)?;
+        let host = host.to_ascii_lowercase();
+        if host.is_empty() {
+            return Err("must name a host".into());
+        }
+        let port = port.unwrap_or(if https { 443 } else { 80 });
+        let loopback_host = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if !https && !(policy.allow_loopback_http && loopback_host) {
+            return Err("must be an https URL".into());
+        }
+        match host.parse::<IpAddr>() {
+            Ok(ip) if !address_allowed(ip, policy.allow_loopback_http) => {
+                return Err("must not point to a private, loopback, link-local or metadata address".into());
+            }
+            Ok(_) => {}
+            Err(_) if loopback_host && policy.allow_loopback_http => {}
+            Err(_) if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".internal") || !host.contains('.') => {
+                return Err("must name a public host".into());
+            }
+            Err(_) if !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') => {
+                return Err("must name a valid host".into());
+            }
+            Err(_) => {}
+        }
+        Ok(Self { url: raw.to_string(), https, host, port })
+    }
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)).then(|| &s[prefix.len()..])
+}
+
+fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
+    let bad_port = || "must have a port from 1 to 65535".to_string();
+    let parse_port = |p: &str| p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad_port);
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or("must have a valid IPv6 literal")?;
+        host.parse::<Ipv6Addr>().map_err(|_| "must have a valid IPv6 literal".to_string())?;
+        let port = match after {
+            "" => None,
+            p => Some(parse_port(p.strip_prefix(':').ok_or("must have a valid IPv6 literal")?)?),
+        };
+        return Ok((host.to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) => Ok((h.to_string(), Some(parse_port(p)?))),
+        None => Ok((authority.to_string(), None)),
+    }
+}
+
+/// Whether a delivery may connect to `ip`: never a private, shared (CGNAT), link-local (the
+/// metadata service lives there), unspecified, broadcast, multicast or documentation address;
+/// loopback only with the local switch. IPv4-mapped IPv6 addresses are judged as IPv4.
+pub fn address_allowed(ip: IpAddr, allow_loopback: bool) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4_allowed(v4, allow_loopback),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4_allowed(v4, allow_loopback),
+            None => v6_allowed(v6, allow_loopback),
+        },
+    }
+}
+
+fn v4_allowed(ip: Ipv4Addr, allow_loopback: bool) -> bool {
+    let [a, b, ..] = ip.octets();
+    if ip.is_loopback() {
+        return allow_loopback;
+    }
+    !(ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        || a >= 240)
+}
+
+fn v6_allowed(ip: Ipv6Addr, allow_loopback: bool) -> bool {
+    if ip.is_loopback() {
+        return allow_loopback;
+    }
+    let first = ip.segments()[0];
+    !(ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local, fd00:ec2::254 (the metadata service) included
+        || (first & 0xffc0) == 0xfe80 // link-local
+        || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
+        || first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64 of any IPv4
+}
+
+/// The send-time check of what the host resolved to: every address must be allowed (a
+/// mixed answer is a rebinding attempt); the delivery then connects to the first one, the
+/// address that was checked, without a second lookup.
+pub fn check_resolved(addrs: &[SocketAddr], allow_loopback: bool) -> Result<SocketAddr, String> {
+    let first = addrs.first().ok_or("the host did not resolve")?;
+    match addrs.iter().find(|a| !address_allowed(a.ip(), allow_loopback)) {
+        Some(bad) => Err(format!("the host resolved to a refused address ({})", bad.ip())),
+        None => Ok(*first),
+    }
+}
+
+/// Standard Webhooks' recommended schedule: the delay before each retry (immediately, then
+/// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about 28 hours in all).
+pub const STANDARD_SCHEDULE: [u64; 8] = [0, 5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
+
+/// SQS holds a message back at most this long; longer waits are chained.
+pub const MAX_QUEUE_DELAY: u64 = 900;
+
+/// Retry delays in seconds, one per retry after the first attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule(pub Vec<u64>);
+
+impl Default for RetrySchedule {
+    fn default() -> Self {
+        Self(STANDARD_SCHEDULE.to_vec())
+    }
+}
+
+impl RetrySchedule {
+    /// A schedule from a comma-separated list of seconds (tests use a short one); blank or
+    /// garbage falls back to the standard one.
+    pub fn parse(raw: Option<&str>) -> Self {
+        let parsed: Option<Vec<u64>> = raw.map(|r| r.split(',').map(|s| s.trim().parse::<u64>().ok()).collect::<Option<Vec<_>>>()).flatten();
+        match parsed {
+            Some(v) if !v.is_empty() => Self(v),
+            _ => Self::default(),
+        }
+    }
+
+    /// The wait before the next attempt after `attempts` failed ones; none when every retry
+    /// was spent.
+    pub fn next_delay(&self, attempts: u32) -> Option<u64> {
+        self.0.get(attempts.saturating_sub(1) as usize).copied()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+}
+
+/// The queue delay of a wait of `seconds` (chained re-enqueues for longer waits) and what is
+/// left after it.
+pub fn queue_delay(seconds: u64) -> (u64, u64) {
+    let now = seconds.min(MAX_QUEUE_DELAY);
+    (now, seconds - now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEPLOYED: UrlPolicy = UrlPolicy { allow_loopback_http: false };
+    const LOCAL: UrlPolicy = UrlPolicy { allow_loopback_http: true };
+
+    #[test]
+    fn only_https_urls_to_public_hosts_are_saved_when_deployed() {
+        let u = WebhookUrl::parse("https://hooks.example.com/in?x=1", DEPLOYED).unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.https), ("hooks.example.com", 443, true));
+        assert_eq!(WebhookUrl::parse("HTTPS://Hooks.Example.com:8443/", DEPLOYED).unwrap().port, 8443);
+        for bad in [
+            "http://hooks.example.com/",
+            "ftp://hooks.example.com/",
+            "hooks.example.com",
+            "https://user:pw@hooks.example.com/",
+            "https://hooks.example.com/#frag",
+            "https://hooks.example.com:0/",
+            "https://hooks.example.com:99999/",
+            "https:///path",
+            "https://localhost/",
+            "https://metadata.google.internal/",
+            "https://intranet/",
+            "https://exa mple.com/",
+            "",
+        ] {
+            assert!(WebhookUrl::parse(bad, DEPLOYED).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn literal_private_loopback_link_local_and_metadata_addresses_are_refused_at_save() {
+        for bad in [
+            "http://169.254.169.254/",
+            "https://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.1/",
+            "https://10.0.0.1/",
+            "https://172.16.5.4/",
+            "https://192.168.1.1/",
+            "https://127.0.0.1/",
+            "https://0.0.0.0/",
+            "https://100.64.0.1/",
+            "https://[::1]/",
+            "https://[fe80::1]/",
+            "https://[fd00:ec2::254]/",
+            "https://[::ffff:10.0.0.1]/",
+            "https://[::ffff:169.254.169.254]/",
+        ] {
+            assert!(WebhookUrl::parse(bad, DEPLOYED).is_err(), "{bad}");
+            if !bad.contains("127.0.0.1") && !bad.contains("[::1]") {
+                assert!(WebhookUrl::parse(bad, LOCAL).is_err(), "{bad} locally too");
+            }
+        }
+        assert!(WebhookUrl::parse("https://93.184.216.34/", DEPLOYED).is_ok());
+        assert!(WebhookUrl::parse("https://[2606:4700::1111]/", DEPLOYED).is_ok());
+    }
+
+    #[test]
+    fn http_to_loopback_is_allowed_only_by_the_local_switch() {
+        assert!(WebhookUrl::parse("http://127.0.0.1:8123/hook", LOCAL).is_ok());
+        assert!(WebhookUrl::parse("http://localhost:8123/hook", LOCAL).is_ok());
+        assert!(WebhookUrl::parse("http://[::1]:8123/hook", LOCAL).is_ok());
+        assert!(WebhookUrl::parse("http://127.0.0.1:8123/hook", DEPLOYED).is_err());
+        assert!(WebhookUrl::parse("http://hooks.example.com/", LOCAL).is_err(), "http elsewhere stays refused");
+    }
+
+    #[test]
+    fn a_hostname_resolving_to_a_refused_address_is_refused_at_send_time() {
+        let sa = |s: &str| s.parse::<SocketAddr>().unwrap();
+        // Deployed, a public name that resolves to loopback (or rebinds to metadata) is refused.
+        assert!(check_resolved(&[sa("127.0.0.1:443")], false).is_err());
+        assert!(check_resolved(&[sa("93.184.216.34:443"), sa("169.254.169.254:443")], false).is_err(), "a mixed answer");
+        assert!(check_resolved(&[sa("[::ffff:127.0.0.1]:443")], false).is_err());
+        assert!(check_resolved(&[], false).is_err());
+        assert_eq!(check_resolved(&[sa("93.184.216.34:443")], false).unwrap(), sa("93.184.216.34:443"));
+        // Locally loopback is allowed, private ranges still are not.
+        assert!(check_resolved(&[sa("127.0.0.1:8123")], true).is_ok());
+        assert!(check_resolved(&[sa("10.0.0.1:80")], true).is_err());
+    }
+
+    #[test]
+    fn the_retry_schedule_is_standard_webhooks_and_lasts_over_24_hours() {
+        let s = RetrySchedule::default();
+        assert!(s.total() >= 24 * 3600, "{}", s.total());
+        assert_eq!((s.next_delay(1), s.next_delay(2), s.next_delay(3)), (Some(0), Some(5), Some(300)));
+        assert_eq!(s.next_delay(8), Some(36_000));
+        assert_eq!(s.next_delay(9), None, "every retry spent");
+        assert_eq!(RetrySchedule::parse(Some("1, 2,3")), RetrySchedule(vec![1, 2, 3]));
+        assert_eq!(RetrySchedule::parse(Some("soon")), RetrySchedule::default());
+        assert_eq!(RetrySchedule::parse(None), RetrySchedule::default());
+    }
+
+    #[test]
+    fn waits_longer_than_the_queue_allows_are_chained() {
+        assert_eq!(queue_delay(5), (5, 0));
+        assert_eq!(queue_delay(900), (900, 0));
+        assert_eq!(queue_delay(7_200), (900, 6_300));
+    }
+}
