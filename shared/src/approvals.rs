@@ -5,7 +5,7 @@ use uuid::Uuid;
 use crate::domain::*;
 use crate::error::AppError;
 use crate::fields::{parse_limit, Fields};
-use crate::lifecycle::{change_developer, ChangeError};
+use crate::lifecycle::{change_developer_kept, ChangeError};
 use crate::store::*;
 
 #[tracing::instrument(skip_all, fields(event = ?event, status = ?status, portal_id = ?portal_id))]
@@ -58,18 +58,18 @@ pub async fn decide_approval<S: ApprovalStore + DeveloperStore + PortalStore>(
     if approval.status != ApprovalStatus::Pending {
         return Err(AppError::Conflict(format!("this approval request was already {}", approval.status.as_str())));
     }
-    let dev = store.get_developer(approval.developer_id).await?.ok_or(AppError::not_found("developer"))?;
+    // The portal (reject_action, audit_retention_days) beside the developer, concurrently.
+    let (dev, portal) = tokio::join!(store.get_developer(approval.developer_id), store.get_portal(approval.portal_id));
+    let dev = dev?.ok_or(AppError::not_found("developer"))?;
+    let settings = portal?.map(|p| p.settings).unwrap_or_default();
     if dev.approval_id != Some(approval.id) || dev.state != DeveloperState::Pending {
         return Err(AppError::Conflict("this approval request was already decided".into()));
     }
     let to = if accept { DeveloperState::Approved } else { DeveloperState::Rejected };
-    let reject_action = if accept {
-        RejectAction::Keep
-    } else {
-        store.get_portal(approval.portal_id).await?.map(|p| p.settings.reject_action).unwrap_or_default()
-    };
+    let reject_action = if accept { RejectAction::Keep } else { settings.reject_action };
     let actor = Actor::admin(&token.id);
-    change_developer(store, dev, Some(to), None, &actor, None, reject_action, now).await.map_err(|e| match e {
+    let retention = Some(settings.audit_retention_days());
+    change_developer_kept(store, dev, Some(to), None, &actor, None, reject_action, retention, now).await.map_err(|e| match e {
         ChangeError::Forbidden(_) | ChangeError::LostRace => AppError::Conflict("this approval request was already decided".into()),
         ChangeError::Store(e) => e.into(),
     })?;

@@ -61,7 +61,6 @@ impl From<ChangeError> for AppError {
 /// the per-state counters and the lifecycle event. Conditional on the version read, so of two
 /// racing decisions exactly one wins and the other gets [`ChangeError::LostRace`].
 #[allow(clippy::too_many_arguments)] // the one state change of every path; its callers name each argument
-#[tracing::instrument(skip_all, fields(portal_id = %dev.portal_id, developer_id = %dev.id, to = ?to))]
 pub async fn change_developer<S: DeveloperStore>(
     store: &S,
     dev: Developer,
@@ -70,6 +69,24 @@ pub async fn change_developer<S: DeveloperStore>(
     actor: &Actor,
     reason: Option<String>,
     reject_action: RejectAction,
+    now: Timestamp,
+) -> Result<Changed, ChangeError> {
+    change_developer_kept(store, dev, to, name, actor, reason, reject_action, None, now).await
+}
+
+/// [`change_developer`] whose events are kept `retention_days` (the portal's
+/// `audit_retention_days`, where the caller read the portal; none: the default).
+#[allow(clippy::too_many_arguments)] // as change_developer, and the retention
+#[tracing::instrument(skip_all, fields(portal_id = %dev.portal_id, developer_id = %dev.id, to = ?to))]
+pub async fn change_developer_kept<S: DeveloperStore>(
+    store: &S,
+    dev: Developer,
+    to: Option<DeveloperState>,
+    name: Option<PersonName>,
+    actor: &Actor,
+    reason: Option<String>,
+    reject_action: RejectAction,
+    retention_days: Option<u16>,
     now: Timestamp,
 ) -> Result<Changed, ChangeError> {
     let mut after = dev.clone().bumped(now);
@@ -108,12 +125,14 @@ pub async fn change_developer<S: DeveloperStore>(
         e.to_state = Some(t.to);
         e.approval_id = dev.approval_id.or(after.approval_id);
         e.reason = reason.clone();
+        e.retention_days = retention_days;
         event = Some(e);
 
         if t.to == DeveloperState::Rejected && reject_action == RejectAction::Delete {
             let mut e = LifecycleEvent::new(EventType::Deleted, &after, actor.clone(), now);
             e.from_state = Some(t.from);
             e.reason = Some("rejected with reject_action delete".into());
+            e.retention_days = retention_days;
             store.delete_developer(&dev, &e).await?;
             return Ok(Changed::Deleted(after));
         }
@@ -121,6 +140,7 @@ pub async fn change_developer<S: DeveloperStore>(
         let mut e = LifecycleEvent::new(EventType::Updated, &after, actor.clone(), now);
         e.from_state = Some(dev.state);
         e.to_state = Some(dev.state);
+        e.retention_days = retention_days;
         event = Some(e);
     }
     let change = DeveloperChange { keep_session: None, consume_link: None, before: dev, after, close_approval, open_approval, event };
@@ -160,27 +180,29 @@ pub async fn patch_developer<S: DeveloperStore + PortalStore>(
         f.push("status", "is required (or name)");
     }
     f.finish()?;
-    let dev = developer_for(store, token, portal_id, id).await?;
-    let reject_action = if to == Some(DeveloperState::Rejected) {
-        store.get_portal(portal_id).await?.map(|p| p.settings.reject_action).unwrap_or_default()
-    } else {
-        RejectAction::Keep
-    };
-    Ok(change_developer(store, dev, to, name, &Actor::admin(&token.id), None, reject_action, now).await?)
+    // The portal (reject_action, audit_retention_days) beside the developer, concurrently.
+    let (dev, portal) = tokio::join!(developer_for(store, token, portal_id, id), store.get_portal(portal_id));
+    let (dev, settings) = (dev?, portal?.map(|p| p.settings).unwrap_or_default());
+    let reject_action = if to == Some(DeveloperState::Rejected) { settings.reject_action } else { RejectAction::Keep };
+    let retention = Some(settings.audit_retention_days());
+    Ok(change_developer_kept(store, dev, to, name, &Actor::admin(&token.id), None, reject_action, retention, now).await?)
 }
 
 #[tracing::instrument(skip_all, fields(portal_id = %portal_id, developer_id = %id))]
-pub async fn delete_developer<S: DeveloperStore>(
+pub async fn delete_developer<S: DeveloperStore + PortalStore>(
     store: &S,
     token: &AdminToken,
     portal_id: Uuid,
     id: Uuid,
     now: Timestamp,
 ) -> Result<(), AppError> {
-    // A concurrent change bumps the version; re-read and try again a few times.
+    // A concurrent change bumps the version; re-read and try again a few times. The portal
+    // (its audit_retention_days) is read beside the developer.
     for _ in 0..3 {
-        let dev = developer_for(store, token, portal_id, id).await?;
+        let (dev, portal) = tokio::join!(developer_for(store, token, portal_id, id), store.get_portal(portal_id));
+        let dev = dev?;
         let mut e = LifecycleEvent::new(EventType::Deleted, &dev, Actor::admin(&token.id), now);
+        e.retention_days = portal?.map(|p| p.settings.audit_retention_days());
         e.from_state = Some(dev.state);
         match store.delete_developer(&dev, &e).await {
             Ok(()) => return Ok(()),

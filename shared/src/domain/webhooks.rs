@@ -54,7 +54,7 @@ impl WebhookUrl {
         }
         let port = port.unwrap_or(if https { 443 } else { 80 });
         let loopback_host = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if !https && !(policy.allow_loopback_http && loopback_host) {
+        if !(https || policy.allow_loopback_http && loopback_host) {
             return Err("must be an https URL".into());
         }
         match host.parse::<IpAddr>() {
@@ -172,7 +172,7 @@ impl RetrySchedule {
     /// A schedule from a comma-separated list of seconds (tests use a short one); blank or
     /// garbage falls back to the standard one.
     pub fn parse(raw: Option<&str>) -> Self {
-        let parsed: Option<Vec<u64>> = raw.map(|r| r.split(',').map(|s| s.trim().parse::<u64>().ok()).collect::<Option<Vec<_>>>()).flatten();
+        let parsed: Option<Vec<u64>> = raw.and_then(|r| r.split(',').map(|s| s.trim().parse::<u64>().ok()).collect::<Option<Vec<_>>>());
         match parsed {
             Some(v) if !v.is_empty() => Self(v),
             _ => Self::default(),

@@ -173,3 +173,19 @@ async fn team_application_and_credential_changes_are_events_without_the_key() {
     let teams = list_events(&store, &admin, portal.id, None, &params(&[("type", "team.*")])).await.unwrap();
     assert_eq!(types(&teams.items), [EventType::TeamMemberRemoved, EventType::TeamMemberAdded]);
 }
+
+#[tokio::test]
+async fn admin_changes_and_deletes_are_kept_as_long_as_the_portal_says() {
+    use crate::lifecycle::{patch_developer, DeveloperPatch};
+    let store = MemStore::default();
+    let portal = fakes::portal(PortalSettings { audit_retention_days: Some(7), ..Default::default() });
+    let dev = fakes::developer(&portal, Origin::Registered, Some("kim@example.com"), None, DeveloperState::Approved, "hash");
+    store.add_portal(portal.clone());
+    store.add_developer(dev.clone());
+    let now = chrono::Utc::now();
+    let patch = DeveloperPatch { status: Some("revoked".into()), state: None, name: None };
+    patch_developer(&store, &token("*"), portal.id, dev.id, patch, now).await.unwrap();
+    delete_developer(&store, &token("*"), portal.id, dev.id, now).await.unwrap();
+    let kept: Vec<(EventType, Option<u16>)> = store.events().iter().map(|e| (e.event_type, e.retention_days)).collect();
+    assert_eq!(kept, [(EventType::Revoked, Some(7)), (EventType::Deleted, Some(7))]);
+}
