@@ -103,3 +103,26 @@ async fn events_are_kept_as_long_as_the_portal_says() {
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
+
+#[tokio::test]
+async fn events_written_before_the_index_keys_are_listed_after_the_backfill() {
+    let s = stack();
+    let portal = s.portal(json!({})).await;
+    let dev = s.register_new(&portal, &unique_email("audit-old"), "Olga Old").await;
+    // An event as the code before the audit trail wrote it: no index keys.
+    let id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, 1_767_225_600, 0)).to_string();
+    let old = json!({
+        "pk": { "S": format!("EVENT#{id}") }, "sk": { "S": "EVENT" }, "kind": { "S": "event" }, "ttl": { "N": "4102444800" },
+        "id": { "S": id }, "type": { "S": "developer.updated" }, "portal_id": { "S": portal }, "developer_id": { "S": dev },
+        "actor": { "S": "admin:old" }, "from_state": { "S": "pending" }, "to_state": { "S": "pending" },
+        "at": { "S": "2026-01-01T00:00:00Z" }, "approval_id": { "NULL": true }, "reason": { "NULL": true },
+        "developer": { "M": { "email": { "NULL": true }, "name": { "S": "Olga Old" }, "username": { "NULL": true } } }
+    });
+    s.dynamodb("PutItem", json!({ "TableName": s.table(), "Item": old })).await;
+    let path = format!("/portals/{portal}/developers/{dev}/events");
+    let history = || async { types(&s.admin(Method::GET, &path, None).await) };
+    assert_eq!(history().await, ["developer.registered"], "not indexed yet");
+    let out = s.ops(&["backfill-audit-index"]);
+    assert!(out.ends_with("events given their audit trail index keys"), "{out}");
+    assert_eq!(history().await, ["developer.registered", "developer.updated"], "newest first: the planted one is older");
+}

@@ -85,3 +85,55 @@ impl AuditLog for Dynamo {
         page_of::<EventItem>(items, limit, f, &shape.attrs, None)
     }
 }
+
+impl Dynamo {
+    /// Gives events written before the audit trail's index keys those keys (an operator's
+    /// one-off, `gatehouse-ops backfill-audit-index`: a Scan, never on a request path). Each
+    /// update is conditional on the keys still missing, so a rerun or a concurrent run is
+    /// harmless; the stream sees `MODIFY` records, which the consumer's filter (`INSERT`s)
+    /// ignores, so no mail is sent again. Returns how many events it updated.
+    pub async fn backfill_event_index(&self) -> StoreResult<u64> {
+        use super::attr::{classify, conflict_is};
+        use super::models::{decode, Model};
+        let mut updated = 0u64;
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("kind = :event AND attribute_not_exists(gsi2pk)")
+                .expression_attribute_values(":event", s(keys::kind::EVENT))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in page.items.unwrap_or_default() {
+                let Some(pk) = item.get("pk").cloned() else { continue };
+                let keyed = EventItem::from_domain(&decode::<EventItem>(item)?);
+                let mut set = vec!["gsi2pk = :g2p", "gsi2sk = :g2s", "gsi3pk = :g3p", "gsi3sk = :g3s"];
+                let mut req = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", pk)
+                    .key("sk", s(keys::EVENT_SK))
+                    .condition_expression("attribute_exists(pk) AND attribute_not_exists(gsi2pk)")
+                    .expression_attribute_values(":g2p", s(keyed.gsi2pk.unwrap_or_default()))
+                    .expression_attribute_values(":g2s", s(keyed.gsi2sk.unwrap_or_default()))
+                    .expression_attribute_values(":g3p", s(keyed.gsi3pk.unwrap_or_default()))
+                    .expression_attribute_values(":g3s", s(keyed.gsi3sk.unwrap_or_default()));
+                if let (Some(p), Some(k)) = (keyed.gsi1pk, keyed.gsi1sk) {
+                    set.extend(["gsi1pk = :g1p", "gsi1sk = :g1s"]);
+                    req = req.expression_attribute_values(":g1p", s(p)).expression_attribute_values(":g1s", s(k));
+                }
+                let result = req.update_expression(format!("SET {}", set.join(", "))).send().await.map_err(classify).map(|_| 1);
+                updated += conflict_is(result, 0)?;
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(updated);
+            }
+        }
+    }
+}
