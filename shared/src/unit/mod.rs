@@ -2,5 +2,6 @@
 //! seconds.
 
 mod consumer;
+mod consumer_batches;
 mod lifecycle;
 mod onboarding;
