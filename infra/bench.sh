@@ -14,7 +14,7 @@
 # exit; a running `infra/local/up.sh` stack is neither used nor touched. Logs and state:
 # .gatehouse/bench/. Knobs (environment):
 #   GATEHOUSE_BENCH_STARTS=10          cold starts per function (at least 10)
-#   GATEHOUSE_BENCH_BATCHES=3          stream consumer batches of 100 records
+#   GATEHOUSE_BENCH_BATCHES=3          stream consumer batches of 100 records (plus one sequential)
 #   GATEHOUSE_BENCH_TIME_LIMIT=900     seconds for the measurements
 #   GATEHOUSE_BENCH_BUILD_TIMEOUT=5400 seconds for each of the two release builds
 #   GATEHOUSE_BENCH_SKIP_BUILD=1       use the binaries already in target/ and .aws-sam/build
