@@ -65,6 +65,9 @@ if [ "${GATEHOUSE_BENCH_SKIP_BUILD:-0}" != 1 ]; then
   echo "bench: sam build (arm64)" >&2
   run env SAM_CLI_TELEMETRY=0 timeout -k 10 "$limit" sam build >&2 ||
     { echo "bench: the arm64 release build (sam build) failed" >&2; exit 2; }
+  # Section 5's memory sizing measures Argon2id's CPU time with this example (debug build:
+  # argon2 and blake2 are optimised there too).
+  run cargo build --quiet -p gatehouse --example argon2_cost || { echo "bench: building the argon2_cost example failed" >&2; exit 2; }
   if [ ! -x target/debug/gatehouse-ops ] && [ ! -x target/release/gatehouse-ops ]; then
     run cargo build --quiet -p gatehouse-ops || { echo "bench: building gatehouse-ops failed" >&2; exit 2; }
   fi

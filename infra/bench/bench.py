@@ -20,6 +20,9 @@ time limit). Nothing of a running `infra/local/up.sh` stack is used or touched.
    >= 20x the sequential loop (budgets);
 5. Argon2id hash time inside the release registration function (the gap between its portal
    read and its transaction, seen at the proxy), with argon2-cffi as a reference if installed;
+   and memory sizing: Argon2id's CPU time turned into latency and cost per Lambda memory size
+   (infra/bench/memory_sizing.py), the template's MemorySize of the hashing functions checked
+   against the size derived (a budget);
 6. no-enumeration timing: password reset and failed login for known (approved) accounts vs
    unknown addresses, interleaved, medians within 10 % of each other (a budget), and the calls
    each path makes at the proxy (which must be the same).
@@ -923,6 +926,38 @@ class Bench:
             f"and counter UpdateItems and its TransactWriteItems at the proxy (hash + building the items)"
             + (f"; login's verify (same parameters): {median(verify):.1f} ms" if verify else "")
             + f"; {ref}",
+        )
+
+        self.memory_sizing()
+
+    HASHING_FUNCTIONS = ("RegistrationFunction", "InvitesFunction", "SessionsFunction", "PasswordResetFunction")
+
+    def memory_sizing(self) -> None:
+        """Argon2id's CPU time, measured on its own thread, turned into latency and cost per
+        Lambda memory size (infra/bench/memory_sizing.py); the template's MemorySize for the
+        functions that hash must be the size derived from it."""
+        import memory_sizing as ms
+
+        data = ms.measure(self.root, 15)
+        hash_ms, verify_ms = median(data["hash_cpu_ms"]), median(data["verify_cpu_ms"])
+        table = ms.rows(hash_ms, verify_ms)
+        want = ms.chosen(table, hash_ms)
+        template = (self.root / "template.yaml").read_text()
+        got = {}
+        for fn in self.HASHING_FUNCTIONS:
+            block = re.search(rf"^  {fn}:\n((?:    .*\n|\n)*)", template, re.M)
+            size = re.search(r"^      MemorySize: (\d+)", block.group(1), re.M) if block else None
+            got[fn] = int(size.group(1)) if size else None
+        ok = all(v == want for v in got.values())
+        self.results.budget_failed |= not ok
+        self.results.add(
+            "5 memory sizing (Argon2id CPU time → latency and cost per memory size, docs/memory-sizing.md)",
+            "MemorySize of the functions that hash (template.yaml)",
+            ", ".join(f"{k.removesuffix('Function')} {v} MB" for k, v in got.items()),
+            f"= {want} MB (smallest with a hash ≤ {ms.MAX_SLOWDOWN:g}x its 1-vCPU time)", "✔" if ok else "✘",
+            f"hash {hash_ms:.1f} ms, verify {verify_ms:.1f} ms of CPU (x86_64, debug build: argon2 and blake2 at opt-level 3); "
+            + "; ".join(f"{r['mb']} MB: hash {r['registration']['argon_ms']:.0f} ms, ${r['registration']['cost_per_million']:.2f} "
+                        f"per million registrations, ${r['login']['cost_per_million']:.2f} per million logins" for r in table),
         )
 
     # ---------------------------------------------------------------- 6. no-enumeration timing
