@@ -19,6 +19,7 @@
 #   GATEHOUSE_BENCH_TIME_LIMIT=900     seconds for the measurements
 #   GATEHOUSE_BENCH_BUILD_TIMEOUT=5400 seconds for each of the two release builds
 #   GATEHOUSE_BENCH_SKIP_BUILD=1       use the binaries already in target/ and .aws-sam/build
+#   GATEHOUSE_CONSUMER_CONCURRENCY=N   the concurrent consumer of section 4 (default: the code's, 32)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)

@@ -417,6 +417,8 @@ class Bench:
 
     def function_env(self, function: str, runtime: RuntimeAPI, endpoint: str) -> dict:
         env = self.base_env()
+        if "GATEHOUSE_CONSUMER_CONCURRENCY" in os.environ:  # section 4's concurrent consumer (default: the code's)
+            env["GATEHOUSE_CONSUMER_CONCURRENCY"] = os.environ["GATEHOUSE_CONSUMER_CONCURRENCY"]
         env.update({
             "AWS_LAMBDA_RUNTIME_API": runtime.address, "AWS_LAMBDA_FUNCTION_NAME": function,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
