@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Gatehouse benchmark: prints one Markdown table (stdout) with, per function, the arm64 release
 # zip size (the budget of infra/check_sam_build.py, as infra/test.sh) and the cold start of the x86_64 release binary under a local Lambda
-# Runtime API emulator (budget < 50 ms); DynamoDB round trips per API operation next to the
+# Runtime API emulator (budget < 50 ms) and its start-up penalty next to the floor probes'
+# (infra/bench/floor: target <= 1.5x the sdk probe's); DynamoDB round trips per API operation next to the
 # minimum docs/design.md claims; stream consumer throughput with auto-approval; Argon2id hash
 # time. Exits 1 when a budget fails, 2 when the benchmark itself fails.
 #
@@ -14,10 +15,11 @@
 # exit; a running `infra/local/up.sh` stack is neither used nor touched. Logs and state:
 # .gatehouse/bench/. Knobs (environment):
 #   GATEHOUSE_BENCH_STARTS=10          cold starts per function (at least 10)
-#   GATEHOUSE_BENCH_BATCHES=3          stream consumer batches of 100 records
+#   GATEHOUSE_BENCH_BATCHES=3          stream consumer batches of 100 records (plus one sequential)
 #   GATEHOUSE_BENCH_TIME_LIMIT=900     seconds for the measurements
 #   GATEHOUSE_BENCH_BUILD_TIMEOUT=5400 seconds for each of the two release builds
 #   GATEHOUSE_BENCH_SKIP_BUILD=1       use the binaries already in target/ and .aws-sam/build
+#   GATEHOUSE_CONSUMER_CONCURRENCY=N   the concurrent consumer of section 4 (default: the code's, 32)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -65,6 +67,12 @@ if [ "${GATEHOUSE_BENCH_SKIP_BUILD:-0}" != 1 ]; then
   echo "bench: sam build (arm64)" >&2
   run env SAM_CLI_TELEMETRY=0 timeout -k 10 "$limit" sam build >&2 ||
     { echo "bench: the arm64 release build (sam build) failed" >&2; exit 2; }
+  echo "bench: cargo build --release (x86_64) the floor probes bare and sdk (infra/bench/floor)" >&2
+  run timeout -k 10 "$limit" cargo build --release --manifest-path infra/bench/floor/Cargo.toml --target-dir target/floor ||
+    { echo "bench: building the floor probes failed" >&2; exit 2; }
+  # Section 5's memory sizing measures Argon2id's CPU time with this example (debug build:
+  # argon2 and blake2 are optimised there too).
+  run cargo build --quiet -p gatehouse --example argon2_cost || { echo "bench: building the argon2_cost example failed" >&2; exit 2; }
   if [ ! -x target/debug/gatehouse-ops ] && [ ! -x target/release/gatehouse-ops ]; then
     run cargo build --quiet -p gatehouse-ops || { echo "bench: building gatehouse-ops failed" >&2; exit 2; }
   fi

@@ -52,6 +52,9 @@ class CountingProxy:
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         self._label: str | None = None
+        # Injected latency per service ("dynamodb", "ses"), seconds, before each call is
+        # forwarded: stands in for the real services' round trips (set with `delay(...)`).
+        self.delays: dict[str, float] = {}
         proxy = self
         local = threading.local()
 
@@ -89,6 +92,11 @@ class CountingProxy:
                 label = proxy._label
                 start = time.perf_counter()
                 body = self._read_body()
+                if proxy.delays:
+                    t = self.headers.get("X-Amz-Target") or ""
+                    svc = "dynamodb" if t.startswith("DynamoDB_") else "ses" if self.path.startswith("/v2/email") else "other"
+                    if proxy.delays.get(svc):
+                        time.sleep(proxy.delays[svc])
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 headers["Content-Length"] = str(len(body))
                 for attempt in (0, 1):  # one reconnect if moto closed the kept-alive connection
@@ -133,6 +141,10 @@ class CountingProxy:
 
     def label(self, name: str | None) -> None:
         self._label = name
+
+    def delay(self, **seconds: float) -> None:
+        """Injects latency per service from now on (`delay()` clears it)."""
+        self.delays = dict(seconds)
 
     def take(self, label: str) -> list[Call]:
         with self._lock:

@@ -85,6 +85,9 @@ pub struct Config {
     /// `GATEHOUSE_MAIL_RETRY_SECONDS` [12]: how long the consumer retries a failing send before
     /// failing the record (must stay below the mail claim's lease).
     pub mail_retry_seconds: u64,
+    /// `GATEHOUSE_CONSUMER_CONCURRENCY` [32]: how many developer chains of one stream batch the
+    /// consumer works at once (1: one record after another, in stream order).
+    pub consumer_concurrency: usize,
     /// Anti-automation limits of the public routes (`GATEHOUSE_*_LIMIT_PER_*`).
     pub rate_limits: crate::throttle::RateLimits,
 }
@@ -99,6 +102,9 @@ pub fn parse_sender_domains(raw: Option<&str>, sender: &str) -> Result<Vec<Domai
     };
     domains.iter().map(|d| Domain::parse(d).map_err(|e| format!("GATEHOUSE_ALLOWED_SENDER_DOMAINS: {d:?} {e}"))).collect()
 }
+
+/// Developer chains of one stream batch the consumer works at once (see docs/design.md).
+pub const DEFAULT_CONSUMER_CONCURRENCY: usize = 32;
 
 impl Config {
     pub fn from_env() -> Self {
@@ -126,6 +132,10 @@ impl Config {
             allow_clock_override: var("GATEHOUSE_ALLOW_CLOCK_OVERRIDE").as_deref() == Some("1"),
             mail_retry_seconds: var("GATEHOUSE_MAIL_RETRY_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(12).min(15),
             rate_limits: crate::throttle::RateLimits::from_vars(raw),
+            consumer_concurrency: var("GATEHOUSE_CONSUMER_CONCURRENCY")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_CONSUMER_CONCURRENCY)
+                .clamp(1, 256),
         }
     }
 

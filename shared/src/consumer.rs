@@ -3,8 +3,13 @@
 //! event (a conditional marker guards each send), reporting partial batch failures.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
 
 use serde_json::Value;
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -53,17 +58,29 @@ pub struct Consumer<S, M> {
     pub clock: Clock,
 }
 
-/// Per-batch cache: each portal's settings are read once per batch.
+/// Per-batch cache: each portal's settings are read once per batch, by the first record that
+/// needs them; records of other chains that need them meanwhile wait for that read
+/// (single-flight) instead of reading again.
 #[derive(Default)]
 pub struct BatchCache {
-    portals: HashMap<Uuid, Option<Portal>>,
-    pub portal_reads: usize,
+    portals: Mutex<HashMap<Uuid, Arc<OnceCell<Option<Portal>>>>>,
+    portal_reads: AtomicUsize,
+}
+
+impl BatchCache {
+    /// How many portal reads the batch made.
+    pub fn portal_reads(&self) -> usize {
+        self.portal_reads.load(Ordering::Relaxed)
+    }
 }
 
 /// Result of a batch: sequence numbers to report as `batchItemFailures`.
 #[derive(Debug, Default)]
 pub struct BatchResult {
+    /// At most one: the earliest failed record of the batch (Lambda retries from the lowest
+    /// reported item, so every record after it is delivered again).
     pub failures: Vec<String>,
+    /// The outcome of each record that was worked and succeeded, in stream order.
     pub outcomes: Vec<Outcome>,
     pub portal_reads: usize,
 }
@@ -72,55 +89,136 @@ fn sequence_number(record: &Value) -> Option<String> {
     record.get("dynamodb")?.get("SequenceNumber")?.as_str().map(str::to_string)
 }
 
+/// The records whose order matters to each other: all events of one developer (an approval
+/// must never overtake its registration), a reset request by address with the others for that
+/// address; a record that cannot be read stands alone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Chain {
+    Developer(Uuid),
+    Address(Uuid, String),
+    Alone(usize),
+}
+
+fn chain_of(index: usize, event: &Result<Option<LifecycleEvent>, BoxError>) -> Chain {
+    match event {
+        Ok(Some(e)) => match (e.developer_id, e.developer.email.as_deref()) {
+            (Some(id), _) => Chain::Developer(id),
+            (None, Some(email)) => Chain::Address(e.portal_id, email.to_lowercase()),
+            (None, None) => Chain::Alone(index),
+        },
+        _ => Chain::Alone(index),
+    }
+}
+
+/// A batch's records grouped into chains (each in stream order, chains in order of their
+/// first record), with their positions in the batch.
+type Chains = Vec<Vec<(usize, Result<Option<LifecycleEvent>, BoxError>)>>;
+
+fn chains(events: Vec<Result<Option<LifecycleEvent>, BoxError>>) -> Chains {
+    let mut chains: Chains = Vec::new();
+    let mut index: HashMap<Chain, usize> = HashMap::new();
+    for (i, event) in events.into_iter().enumerate() {
+        let n = *index.entry(chain_of(i, &event)).or_insert_with(|| {
+            chains.push(Vec::new());
+            chains.len() - 1
+        });
+        chains[n].push((i, event));
+    }
+    chains
+}
+
 impl<S, M> Consumer<S, M>
 where
     S: DeveloperStore + PortalStore + MailLedger + SessionStore + LinkStore + OutboxFeed,
     M: Mailer,
 {
-    /// Processes records in order and stops at the first failure, reporting it: Lambda then
-    /// retries from that record (the ones after it are re-delivered and, being idempotent,
-    /// cost nothing twice). A record that keeps failing is bisected out by the event source
-    /// mapping and lands in the failure destination.
+    /// Works a batch: its developer chains concurrently (at most `consumer_concurrency` at
+    /// once), each chain's records one after another in stream order, a chain stopping at its
+    /// first failure. The earliest failed record of the batch is reported: Lambda retries from
+    /// there, re-delivering every record after it (of any chain); those already worked are
+    /// idempotent (mail markers, conditional approvals) and cost nothing twice. A record that
+    /// keeps failing is bisected out by the event source mapping and lands in the failure
+    /// destination. With a concurrency of 1 the records are worked strictly in stream order
+    /// and the batch stops at the first failure.
     #[tracing::instrument(skip_all, fields(records = records.len()))]
     pub async fn handle_batch(&self, records: &[Value]) -> BatchResult {
-        let mut cache = BatchCache::default();
-        let mut result = BatchResult::default();
-        for record in records {
-            match self.handle_record(record, &mut cache).await {
-                Ok(outcome) => result.outcomes.push(outcome),
-                Err(e) => {
-                    let seq = sequence_number(record).unwrap_or_default();
-                    tracing::error!(sequence_number = %seq, error = %error_chain(&e), "record failed");
-                    result.failures.push(seq);
+        let cache = BatchCache::default();
+        let events: Vec<_> = records.iter().map(|r| self.store.inserted_event(r)).collect();
+        let worked: Vec<(usize, Result<Outcome, ConsumeError>)> = if self.config.consumer_concurrency <= 1 {
+            let mut worked = Vec::new();
+            for (i, event) in events.into_iter().enumerate() {
+                let result = self.handle_parsed(event, &cache).await;
+                let failed = result.is_err();
+                worked.push((i, result));
+                if failed {
                     break;
                 }
             }
+            worked
+        } else {
+            let cache = &cache;
+            let chains = chains(events).into_iter().map(|chain| async move {
+                let mut worked = Vec::with_capacity(chain.len());
+                for (i, event) in chain {
+                    let result = self.handle_parsed(event, cache).await;
+                    let failed = result.is_err();
+                    worked.push((i, result));
+                    if failed {
+                        break; // the rest of this chain waits for the retry, in order
+                    }
+                }
+                worked
+            });
+            let mut worked: Vec<_> = futures::stream::iter(chains)
+                .buffer_unordered(self.config.consumer_concurrency)
+                .flat_map(futures::stream::iter)
+                .collect()
+                .await;
+            worked.sort_by_key(|(i, _)| *i);
+            worked
+        };
+        let mut result = BatchResult { portal_reads: cache.portal_reads(), ..BatchResult::default() };
+        for (i, outcome) in worked {
+            match outcome {
+                Ok(outcome) => result.outcomes.push(outcome),
+                Err(e) => {
+                    let seq = sequence_number(&records[i]).unwrap_or_default();
+                    tracing::error!(sequence_number = %seq, error = %error_chain(&e), "record failed");
+                    if result.failures.is_empty() {
+                        result.failures.push(seq);
+                    }
+                }
+            }
         }
-        result.portal_reads = cache.portal_reads;
         result
     }
 
     /// One record: the unit a batch runner calls (in order per developer).
     #[tracing::instrument(skip_all)]
-    pub async fn handle_record(&self, record: &Value, cache: &mut BatchCache) -> Result<Outcome, ConsumeError> {
-        match self.store.inserted_event(record).map_err(ConsumeError::Malformed)? {
+    pub async fn handle_record(&self, record: &Value, cache: &BatchCache) -> Result<Outcome, ConsumeError> {
+        self.handle_parsed(self.store.inserted_event(record), cache).await
+    }
+
+    async fn handle_parsed(&self, event: Result<Option<LifecycleEvent>, BoxError>, cache: &BatchCache) -> Result<Outcome, ConsumeError> {
+        match event.map_err(ConsumeError::Malformed)? {
             Some(event) => self.handle_event(&event, cache).await,
             None => Ok(Outcome::Skipped),
         }
     }
 
-    async fn portal(&self, id: Uuid, cache: &mut BatchCache) -> Result<Option<Portal>, StoreError> {
-        if let Some(p) = cache.portals.get(&id) {
-            return Ok(p.clone());
-        }
-        cache.portal_reads += 1;
-        let p = self.store.get_portal(id).await?;
-        cache.portals.insert(id, p.clone());
-        Ok(p)
+    async fn portal(&self, id: Uuid, cache: &BatchCache) -> Result<Option<Portal>, StoreError> {
+        let cell = Arc::clone(cache.portals.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(id).or_default());
+        let portal = cell
+            .get_or_try_init(|| async {
+                cache.portal_reads.fetch_add(1, Ordering::Relaxed);
+                self.store.get_portal(id).await
+            })
+            .await?;
+        Ok(portal.clone())
     }
 
     #[tracing::instrument(skip_all, fields(event_id = %event.id, event_type = ?event.event_type, portal_id = %event.portal_id))]
-    pub async fn handle_event(&self, event: &LifecycleEvent, cache: &mut BatchCache) -> Result<Outcome, ConsumeError> {
+    pub async fn handle_event(&self, event: &LifecycleEvent, cache: &BatchCache) -> Result<Outcome, ConsumeError> {
         let Some(portal) = self.portal(event.portal_id, cache).await? else {
             return Ok(Outcome::Skipped);
         };

@@ -162,6 +162,7 @@ pub fn config() -> crate::config::Config {
         session_ttl_seconds: 3600,
         allow_clock_override: false,
         mail_retry_seconds: 1,
+        consumer_concurrency: crate::config::DEFAULT_CONSUMER_CONCURRENCY,
         rate_limits: crate::throttle::RateLimits::default(),
         token_secret_arn: None,
         clock_offset_seconds: 0,

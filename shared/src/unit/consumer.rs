@@ -30,7 +30,7 @@ fn registered(c: &Consumer<MemStore, MemMailer>, portal: &Portal) -> (Developer,
 }
 
 async fn run(c: &Consumer<MemStore, MemMailer>, event: &LifecycleEvent) -> Result<Outcome, ConsumeError> {
-    c.handle_record(&MemStore::record_of(event), &mut Default::default()).await
+    c.handle_record(&MemStore::record_of(event), &Default::default()).await
 }
 
 #[tokio::test]

@@ -3,5 +3,6 @@
 
 mod audit;
 mod consumer;
+mod consumer_batches;
 mod lifecycle;
 mod onboarding;

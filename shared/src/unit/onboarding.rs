@@ -131,7 +131,7 @@ async fn a_reset_link_from_the_consumer_sets_the_password_once() {
     let event = store.events().pop().expect("the neutral request event");
     let c = Consumer { store, mailer: MemMailer::default(), config: fakes::config(), clock: Clock::default() };
     assert_eq!(
-        c.handle_record(&MemStore::record_of(&event), &mut Default::default()).await.unwrap(),
+        c.handle_record(&MemStore::record_of(&event), &Default::default()).await.unwrap(),
         Outcome::Mailed(crate::mail::MailKind::Reset)
     );
     let mail = c.mailer.sent().pop().unwrap();
