@@ -52,6 +52,44 @@ pub struct PortalSettings {
     /// (access_request, approved, registration_attempted, invite, reset, reset_success,
     /// verification).
     pub email_templates: BTreeMap<String, TemplateOverride>,
+    /// `brand_color` [none]: `#rrggbb` (lower case), the pages' brand colour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand_color: Option<String>,
+    /// `logo_url` [none]: an `https` image URL (http only on loopback) for the pages' header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
+}
+
+/// A brand colour: `#rrggbb` in lower case, nothing else.
+pub fn parse_brand_color(raw: &str) -> Result<String, String> {
+    let hex = raw.strip_prefix('#').unwrap_or_default();
+    if hex.len() == 6 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(raw.to_string())
+    } else {
+        Err("must be a colour #rrggbb in lower-case hexadecimal".into())
+    }
+}
+
+/// A logo URL: `https` (`http` only for a loopback host), at most 2048 characters, without
+/// spaces, quotes or angle brackets.
+pub fn parse_logo_url(raw: &str) -> Result<String, String> {
+    let bad = || "must be an https URL of an image (http only on 127.0.0.1 or localhost), at most 2048 characters".to_string();
+    if raw.len() > 2048 || raw.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'<>`\\".contains(c)) {
+        return Err(bad());
+    }
+    let (scheme, rest) = raw.split_once("://").ok_or_else(bad)?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let name = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    if host.contains('@') || name.is_empty() {
+        return Err(bad());
+    }
+    let bare = name.split(':').next().unwrap_or_default();
+    let loopback = bare == "localhost" || bare.parse::<std::net::Ipv4Addr>().is_ok_and(|a| a.is_loopback()) || name.starts_with("[::1]");
+    match scheme {
+        "https" => Ok(raw.to_string()),
+        "http" if loopback => Ok(raw.to_string()),
+        _ => Err(bad()),
+    }
 }
 
 impl Default for PortalSettings {
@@ -77,6 +115,8 @@ impl Default for PortalSettings {
             rate_limits: RateLimitOverrides::default(),
             verification_token_ttl_seconds: 604_800,
             email_templates: BTreeMap::new(),
+            brand_color: None,
+            logo_url: None,
         }
     }
 }
@@ -119,6 +159,10 @@ pub struct SettingsPatch {
     pub verification_token_ttl_seconds: Option<u64>,
     /// Merged per mail; `null` for a mail removes its override.
     pub email_templates: Option<BTreeMap<String, Option<TemplateOverride>>>,
+    #[serde(default, deserialize_with = "de_nullable")]
+    pub brand_color: Option<Option<String>>,
+    #[serde(default, deserialize_with = "de_nullable")]
+    pub logo_url: Option<Option<String>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -201,6 +245,21 @@ impl SettingsPatch {
                     }
                 },
             };
+        }
+        for (name, value, target, parse) in [
+            ("brand_color", self.brand_color, &mut settings.brand_color, parse_brand_color as fn(&str) -> Result<String, String>),
+            ("logo_url", self.logo_url, &mut settings.logo_url, parse_logo_url),
+        ] {
+            if let Some(v) = value {
+                *target = match v.map(|raw| parse(&raw)) {
+                    None => None,
+                    Some(Ok(v)) => Some(v),
+                    Some(Err(m)) => {
+                        errors.push(FieldError::new(field(name), m));
+                        None
+                    }
+                };
+            }
         }
         for (value, target) in [
             (self.invite_email, &mut settings.invite_email),
