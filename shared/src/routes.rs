@@ -44,6 +44,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/portals/{portal_id}/applications/{application_id}/subscriptions/{product}"),
     ("GET", "/api/portals/{portal_id}/developers/{developer_id}/applications"),
     ("GET", "/example/orders"),
+    // The developer pages (HTML, issue 15) and their hashed static files.
+    ("GET", "/portal/{portal_id}"),
+    ("GET", "/portal/{portal_id}/{page+}"),
+    ("POST", "/portal/{portal_id}/{page+}"),
+    ("GET", "/static/{file+}"),
 ];
 
 /// Whether a request path (as API Gateway matches it: raw, segment by segment, empty segments
