@@ -409,6 +409,24 @@ pub fn parse_base_url(raw: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_brand_colour_is_lower_case_rrggbb_and_a_logo_an_https_url() {
+        assert_eq!(parse_brand_color("#0f766e").as_deref(), Ok("#0f766e"));
+        for bad in ["#0F766E", "0f766e", "#0f766", "#0f766e0", "#zzzzzz", "red", ""] {
+            assert!(parse_brand_color(bad).is_err(), "{bad}");
+        }
+        assert!(parse_logo_url("https://cdn.acme.example/logo.svg").is_ok());
+        assert!(parse_logo_url("http://127.0.0.1:9001/logo.png").is_ok(), "http on loopback, locally");
+        for bad in ["http://cdn.acme.example/l.png", "javascript:alert(1)", "https://", "https://a.example/x y", "https://a.example/\"x",
+                    "https://user@evil.example/l.png", "http://127.0.0.1.nip.io/l.png", "data:image/png;base64,AAAA"] {
+            assert!(parse_logo_url(bad).is_err(), "{bad}");
+        }
+        let patch: SettingsPatch = serde_json::from_str(r#"{"brand_color": "#ABCDEF", "logo_url": "ftp://x"}"#).unwrap();
+        let errors = patch.apply(PortalSettings::default(), "settings.", no_template_problems).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["settings.brand_color", "settings.logo_url"]);
+    }
+
     fn no_template_problems(_: &TemplateOverride) -> Vec<(&'static str, String)> {
         vec![]
     }
