@@ -421,7 +421,7 @@ mod tests {
                     "https://user@evil.example/l.png", "http://127.0.0.1.nip.io/l.png", "data:image/png;base64,AAAA"] {
             assert!(parse_logo_url(bad).is_err(), "{bad}");
         }
-        let patch: SettingsPatch = serde_json::from_str(r#"{"brand_color": "#ABCDEF", "logo_url": "ftp://x"}"#).unwrap();
+        let patch: SettingsPatch = serde_json::from_str(r##"{"brand_color": "#ABCDEF", "logo_url": "ftp://x"}"##).unwrap();
         let errors = patch.apply(PortalSettings::default(), "settings.", no_template_problems).unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["settings.brand_color", "settings.logo_url"]);
