@@ -279,12 +279,7 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
                 verify_sender(sdk, domain.as_str()).await?;
             }
             let secret_arn = create_token_secret(sdk, "gatehouse/token-secret").await?;
-            let portal = create_portal(
-                &store,
-                "Demo portal",
-                Some(r#"{"admin_emails": ["admin@gatehouse.local"]}"#),
-            )
-            .await?;
+            let portal = create_portal(&store, "Demo portal", Some(r#"{"admin_emails": ["admin@gatehouse.local"]}"#)).await?;
             let token = mint_admin_token(&store, "local-admin", None, None).await?;
             let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
             let api = f.get("api").cloned().unwrap_or_else(|| "http://127.0.0.1:9000/api".into());

@@ -417,8 +417,16 @@ mod tests {
         }
         assert!(parse_logo_url("https://cdn.acme.example/logo.svg").is_ok());
         assert!(parse_logo_url("http://127.0.0.1:9001/logo.png").is_ok(), "http on loopback, locally");
-        for bad in ["http://cdn.acme.example/l.png", "javascript:alert(1)", "https://", "https://a.example/x y", "https://a.example/\"x",
-                    "https://user@evil.example/l.png", "http://127.0.0.1.nip.io/l.png", "data:image/png;base64,AAAA"] {
+        for bad in [
+            "http://cdn.acme.example/l.png",
+            "javascript:alert(1)",
+            "https://",
+            "https://a.example/x y",
+            "https://a.example/\"x",
+            "https://user@evil.example/l.png",
+            "http://127.0.0.1.nip.io/l.png",
+            "data:image/png;base64,AAAA",
+        ] {
             assert!(parse_logo_url(bad).is_err(), "{bad}");
         }
         let patch: SettingsPatch = serde_json::from_str(r##"{"brand_color": "#ABCDEF", "logo_url": "ftp://x"}"##).unwrap();

@@ -42,7 +42,10 @@ pub fn asset_url(name: &str) -> Option<String> {
 pub fn lookup(path: &str) -> Option<(&'static str, Vec<u8>)> {
     if let Some(css) = path.strip_prefix("brand/").and_then(|f| f.strip_suffix(".css")) {
         let colour = format!("#{css}");
-        return crate::domain::parse_brand_color(&colour).ok().filter(|c| *c == colour).map(|c| ("text/css; charset=utf-8", brand_css(&c).into_bytes()));
+        return crate::domain::parse_brand_color(&colour)
+            .ok()
+            .filter(|c| *c == colour)
+            .map(|c| ("text/css; charset=utf-8", brand_css(&c).into_bytes()));
     }
     assets().iter().find(|a| a.hashed == path).map(|a| (a.content_type, a.bytes.to_vec()))
 }

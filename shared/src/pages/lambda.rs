@@ -17,10 +17,8 @@ use crate::wiring::Ctx;
 pub fn page_request(req: &Request, client_ip: String) -> PageRequest {
     let header = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_string);
     let cookies = req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(parse_cookies).collect();
-    let query = req
-        .query_string_parameters_ref()
-        .map(|q| q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
-        .unwrap_or_default();
+    let query =
+        req.query_string_parameters_ref().map(|q| q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()).unwrap_or_default();
     let body = match req.body() {
         Body::Text(t) => t.as_bytes().to_vec(),
         Body::Binary(b) => b.clone(),

@@ -97,7 +97,11 @@ const NEW_PASSWORD_NOTE: &str = "Hard to guess: not your name, email address or 
 const REGISTER: [FieldDef; 4] = [
     field("name", "Full name", "text", "name"),
     FieldDef { hint: Some("We send a link to confirm it."), ..field("email", "Email address", "email", "email") },
-    FieldDef { hint: Some("You can sign in with it instead of your email address."), optional: true, ..field("username", "Username", "text", "username") },
+    FieldDef {
+        hint: Some("You can sign in with it instead of your email address."),
+        optional: true,
+        ..field("username", "Username", "text", "username")
+    },
     FieldDef { new_password: true, ..field("password", "Password", "password", "new-password") },
 ];
 const LOGIN: [FieldDef; 2] =
@@ -106,7 +110,11 @@ const FORGOT: [FieldDef; 1] = [field("email", "Email address", "email", "email")
 const RESET: [FieldDef; 1] = [FieldDef { new_password: true, ..field("new_password", "New password", "password", "new-password") }];
 const INVITE: [FieldDef; 3] = [
     field("name", "Full name", "text", "name"),
-    FieldDef { hint: Some("You can sign in with it instead of your email address."), optional: true, ..field("username", "Username", "text", "username") },
+    FieldDef {
+        hint: Some("You can sign in with it instead of your email address."),
+        optional: true,
+        ..field("username", "Username", "text", "username")
+    },
     FieldDef { new_password: true, ..field("password", "Password", "password", "new-password") },
 ];
 const CHANGE: [FieldDef; 2] = [
@@ -172,9 +180,7 @@ fn form_errors(defs: &[FieldDef], problem: Option<&Problem>) -> (Vec<(String, St
         Some(Problem::App(AppError::Internal(_))) => {
             summary.push(json!({ "message": "Something went wrong on our side. It has been logged; try again in a moment." }))
         }
-        Some(Problem::App(AppError::Unavailable(_))) => {
-            summary.push(json!({ "message": "The service is busy. Try again in a moment." }))
-        }
+        Some(Problem::App(AppError::Unavailable(_))) => summary.push(json!({ "message": "The service is busy. Try again in a moment." })),
         Some(Problem::App(e)) => summary.push(json!({ "message": sentence(&e.to_string()) })),
     }
     (by_field, summary)
@@ -334,7 +340,12 @@ impl<'a> Page<'a> {
             Ok(body) => PageResponse { status, headers, cookies: self.set, body: body.into_bytes() },
             Err(e) => {
                 tracing::error!(error = %e, template, "a page failed to render");
-                PageResponse { status: 500, headers, cookies: self.set, body: b"<!doctype html><title>Error</title><p>Something went wrong.</p>".to_vec() }
+                PageResponse {
+                    status: 500,
+                    headers,
+                    cookies: self.set,
+                    body: b"<!doctype html><title>Error</title><p>Something went wrong.</p>".to_vec(),
+                }
             }
         }
     }
@@ -485,7 +496,18 @@ fn register(mut page: Page<'_>, form: Option<&Form>, problem: Option<Problem>) -
     let status = problem.as_ref().map_or(200, Problem::status);
     let extra = json!({ "footer_link": { "before": "Already have an account?", "label": "Sign in", "href": page.url("login") } });
     let lead = format!("Get API keys for {}. An administrator reviews new accounts.", page.portal.name);
-    page.form_page(status, "Create your developer account", Some(&lead), "register", "Create account", &REGISTER, form, problem.as_ref(), extra, None)
+    page.form_page(
+        status,
+        "Create your developer account",
+        Some(&lead),
+        "register",
+        "Create account",
+        &REGISTER,
+        form,
+        problem.as_ref(),
+        extra,
+        None,
+    )
 }
 
 async fn register_post<S: PageStore>(store: &S, config: &Config, page: Page<'_>, now: Timestamp) -> PageResponse {
@@ -510,7 +532,18 @@ fn forgot(mut page: Page<'_>, form: Option<&Form>, problem: Option<Problem>) -> 
     let status = problem.as_ref().map_or(200, Problem::status);
     let extra = json!({ "footer_link": { "before": "Remembered it?", "label": "Sign in", "href": page.url("login") } });
     let lead = "Enter the email address of your account. We send a link to set a new password.";
-    page.form_page(status, "Forgot your password?", Some(lead), "forgot-password", "Send the link", &FORGOT, form, problem.as_ref(), extra, None)
+    page.form_page(
+        status,
+        "Forgot your password?",
+        Some(lead),
+        "forgot-password",
+        "Send the link",
+        &FORGOT,
+        form,
+        problem.as_ref(),
+        extra,
+        None,
+    )
 }
 
 async fn forgot_post<S: PageStore>(store: &S, page: Page<'_>, now: Timestamp) -> PageResponse {
@@ -550,12 +583,22 @@ async fn verify_email<S: PageStore>(store: &S, page: Page<'_>, now: Timestamp) -
         return r;
     }
     let Some(token) = page.req.cookie(web::LINK_COOKIE).map(str::to_string) else {
-        return page.message(400, "Open the link from your email", "This page confirms your email address from the link we sent you. Open that link again.", Some(("Go to sign in", "login")));
+        return page.message(
+            400,
+            "Open the link from your email",
+            "This page confirms your email address from the link we sent you. Open that link again.",
+            Some(("Go to sign in", "login")),
+        );
     };
     let clear = web::clear_cookie(web::LINK_COOKIE, &page.url("verify-email"), page.loopback());
     match crate::recovery::verify_email(store, page.portal.id, crate::recovery::VerifyEmail { token }, now).await {
         Ok(()) => page
-            .message(200, "Your email address is confirmed", "Thank you. You can sign in once your account is approved.", Some(("Go to sign in", "login")))
+            .message(
+                200,
+                "Your email address is confirmed",
+                "Thank you. You can sign in once your account is approved.",
+                Some(("Go to sign in", "login")),
+            )
             .cookie(clear),
         Err(AppError::Gone(_) | AppError::Invalid(_) | AppError::NotFound { .. }) => link_gone(page, "verify-email"),
         Err(e) => error_page(page, &e),
@@ -566,7 +609,12 @@ fn error_page(page: Page<'_>, e: &AppError) -> PageResponse {
     let status = crate::http::status_of(e);
     if status >= 500 {
         tracing::error!(error = %crate::error::error_chain(e), "a page failed");
-        return page.message(status, "Something went wrong", "It has been logged. Try again in a moment.", Some(("Go to sign in", "login")));
+        return page.message(
+            status,
+            "Something went wrong",
+            "It has been logged. Try again in a moment.",
+            Some(("Go to sign in", "login")),
+        );
     }
     page.message(status, "This did not work", &sentence(&e.to_string()), Some(("Go to sign in", "login")))
 }
@@ -577,7 +625,12 @@ fn link_page(page: Page<'_>, name: &str) -> PageResponse {
         return r;
     }
     if page.req.cookie(web::LINK_COOKIE).is_none() {
-        return page.message(400, "Open the link from your email", "This page works from the link we emailed you. Open that link again.", Some(("Go to sign in", "login")));
+        return page.message(
+            400,
+            "Open the link from your email",
+            "This page works from the link we emailed you. Open that link again.",
+            Some(("Go to sign in", "login")),
+        );
     }
     link_form(page, name, None, None)
 }
@@ -587,9 +640,31 @@ fn link_form(mut page: Page<'_>, name: &str, form: Option<&Form>, problem: Optio
     let status = problem.as_ref().map_or(200, Problem::status);
     if name == "invite" {
         let lead = format!("You are invited to {}. Choose how you appear and a password to finish your account.", page.portal.name);
-        page.form_page(status, "Accept your invitation", Some(&lead), "invite", "Create account", &INVITE, form, problem.as_ref(), json!({}), None)
+        page.form_page(
+            status,
+            "Accept your invitation",
+            Some(&lead),
+            "invite",
+            "Create account",
+            &INVITE,
+            form,
+            problem.as_ref(),
+            json!({}),
+            None,
+        )
     } else {
-        page.form_page(status, "Set a new password", None, "reset-password", "Set password", &RESET, form, problem.as_ref(), json!({}), None)
+        page.form_page(
+            status,
+            "Set a new password",
+            None,
+            "reset-password",
+            "Set password",
+            &RESET,
+            form,
+            problem.as_ref(),
+            json!({}),
+            None,
+        )
     }
 }
 
@@ -746,11 +821,17 @@ async fn account<S: PageStore>(store: &S, page: Page<'_>, post: bool, path: &str
     let app_id = form.get("app_id").parse::<Uuid>();
     let done = match (action, app_id) {
         ("applications", _) => {
-            let body = crate::applications::NewApplication { name: form.get("name").to_string(), description: form.optional("description") };
+            let body =
+                crate::applications::NewApplication { name: form.get("name").to_string(), description: form.optional("description") };
             match crate::applications::create_app(store, auth.clone_auth(), body, now).await {
                 Ok(_) => Ok("app_created"),
                 Err(e) => {
-                    let view = AccountView { new_app_form: Some(&form), problem: Some(Problem::App(e)), problem_in_new_app: true, ..Default::default() };
+                    let view = AccountView {
+                        new_app_form: Some(&form),
+                        problem: Some(Problem::App(e)),
+                        problem_in_new_app: true,
+                        ..Default::default()
+                    };
                     return account_page(store, page, &auth, view).await;
                 }
             }
@@ -758,7 +839,10 @@ async fn account<S: PageStore>(store: &S, page: Page<'_>, post: bool, path: &str
         ("keys", Ok(app)) => {
             let nonce = form.get("nonce");
             if !nonce.is_empty() && page.req.cookie(web::KEY_NONCE_COOKIE) == Some(nonce) {
-                let view = AccountView { notice: Some("This key was already created and is shown only once. Create another key if you need one."), ..Default::default() };
+                let view = AccountView {
+                    notice: Some("This key was already created and is shown only once. Create another key if you need one."),
+                    ..Default::default()
+                };
                 return account_page(store, page, &auth, view).await;
             }
             match crate::applications::create_credential(store, &auth, app, now).await {
@@ -879,7 +963,10 @@ async fn account_page<S: PageStore>(store: &S, mut page: Page<'_>, auth: &Authen
         rows.push(app_json);
     }
     ctx.insert("apps".into(), Value::Array(rows));
-    ctx.insert("create_app".into(), json!({ "action": page.url("account/applications"), "fields": fields(&NEW_APP, view.new_app_form, &app_errors, "") }));
+    ctx.insert(
+        "create_app".into(),
+        json!({ "action": page.url("account/applications"), "fields": fields(&NEW_APP, view.new_app_form, &app_errors, "") }),
+    );
     if let Some(Value::Array(fs)) = ctx.get_mut("create_app").and_then(|c| c.get_mut("fields")) {
         for f in fs {
             let id = format!("f-app-{}", f["name"].as_str().unwrap_or_default());
@@ -889,10 +976,19 @@ async fn account_page<S: PageStore>(store: &S, mut page: Page<'_>, auth: &Authen
     if let Some((app_name, key)) = view.new_key {
         ctx.insert("new_key".into(), json!({ "app_name": app_name, "key": key }));
     }
-    let dialog = |id: &str, title: &str, text: &str, action: String| {
-        json!({ "id": id, "title": title, "text": text, "confirm_label": "Delete", "action": action })
-    };
-    ctx.insert("delete_app".into(), dialog("delete-app", "Delete this application?", "Its API keys stop working at once. This cannot be undone.", page.url("account/delete-app")));
-    ctx.insert("delete_key".into(), dialog("delete-key", "Delete this API key?", "Anything using it stops working at once. This cannot be undone.", delete_key_action));
+    let dialog = |id: &str, title: &str, text: &str, action: String| json!({ "id": id, "title": title, "text": text, "confirm_label": "Delete", "action": action });
+    ctx.insert(
+        "delete_app".into(),
+        dialog(
+            "delete-app",
+            "Delete this application?",
+            "Its API keys stop working at once. This cannot be undone.",
+            page.url("account/delete-app"),
+        ),
+    );
+    ctx.insert(
+        "delete_key".into(),
+        dialog("delete-key", "Delete this API key?", "Anything using it stops working at once. This cannot be undone.", delete_key_action),
+    );
     page.html(status, "portal/account.html", ctx)
 }

@@ -70,7 +70,10 @@ mod tests {
             site => minijinja::context! { name => "Acme", home_url => "/portal/x/login", kind => "portal" },
         };
         let html = render("portal/message.html", &ctx).unwrap();
-        assert!(html.contains(&super::super::assets::asset_url("gatehouse.css").unwrap().replace('/', "&#x2f;")), "the hashed name, escaped");
+        assert!(
+            html.contains(&super::super::assets::asset_url("gatehouse.css").unwrap().replace('/', "&#x2f;")),
+            "the hashed name, escaped"
+        );
         assert!(html.contains("&lt;b&gt;bold&lt;&#x2f;b&gt;"), "values are escaped");
         assert!(html.contains("<title>Sign in · Acme</title>"));
     }

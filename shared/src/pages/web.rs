@@ -70,7 +70,11 @@ impl PageRequest {
 
 /// `127.0.0.1`, `localhost` or `[::1]`, with or without a port.
 pub fn is_loopback_host(host: &str) -> bool {
-    let name = if host.starts_with('[') { host.split(']').next().map(|h| &h[1..]).unwrap_or_default() } else { host.split(':').next().unwrap_or_default() };
+    let name = if host.starts_with('[') {
+        host.split(']').next().map(|h| &h[1..]).unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
     matches!(name.to_ascii_lowercase().as_str(), "localhost" | "::1") || name.parse::<std::net::Ipv4Addr>().is_ok_and(|a| a.is_loopback())
 }
 
