@@ -59,6 +59,8 @@ bash infra/local/up.sh --detach
 cargo test -p gatehouse-tests --tests 2>&1 | tee -a "$log"
 echo "== the browser tests' stack helpers against the local stack"
 GATEHOUSE_REQUIRE_STACK=1 python3 -m pytest tests/browser/test_stack.py -q 2>&1 | tee -a "$log"
+echo "== the developer pages in the browser against the local stack (journeys, CSRF, no JavaScript, axe)"
+GATEHOUSE_REQUIRE_STACK=1 python3 -m pytest tests/browser/test_pages.py -q 2>&1 | tee -a "$log"
 
 echo "== cargo lambda invoke with every sample event"
 bash infra/local/invoke_samples.sh

@@ -60,6 +60,10 @@ pub struct Config {
     pub allowed_sender_domains: Vec<Domain>,
     /// `GATEHOUSE_PORTAL_URL`: link base when a portal sets no `portal_url`.
     pub portal_url: Option<String>,
+    /// `GATEHOUSE_PAGES_URL`: the origin serving the developer pages (the HTTP API's URL;
+    /// locally `http://127.0.0.1:9000`). Without `portal_url` (portal's or deployment's), mail
+    /// links go to `{pages_url}/portal/{portal_id}/...`.
+    pub pages_url: Option<String>,
     /// The key link tokens are derived from, read from the Secrets Manager secret named by
     /// `token_secret_arn` by [`crate::wiring::SecretLoader`].
     pub token_secret: TokenSecret,
@@ -121,6 +125,7 @@ impl Config {
             sender,
             allowed_sender_domains,
             portal_url: var("GATEHOUSE_PORTAL_URL"),
+            pages_url: var("GATEHOUSE_PAGES_URL").map(|u| u.trim_end_matches('/').to_string()),
             token_secret: TokenSecret::default(),
             token_secret_arn: var("GATEHOUSE_TOKEN_SECRET_ARN"),
             clock_offset_seconds: raw("GATEHOUSE_CLOCK_OFFSET_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(0),
@@ -137,6 +142,17 @@ impl Config {
                 .unwrap_or(DEFAULT_CONSUMER_CONCURRENCY)
                 .clamp(1, 256),
         }
+    }
+
+    /// The base of a portal's links in mail: its `portal_url`, else the deployment's, else the
+    /// developer pages of this deployment.
+    pub fn portal_links_base(&self, portal: &crate::domain::Portal) -> Option<String> {
+        portal
+            .settings
+            .portal_url
+            .clone()
+            .or_else(|| self.portal_url.clone())
+            .or_else(|| self.pages_url.as_ref().map(|p| format!("{p}/portal/{}", portal.id)))
     }
 
     /// Whether mail may be sent from this address (its domain is one of the allowed ones,
@@ -175,6 +191,24 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mail_links_go_to_the_portals_url_else_the_deployments_else_the_developer_pages() {
+        let mut portal = crate::domain::Portal {
+            id: uuid::Uuid::nil(),
+            name: "Acme".into(),
+            settings: Default::default(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+            version: 0,
+        };
+        let mut config = Config { portal_url: None, pages_url: Some("http://127.0.0.1:9000".into()), ..Config::from_env() };
+        assert_eq!(config.portal_links_base(&portal).as_deref(), Some("http://127.0.0.1:9000/portal/00000000-0000-0000-0000-000000000000"));
+        config.portal_url = Some("https://dev.acme.example".into());
+        assert_eq!(config.portal_links_base(&portal).as_deref(), Some("https://dev.acme.example"));
+        portal.settings.portal_url = Some("https://portal.acme.example".into());
+        assert_eq!(config.portal_links_base(&portal).as_deref(), Some("https://portal.acme.example"));
+    }
 
     #[test]
     fn a_token_secret_never_shows_in_debug_output_and_must_be_long_enough() {

@@ -371,7 +371,7 @@ where
             MailClaim::InFlight => return Err(ConsumeError::MailInFlight),
             MailClaim::Acquired => {}
         }
-        let portal_url = portal.settings.portal_url.clone().or_else(|| self.config.portal_url.clone());
+        let portal_url = self.config.portal_links_base(portal);
         // Links carry their token as a `token` query parameter (base64url: no escaping needed).
         let token = link.as_ref().map(|(_, token)| token.clone());
         let link_url = link.map(|(path, token)| format!("{}/{path}?token={token}", portal_url.as_deref().unwrap_or("")));

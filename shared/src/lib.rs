@@ -31,6 +31,7 @@ pub mod http;
 pub mod invites;
 pub mod lifecycle;
 pub mod mail;
+pub mod pages;
 pub mod portals;
 pub mod recovery;
 pub mod registration;

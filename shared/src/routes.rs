@@ -46,6 +46,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/portals/{portal_id}/events"),
     ("GET", "/api/portals/{portal_id}/developers/{developer_id}/events"),
     ("GET", "/example/orders"),
+    // The developer pages (HTML, issue 15) and their hashed static files.
+    ("GET", "/portal/{portal_id}"),
+    ("GET", "/portal/{portal_id}/{page+}"),
+    ("POST", "/portal/{portal_id}/{page+}"),
+    ("GET", "/static/{file+}"),
 ];
 
 /// Whether a request path (as API Gateway matches it: raw, segment by segment, empty segments

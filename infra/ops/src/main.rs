@@ -283,19 +283,14 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
                 verify_sender(sdk, domain.as_str()).await?;
             }
             let secret_arn = create_token_secret(sdk, "gatehouse/token-secret").await?;
-            let portal = create_portal(
-                &store,
-                "Demo portal",
-                Some(r#"{"admin_emails": ["admin@gatehouse.local"], "portal_url": "http://127.0.0.1:9000/portal"}"#),
-            )
-            .await?;
+            let portal = create_portal(&store, "Demo portal", Some(r#"{"admin_emails": ["admin@gatehouse.local"]}"#)).await?;
             let token = mint_admin_token(&store, "local-admin", None, None).await?;
             let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
             let api = f.get("api").cloned().unwrap_or_else(|| "http://127.0.0.1:9000/api".into());
             let mailbox = f.get("mailbox").cloned().unwrap_or_else(|| "http://127.0.0.1:9001/mailbox".into());
             let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
             let env = format!(
-                "GATEHOUSE_API={api}\nGATEHOUSE_ADMIN_TOKEN={token}\nGATEHOUSE_PORTAL_ID={}\nAWS_ENDPOINT_URL={endpoint}\nGATEHOUSE_MAILBOX={mailbox}\nGATEHOUSE_TABLE={}\nGATEHOUSE_SENDER={}\nAWS_REGION={region}\nAWS_DEFAULT_REGION={region}\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\nGATEHOUSE_TOKEN_SECRET_ARN={secret_arn}\nGATEHOUSE_ALLOWED_SENDER_DOMAINS={sender_domains}\nGATEHOUSE_PORTAL_URL=http://127.0.0.1:9000/portal\nGATEHOUSE_ALLOW_CLOCK_OVERRIDE=1\nGATEHOUSE_ROUTE_PRODUCTS=\"GET:/example/orders=orders,GET:/example/free=*\"\n",
+                "GATEHOUSE_API={api}\nGATEHOUSE_ADMIN_TOKEN={token}\nGATEHOUSE_PORTAL_ID={}\nAWS_ENDPOINT_URL={endpoint}\nGATEHOUSE_MAILBOX={mailbox}\nGATEHOUSE_TABLE={}\nGATEHOUSE_SENDER={}\nAWS_REGION={region}\nAWS_DEFAULT_REGION={region}\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\nGATEHOUSE_TOKEN_SECRET_ARN={secret_arn}\nGATEHOUSE_ALLOWED_SENDER_DOMAINS={sender_domains}\nGATEHOUSE_PAGES_URL=http://127.0.0.1:9000\nGATEHOUSE_ALLOW_CLOCK_OVERRIDE=1\nGATEHOUSE_ROUTE_PRODUCTS=\"GET:/example/orders=orders,GET:/example/free=*\"\n",
                 portal.id, config.table, config.sender
             );
             // The integration suite registers and signs in hundreds of developers from one

@@ -13,6 +13,6 @@ pub mod webhooks;
 pub use lifecycle::{auto_approval, auto_approval_now, AutoApproval, ForbiddenTransition, Transition};
 pub use model::*;
 pub use records::*;
-pub use settings::{PortalSettings, RateLimitOverrides, RateLimitPatch, RejectAction, SettingsPatch};
+pub use settings::{parse_brand_color, parse_logo_url, PortalSettings, RateLimitOverrides, RateLimitPatch, RejectAction, SettingsPatch};
 pub use templates::{MailKind, TemplateOverride};
 pub use types::*;

@@ -56,11 +56,49 @@ pub struct PortalSettings {
     /// audit trail). Stored only once set, so portals written before it read back unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit_retention_days: Option<u16>,
+    /// `brand_color` [none]: `#rrggbb` (lower case), the pages' brand colour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand_color: Option<String>,
+    /// `logo_url` [none]: an `https` image URL (http only on loopback) for the pages' header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
 }
 
 impl PortalSettings {
     pub fn audit_retention_days(&self) -> u16 {
         self.audit_retention_days.unwrap_or(super::audit::AUDIT_RETENTION_DEFAULT_DAYS)
+    }
+}
+
+/// A brand colour: `#rrggbb` in lower case, nothing else.
+pub fn parse_brand_color(raw: &str) -> Result<String, String> {
+    let hex = raw.strip_prefix('#').unwrap_or_default();
+    if hex.len() == 6 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(raw.to_string())
+    } else {
+        Err("must be a colour #rrggbb in lower-case hexadecimal".into())
+    }
+}
+
+/// A logo URL: `https` (`http` only for a loopback host), at most 2048 characters, without
+/// spaces, quotes or angle brackets.
+pub fn parse_logo_url(raw: &str) -> Result<String, String> {
+    let bad = || "must be an https URL of an image (http only on 127.0.0.1 or localhost), at most 2048 characters".to_string();
+    if raw.len() > 2048 || raw.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'<>`\\".contains(c)) {
+        return Err(bad());
+    }
+    let (scheme, rest) = raw.split_once("://").ok_or_else(bad)?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let name = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    if host.contains('@') || name.is_empty() {
+        return Err(bad());
+    }
+    let bare = name.split(':').next().unwrap_or_default();
+    let loopback = bare == "localhost" || bare.parse::<std::net::Ipv4Addr>().is_ok_and(|a| a.is_loopback()) || name.starts_with("[::1]");
+    match scheme {
+        "https" => Ok(raw.to_string()),
+        "http" if loopback => Ok(raw.to_string()),
+        _ => Err(bad()),
     }
 }
 
@@ -88,6 +126,8 @@ impl Default for PortalSettings {
             verification_token_ttl_seconds: 604_800,
             email_templates: BTreeMap::new(),
             audit_retention_days: None,
+            brand_color: None,
+            logo_url: None,
         }
     }
 }
@@ -131,6 +171,10 @@ pub struct SettingsPatch {
     /// Merged per mail; `null` for a mail removes its override.
     pub email_templates: Option<BTreeMap<String, Option<TemplateOverride>>>,
     pub audit_retention_days: Option<u64>,
+    #[serde(default, deserialize_with = "de_nullable")]
+    pub brand_color: Option<Option<String>>,
+    #[serde(default, deserialize_with = "de_nullable")]
+    pub logo_url: Option<Option<String>>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -213,6 +257,21 @@ impl SettingsPatch {
                     }
                 },
             };
+        }
+        for (name, value, target, parse) in [
+            ("brand_color", self.brand_color, &mut settings.brand_color, parse_brand_color as fn(&str) -> Result<String, String>),
+            ("logo_url", self.logo_url, &mut settings.logo_url, parse_logo_url),
+        ] {
+            if let Some(v) = value {
+                *target = match v.map(|raw| parse(&raw)) {
+                    None => None,
+                    Some(Ok(v)) => Some(v),
+                    Some(Err(m)) => {
+                        errors.push(FieldError::new(field(name), m));
+                        None
+                    }
+                };
+            }
         }
         for (value, target) in [
             (self.invite_email, &mut settings.invite_email),
@@ -368,6 +427,32 @@ pub fn parse_base_url(raw: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_brand_colour_is_lower_case_rrggbb_and_a_logo_an_https_url() {
+        assert_eq!(parse_brand_color("#0f766e").as_deref(), Ok("#0f766e"));
+        for bad in ["#0F766E", "0f766e", "#0f766", "#0f766e0", "#zzzzzz", "red", ""] {
+            assert!(parse_brand_color(bad).is_err(), "{bad}");
+        }
+        assert!(parse_logo_url("https://cdn.acme.example/logo.svg").is_ok());
+        assert!(parse_logo_url("http://127.0.0.1:9001/logo.png").is_ok(), "http on loopback, locally");
+        for bad in [
+            "http://cdn.acme.example/l.png",
+            "javascript:alert(1)",
+            "https://",
+            "https://a.example/x y",
+            "https://a.example/\"x",
+            "https://user@evil.example/l.png",
+            "http://127.0.0.1.nip.io/l.png",
+            "data:image/png;base64,AAAA",
+        ] {
+            assert!(parse_logo_url(bad).is_err(), "{bad}");
+        }
+        let patch: SettingsPatch = serde_json::from_str(r##"{"brand_color": "#ABCDEF", "logo_url": "ftp://x"}"##).unwrap();
+        let errors = patch.apply(PortalSettings::default(), "settings.", no_template_problems).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["settings.brand_color", "settings.logo_url"]);
+    }
 
     fn no_template_problems(_: &TemplateOverride) -> Vec<(&'static str, String)> {
         vec![]

@@ -157,6 +157,7 @@ pub fn config() -> crate::config::Config {
         table: "test".into(),
         sender: "no-reply@test.example".into(),
         portal_url: None,
+        pages_url: None,
         allowed_sender_domains: vec![crate::domain::types::Domain::parse("test.example").unwrap()],
         token_secret: crate::config::TokenSecret::new("a test secret of at least thirty-two bytes").unwrap(),
         session_ttl_seconds: 3600,

@@ -54,6 +54,12 @@ pub fn check_policy(source: &str, name: &str) -> Result<(), String> {
             ast::Stmt::FilterBlock(_) => Err("may not use filter blocks (apply a filter to a value instead)".into()),
             ast::Stmt::AutoEscape(_) => Err("may not use autoescape (values in HTML are always escaped)".into()),
             ast::Stmt::Do(_) => Err("may not use do (calls are not available)".into()),
+            // Compiled in for the pages' templates (multi_template): never for an override.
+            ast::Stmt::Include(_) => Err(format!("may not use include {NOT_AVAILABLE}")),
+            ast::Stmt::Import(_) => Err(format!("may not use import {NOT_AVAILABLE}")),
+            ast::Stmt::FromImport(_) => Err(format!("may not use from {NOT_AVAILABLE}")),
+            ast::Stmt::Extends(_) => Err(format!("may not use extends {NOT_AVAILABLE}")),
+            ast::Stmt::Block(_) => Err(format!("may not use block {NOT_AVAILABLE}")),
             // Only reachable when another crate of the build enables minijinja's `macros` or
             // `multi_template` (features unify), or a later minijinja adds statements.
             #[allow(unreachable_patterns)]
