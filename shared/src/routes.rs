@@ -43,6 +43,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/portals/{portal_id}/applications/{application_id}/subscriptions"),
     ("DELETE", "/api/portals/{portal_id}/applications/{application_id}/subscriptions/{product}"),
     ("GET", "/api/portals/{portal_id}/developers/{developer_id}/applications"),
+    ("POST", "/api/portals/{portal_id}/identity-providers"),
+    ("GET", "/api/portals/{portal_id}/identity-providers"),
+    ("GET", "/api/portals/{portal_id}/identity-providers/{idp_id}"),
+    ("PATCH", "/api/portals/{portal_id}/identity-providers/{idp_id}"),
+    ("DELETE", "/api/portals/{portal_id}/identity-providers/{idp_id}"),
     ("GET", "/example/orders"),
 ];
 

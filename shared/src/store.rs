@@ -401,3 +401,25 @@ pub trait OutboxFeed: Send + Sync {
     /// a removal, an item that is not an event); an error for an event that cannot be read.
     fn inserted_event(&self, record: &serde_json::Value) -> Result<Option<LifecycleEvent>, BoxError>;
 }
+
+/// A portal's identity providers (single sign-on, issue 17).
+pub trait IdpStore: Send + Sync {
+    /// Creates a provider (Conflict if its id exists).
+    fn create_idp(&self, idp: &crate::domain::IdentityProvider) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_idp(&self, portal_id: Uuid, id: Uuid) -> impl Future<Output = StoreResult<Option<crate::domain::IdentityProvider>>> + Send;
+    /// Every provider of a portal (at most `MAX_IDPS_PER_PORTAL`), oldest first.
+    fn list_idps(&self, portal_id: Uuid) -> impl Future<Output = StoreResult<Vec<crate::domain::IdentityProvider>>> + Send;
+    /// Replaces the provider if its stored version is still `idp.version - 1`.
+    fn update_idp(&self, idp: &crate::domain::IdentityProvider) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Deletes the provider if its stored version is still `idp.version`.
+    fn delete_idp(&self, idp: &crate::domain::IdentityProvider) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Seals secrets held at rest (client secrets of identity providers) under a key the table
+/// never sees (KMS), bound to the record they belong to (`context`: the encryption context).
+pub trait SecretSealer: Send + Sync {
+    /// The ciphertext of `plaintext` (opaque text to store).
+    fn seal(&self, plaintext: &str, context: &[(&str, String)]) -> impl Future<Output = Result<String, AppError>> + Send;
+    /// The plaintext of a sealed value, with the context it was sealed under.
+    fn open(&self, sealed: &str, context: &[(&str, String)]) -> impl Future<Output = Result<String, AppError>> + Send;
+}

@@ -1,6 +1,7 @@
 //! The pure domain: types parsed at the edge, the lifecycle state machine, the auto-approval
 //! policy, portal settings, and the records and events. No I/O here.
 
+pub mod idp;
 pub mod lifecycle;
 pub mod model;
 pub mod records;
@@ -8,6 +9,7 @@ pub mod settings;
 pub mod templates;
 pub mod types;
 
+pub use idp::{ClaimMappings, IdentityProvider, TeamMapping};
 pub use lifecycle::{auto_approval, auto_approval_now, AutoApproval, ForbiddenTransition, Transition};
 pub use model::*;
 pub use records::*;

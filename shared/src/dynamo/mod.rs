@@ -24,6 +24,7 @@ mod approvals;
 mod attr;
 mod cursor;
 mod developers;
+mod idps;
 pub mod keys;
 mod models;
 mod ops;
