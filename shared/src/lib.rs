@@ -31,6 +31,7 @@ pub mod invites;
 pub mod kms;
 pub mod lifecycle;
 pub mod mail;
+pub mod oidc;
 pub mod portals;
 pub mod recovery;
 pub mod registration;

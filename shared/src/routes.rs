@@ -48,6 +48,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/portals/{portal_id}/identity-providers/{idp_id}"),
     ("PATCH", "/api/portals/{portal_id}/identity-providers/{idp_id}"),
     ("DELETE", "/api/portals/{portal_id}/identity-providers/{idp_id}"),
+    ("GET", "/api/portals/{portal_id}/sso/{idp_id}/start"),
+    ("GET", "/api/portals/{portal_id}/sso/{idp_id}/callback"),
     ("GET", "/example/orders"),
 ];
 

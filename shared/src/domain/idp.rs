@@ -225,6 +225,93 @@ pub fn linking(holder_provider: Option<&str>, email_verified: bool) -> Linking {
     }
 }
 
+/// An authorization request to send the browser with: the provider's URL, and what the
+/// callback needs (kept server side in the flow item).
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    pub url: String,
+    pub state: String,
+    pub nonce: String,
+    pub verifier: String,
+}
+
+/// A started sign-in, kept in one short-lived item bound to the browser by a cookie: its key
+/// is the hash of the cookie's value; deleted on use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SsoFlow {
+    /// SHA-256 hex of the `gatehouse_sso` cookie's value.
+    pub binding_hash: String,
+    pub portal_id: Uuid,
+    pub idp_id: Uuid,
+    pub state: String,
+    pub nonce: String,
+    pub verifier: String,
+    pub return_to: String,
+    pub expires_at: Timestamp,
+}
+
+/// How long a started sign-in may take.
+pub const FLOW_TTL_SECONDS: i64 = 600;
+
+/// Why a callback is refused (nothing is written). `Display` is the problem's sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("this sign-in was not started in this browser, was already used or has expired; start it again")]
+    NoFlow,
+    #[error("the state does not match the sign-in this browser started; start it again")]
+    State,
+    #[error("the identity provider answered: {0}")]
+    Provider(String),
+    #[error("the identity provider refused the authorization code (used already or expired); start the sign-in again")]
+    CodeRefused,
+    #[error("the identity provider returned no ID token")]
+    NoIdToken,
+    #[error("the ID token is signed by a key the identity provider does not publish")]
+    UnknownKey,
+    #[error("the ID token's signature does not verify")]
+    Signature,
+    #[error("the ID token is not meant for this portal (aud/azp)")]
+    Audience,
+    #[error("the ID token was issued by another issuer (iss)")]
+    Issuer,
+    #[error("the ID token has expired")]
+    Expired,
+    #[error("the ID token's nonce is missing or does not match this sign-in")]
+    Nonce,
+    #[error("the ID token was refused: {0}")]
+    Other(String),
+    #[error("the ID token has no usable {0} claim")]
+    Claim(&'static str),
+}
+
+/// Who the provider says signed in, read through the provider's claim mappings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoIdentity {
+    pub subject: String,
+    /// The asserted address (lower-case normalised later), if any.
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+}
+
+/// Reads the identity from an ID token's claims: `sub` always; the address, name and groups
+/// from the mapped claims; `email_verified` only when the address comes from the standard
+/// `email` claim (a verification flag says nothing about another claim); groups as an array
+/// of strings (or one string).
+pub fn map_claims(claims: &serde_json::Map<String, serde_json::Value>, m: &ClaimMappings) -> Result<SsoIdentity, Refusal> {
+    let text = |k: &str| claims.get(k).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
+    let subject = text("sub").filter(|s| s.len() <= 255).ok_or(Refusal::Claim("sub"))?;
+    let email = text(&m.email);
+    let email_verified = email.is_some() && m.email == "email" && claims.get("email_verified").and_then(|v| v.as_bool()) == Some(true);
+    let groups = match claims.get(&m.groups) {
+        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|g| g.as_str().map(str::to_string)).collect(),
+        Some(serde_json::Value::String(g)) => vec![g.clone()],
+        _ => Vec::new(),
+    };
+    Ok(SsoIdentity { subject, email, email_verified, name: text(&m.name), groups })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +374,28 @@ mod tests {
         let current = vec![a.to_string(), c.to_string(), manual.to_string()];
         assert_eq!(team_changes(&current, &maps, &["staff".to_string()]), (vec![], vec![c]), "a stays: another group maps to it");
         assert_eq!(team_changes(&current, &maps, &[]), (vec![], vec![a, c]), "the admin's team stays");
+    }
+
+    #[test]
+    fn claims_are_read_through_the_mappings_and_a_verified_flag_counts_only_for_the_email_claim() {
+        let claims = serde_json::json!({"sub": "s1", "email": "A@x.com", "email_verified": true, "mail": "b@y.com",
+            "name": "Ann", "groups": ["g1", 3, "g2"], "role": "admin"});
+        let claims = claims.as_object().unwrap();
+        let id = map_claims(claims, &ClaimMappings::default()).unwrap();
+        assert_eq!(
+            id,
+            SsoIdentity {
+                subject: "s1".into(),
+                email: Some("A@x.com".into()),
+                email_verified: true,
+                name: Some("Ann".into()),
+                groups: vec!["g1".into(), "g2".into()]
+            }
+        );
+        let custom = ClaimMappings { email: "mail".into(), name: "nickname".into(), groups: "role".into() };
+        let id = map_claims(claims, &custom).unwrap();
+        assert_eq!((id.email.as_deref(), id.email_verified, id.name, id.groups), (Some("b@y.com"), false, None, vec!["admin".to_string()]));
+        assert_eq!(map_claims(serde_json::json!({"email": "a@x.com"}).as_object().unwrap(), &custom), Err(Refusal::Claim("sub")));
     }
 
     #[test]

@@ -369,6 +369,15 @@ pub enum EventType {
     PasswordReset,
     #[serde(rename = "developer.email_verified")]
     EmailVerified,
+    /// A developer signed in (`reason`: how, e.g. `sso`).
+    #[serde(rename = "developer.logged_in")]
+    LoggedIn,
+    /// A developer joined a team (`reason`: the team id), e.g. from a mapped IdP group.
+    #[serde(rename = "developer.team_joined")]
+    TeamJoined,
+    /// A developer left a team (`reason`: the team id).
+    #[serde(rename = "developer.team_left")]
+    TeamLeft,
 }
 
 impl EventType {

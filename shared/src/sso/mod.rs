@@ -262,3 +262,5 @@ pub async fn delete_idp<S: IdpStore>(store: &S, token: &AdminToken, portal_id: U
     let idp = idp_for(store, token, portal_id, id).await?;
     store.delete_idp(&idp).await.on_conflict(|| AppError::Conflict("the identity provider changed meanwhile; retry".into()))
 }
+
+pub mod flow;
