@@ -55,6 +55,9 @@ pub struct MemStore {
     pub admin_tokens: Mutex<Vec<AdminToken>>,
     /// Identity providers (single sign-on), by id.
     pub idps: Mutex<HashMap<Uuid, IdentityProvider>>,
+    /// Started sign-ins by cookie hash, and (portal, issuer, subject) → developer.
+    pub sso_flows: Mutex<HashMap<String, crate::domain::idp::SsoFlow>>,
+    pub sso_subjects: Mutex<HashMap<(Uuid, String, String), Uuid>>,
     /// Every call, in order: its name and, for reads and writes by key, what kind of item.
     pub calls: Mutex<Vec<String>>,
 }
@@ -113,7 +116,7 @@ mod access;
 mod accounts;
 mod records;
 mod sso;
-pub use sso::FakeSealer;
+pub use sso::{FakeOidc, FakeSealer};
 
 /// What the fake mailer does with the next sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -196,3 +196,129 @@ async fn a_change_keeps_what_it_does_not_name_and_reseals_a_new_secret() {
     sso::delete_idp(&store, &token("*"), p.id, idp.id).await.unwrap();
     assert!(sso::list_idps(&store, &token("*"), p.id).await.unwrap().is_empty());
 }
+
+// ---- the sign-in over the in-memory ports
+
+use crate::domain::idp::Refusal;
+use crate::fakes::FakeOidc;
+use crate::sso::flow::{self, Callback};
+
+const CB: &str = "http://127.0.0.1:9000/api/portals/p/sso/i/callback";
+
+async fn provider(store: &MemStore, p: &Portal, auto_approve: bool, teams: &[(&str, Uuid)]) -> IdentityProvider {
+    let mut b = body("https://login.acme.com", teams);
+    b.auto_approve = Some(auto_approve);
+    sso::create_idp(store, &FakeSealer, &token("*"), p.id, b, IssuerPolicy::default(), chrono::Utc::now()).await.unwrap()
+}
+
+/// Starts a sign-in; (cookie, state).
+async fn started(store: &MemStore, oidc: &FakeOidc, p: &Portal, idp: &IdentityProvider) -> (String, String) {
+    let s = flow::start(store, oidc, p.id, idp.id, None, CB, chrono::Utc::now()).await.unwrap();
+    let state = s.location.split("state=").nth(1).unwrap().split('&').next().unwrap().to_string();
+    (s.cookie, state)
+}
+
+async fn finish(
+    store: &MemStore,
+    oidc: &FakeOidc,
+    p: &Portal,
+    idp: &IdentityProvider,
+    cookie: &str,
+    state: &str,
+) -> Result<flow::SignedIn, AppError> {
+    let cb = Callback { cookie: Some(cookie), state: Some(state), code: Some("code"), error: None };
+    flow::callback(store, &FakeSealer, oidc, &crate::fakes::config(), p.id, idp.id, cb, CB, chrono::Utc::now()).await
+}
+
+fn alice(verified: bool, groups: &[&str]) -> serde_json::Value {
+    json!({"sub": "alice-sub", "email": "alice@partner.example", "email_verified": verified, "name": "Alice Example", "groups": groups})
+}
+
+#[tokio::test]
+async fn a_start_refuses_a_return_to_outside_the_portal_and_a_disabled_provider() {
+    let (store, p, _) = setup();
+    let idp = provider(&store, &p, false, &[]).await;
+    let e =
+        flow::start(&store, &FakeOidc::default(), p.id, idp.id, Some("https://evil.example/"), CB, chrono::Utc::now()).await.err().unwrap();
+    assert_eq!(fields(e), ["return_to"]);
+    sso::update_idp(
+        &store,
+        &FakeSealer,
+        &token("*"),
+        p.id,
+        idp.id,
+        input(json!({"enabled": false})),
+        IssuerPolicy::default(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let e = flow::start(&store, &FakeOidc::default(), p.id, idp.id, None, CB, chrono::Utc::now()).await.err().unwrap();
+    assert!(matches!(e, AppError::NotFound { .. }));
+    assert!(store.sso_flows.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_wrong_state_uses_up_the_sign_in_and_a_replay_finds_nothing_and_no_account_is_written() {
+    let (store, p, _) = setup();
+    let (oidc, idp) = (FakeOidc::default(), provider(&store, &p, true, &[]).await);
+    oidc.answers(alice(true, &[]));
+    let (cookie, state) = started(&store, &oidc, &p, &idp).await;
+    let e = finish(&store, &oidc, &p, &idp, &cookie, "not-the-state").await.err().unwrap();
+    assert!(matches!(&e, AppError::Unauthenticated(m) if *m == Refusal::State.to_string()), "{e:?}");
+    let e = finish(&store, &oidc, &p, &idp, &cookie, &state).await.err().unwrap();
+    assert!(matches!(&e, AppError::Unauthenticated(m) if *m == Refusal::NoFlow.to_string()), "{e:?}");
+    let (cookie, state) = started(&store, &oidc, &p, &idp).await;
+    oidc.refuses(Refusal::Nonce);
+    let e = finish(&store, &oidc, &p, &idp, &cookie, &state).await.err().unwrap();
+    assert!(matches!(&e, AppError::Unauthenticated(m) if m.contains("nonce")), "{e:?}");
+    assert!(store.developers.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_first_sign_in_is_pending_with_an_approval_and_auto_approve_signs_in_with_the_mapped_teams() {
+    let (store, p, team) = setup();
+    let oidc = FakeOidc::default();
+    oidc.answers(alice(true, &["partners"]));
+    let idp = provider(&store, &p, false, &[("partners", team.id)]).await;
+    let (cookie, state) = started(&store, &oidc, &p, &idp).await;
+    let e = finish(&store, &oidc, &p, &idp, &cookie, &state).await.err().unwrap();
+    assert!(matches!(&e, AppError::Forbidden(m) if m.contains("pending")), "{e:?}");
+    let devs: Vec<Developer> = store.developers.lock().unwrap().values().cloned().collect();
+    assert_eq!(devs.len(), 1);
+    assert_eq!((devs[0].provider, devs[0].state, devs[0].email_verified), (Provider::Sso, DeveloperState::Pending, true));
+    assert!(devs[0].approval_id.is_some() && store.approvals.lock().unwrap().len() == 1);
+    assert_eq!(devs[0].teams, [team.id.to_string()], "teams follow the groups even while pending");
+
+    let (store, p, team) = setup();
+    let idp = provider(&store, &p, true, &[("partners", team.id)]).await;
+    let (cookie, state) = started(&store, &oidc, &p, &idp).await;
+    let signed = finish(&store, &oidc, &p, &idp, &cookie, &state).await.unwrap();
+    assert_eq!(signed.return_to, format!("/portal/{}/account", p.id));
+    assert_eq!((signed.session.developer.state, &signed.session.developer.teams), (DeveloperState::Approved, &vec![team.id.to_string()]));
+    assert!(signed.session.token.starts_with(crate::tokens::SESSION_TOKEN_PREFIX));
+    let kinds: Vec<EventType> = store.events.lock().unwrap().iter().map(|e| e.event_type).collect();
+    assert_eq!(kinds, [EventType::Created, EventType::TeamJoined, EventType::LoggedIn]);
+
+    oidc.answers(alice(true, &[]));
+    let (cookie, state) = started(&store, &oidc, &p, &idp).await;
+    let again = finish(&store, &oidc, &p, &idp, &cookie, &state).await.unwrap();
+    assert_eq!(again.session.developer.id, signed.session.developer.id);
+    assert!(again.session.developer.teams.is_empty(), "the group is gone, so is the team");
+}
+
+#[tokio::test]
+async fn a_builtin_account_is_linked_on_a_verified_address_only() {
+    let (store, p, _) = setup();
+    let builtin = crate::fakes::developer(&p, Origin::Registered, Some("alice@partner.example"), None, DeveloperState::Approved, "h");
+    store.add_developer(builtin.clone());
+    let (oidc, idp) = (FakeOidc::default(), provider(&store, &p, true, &[]).await);
+    oidc.answers(alice(false, &[]));
+    let (cookie, state) = started(&store, &oidc, &p, &idp).await;
+    let e = finish(&store, &oidc, &p, &idp, &cookie, &state).await.err().unwrap();
+    assert!(matches!(&e, AppError::Conflict(m) if m.contains("verified")), "{e:?}");
+    oidc.answers(alice(true, &[]));
+    let (cookie, state) = started(&store, &oidc, &p, &idp).await;
+    assert_eq!(finish(&store, &oidc, &p, &idp, &cookie, &state).await.unwrap().session.developer.id, builtin.id);
+    assert_eq!(store.developers.lock().unwrap().len(), 1);
+}
