@@ -162,12 +162,13 @@ fn apply(idp: &mut IdentityProvider, input: IdpInput, creating: bool, policy: Is
 /// Every mapped team must be a team of the portal (one read per distinct team, concurrently).
 async fn check_teams<S: TeamStore>(store: &S, idp: &IdentityProvider) -> Result<(), AppError> {
     let mut ids: Vec<Uuid> = idp.team_mappings.iter().map(|m| m.team_id).collect();
+    ids.sort();
     ids.dedup();
     let teams = futures::future::try_join_all(ids.iter().map(|id| store.get_team(*id))).await?;
     let mut f = Fields::default();
     for (i, m) in idp.team_mappings.iter().enumerate() {
         let pos = ids.iter().position(|id| *id == m.team_id).expect("listed");
-        if !teams[pos].as_ref().is_some_and(|t| t.portal_id == idp.portal_id) {
+        if teams[pos].as_ref().is_none_or(|t| t.portal_id != idp.portal_id) {
             f.push(&format!("team_mappings[{i}].team_id"), "is not a team of this portal");
         }
     }
@@ -229,6 +230,7 @@ pub async fn list_idps<S: PortalStore + IdpStore>(
     Ok(store.list_idps(portal_id).await?)
 }
 
+#[allow(clippy::too_many_arguments)]
 #[tracing::instrument(skip_all, fields(portal_id = %portal_id, idp_id = %id))]
 pub async fn update_idp<S: TeamStore + IdpStore, K: SecretSealer>(
     store: &S,
