@@ -182,32 +182,13 @@ async fn create<S: SsoStore>(
     let state = initial_state(provider, &portal.settings, email, id.email_verified);
     let fallback = email.map(|e| e.as_str().split('@').next().unwrap_or_default().to_string()).unwrap_or_else(|| "SSO developer".into());
     let name = id.name.as_deref().and_then(|n| PersonName::parse(n).ok()).or_else(|| PersonName::parse(&fallback).ok());
-    let name = name.map_or_else(|| "SSO developer".to_string(), |n| n.as_str().to_string());
-    let mut dev = Developer {
-        id: Uuid::now_v7(),
-        portal_id: portal.id,
-        username: None,
-        name,
-        email: email.map(|e| e.as_str().to_string()),
-        email_norm: email.map(|e| e.normalized().to_string()),
-        email_verified: id.email_verified,
-        state,
-        provider: Provider::Sso,
-        must_change_password: false,
-        password_hash: None,
-        teams: vec![],
-        application_count: 0,
-        created_at: now,
-        updated_at: now,
-        last_active_at: None,
-        approval_id: None,
-        approval_ids: vec![],
-        version: 1,
-        session_epoch: 0,
-        temporary_password_expires_at: None,
-        invite_id: None,
-        stored_origin: Some(Origin::Registered),
-    };
+    let name = name.map_or_else(|| PersonName::parse("SSO developer"), Ok).map_err(AppError::internal)?;
+    // A builtin record's shape, then what single sign-on changes: no password, the provider's
+    // verification flag.
+    let mut dev = Developer::new_builtin(Origin::Registered, portal.id, email, None, &name, state, String::new(), now);
+    dev.provider = Provider::Sso;
+    dev.password_hash = None;
+    dev.email_verified = id.email_verified;
     let approval = (state == DeveloperState::Pending).then(|| {
         dev.approval_id = Some(Uuid::now_v7());
         dev.approval_ids = dev.approval_id.into_iter().collect();
