@@ -47,6 +47,8 @@ python3 -m unittest infra/local/test_sidecar.py 2>&1 | tee -a "$log"
 
 echo "== the local front (API Gateway's events, routing, responses and authorizer)"
 python3 -m unittest infra/local/test_front.py 2>&1 | tee -a "$log"
+echo "== the local OpenID Provider (oidc-provider: discovery, PKCE flow, faulty ID tokens; about 2 s)"
+python3 -m unittest infra/local/oidc/test_provider.py 2>&1 | tee -a "$log"
 echo "== IAM check and template contract tests"
 python3 -m unittest infra/local/test_iam_check.py tests/contract/test_template.py 2>&1 | tee -a "$log"
 

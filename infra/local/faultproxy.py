@@ -55,6 +55,8 @@ def service_of(path: str, headers) -> str:
         return "dynamodb"
     if target.startswith("secretsmanager."):
         return "secretsmanager"
+    if target.startswith("TrentService."):
+        return "kms"
     if path.startswith("/v2/email"):
         return "ses"
     return "other"
@@ -93,6 +95,11 @@ def actions_of(service: str, method: str, path: str, headers, body: bytes) -> li
         if doc.get("IndexName"):
             resource += f"/index/{doc['IndexName']}"
         return [(f"{service}:{op}", resource, None)]
+    if service == "kms":
+        # The third field carries the encryption context's keys (the policy's condition).
+        op = headers.get("X-Amz-Target", "").split(".", 1)[-1]
+        context = doc.get("EncryptionContext") or {}
+        return [(f"kms:{op}", f"key/{doc.get('KeyId', '')}", "ctx:" + ",".join(sorted(context)))]
     if service == "ses":
         if method == "POST" and path.rstrip("/").endswith("/outbound-emails"):
             return [("ses:SendEmail", "identity/*", doc.get("FromEmailAddress"))]

@@ -86,6 +86,8 @@ def arn_of(call: dict, table: str, secret_ids: set[str]) -> str:
     if service == "secretsmanager":
         secret = resource.removeprefix("secret/")
         return "arn:res:TokenSecret" if secret in secret_ids else f"arn:aws:secretsmanager:::secret:{secret}"
+    if service == "kms":
+        return "arn:res:SsoKey"  # the local stack's one key (bootstrap creates it)
     if service == "ses":
         domain = (call.get("from") or "").rpartition("@")[2] or "*"
         return f"arn:{PSEUDO['AWS::Partition']}:ses:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:identity/{domain}"
@@ -94,18 +96,25 @@ def arn_of(call: dict, table: str, secret_ids: set[str]) -> str:
 
 def condition_holds(condition: dict, call: dict) -> bool:
     """The condition operators the template uses, over the keys a recorded call carries."""
+    sender = call.get("from") or ""
     values = {"ses:FromAddress": call.get("from")}
+    if sender.startswith("ctx:"):
+        values = {"kms:EncryptionContextKeys": [k for k in sender[4:].split(",") if k]}
     for operator, tests in condition.items():
         for key, expected in tests.items():
             actual = values.get(key)
             expected = expected if isinstance(expected, list) else [expected]
             if actual is None:
                 return False
+            if operator == "ForAllValues:StringEquals":
+                if not all(a in expected for a in actual):
+                    return False
+                continue
             if operator == "StringLike" and not any(fnmatch.fnmatchcase(actual, p) for p in expected):
                 return False
             if operator == "StringEquals" and actual not in expected:
                 return False
-            if operator not in ("StringLike", "StringEquals"):
+            if operator not in ("StringLike", "StringEquals", "ForAllValues:StringEquals"):
                 return False
     return True
 

@@ -96,6 +96,16 @@ class ProxyActions(unittest.TestCase):
         self.assertEqual(faultproxy.actions_of("ses", "POST", "/v2/email/outbound-emails", self.headers(), body),
                          [("ses:SendEmail", "identity/*", "team@mail.gatehouse.local")])
 
+    def test_the_sso_key_is_used_only_by_the_sso_function_under_a_provider_context(self):
+        body = json.dumps({"KeyId": "arn:aws:kms:us-east-1:123:key/k", "Plaintext": "eA==",
+                           "EncryptionContext": {"portal_id": "p", "idp_id": "i"}}).encode()
+        actions = faultproxy.actions_of("kms", "POST", "/", self.headers("TrentService.Encrypt"), body)
+        self.assertEqual(actions, [("kms:Encrypt", "key/arn:aws:kms:us-east-1:123:key/k", "ctx:idp_id,portal_id")])
+        ok = call("sso", "kms", "kms:Encrypt", "key/k", "ctx:idp_id,portal_id")
+        self.assertEqual(check(ok)[0], [])
+        self.assertEqual(len(check(call("sso", "kms", "kms:Decrypt", "key/k", "ctx:other"))[0]), 1, "another context key")
+        self.assertEqual(len(check(call("portals", "kms", "kms:Decrypt", "key/k", "ctx:idp_id,portal_id"))[0]), 1)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -94,6 +94,20 @@ curl -s -o /dev/null -X POST -H 'content-type: application/json' -d '{}' \
   "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/register" || true
 curl -s -o /dev/null -X POST -d '{"Records": []}' "$lambda_url/2015-03-31/functions/stream-consumer/invocations" || true
 
+# Single sign-on: the local OpenID Provider (oidc-provider, infra/local/oidc) on loopback, with
+# a fresh admin key (its admin API and client registration; not given to the functions).
+oidc_port=${GATEHOUSE_OIDC_PORT:-9400}
+oidc_key=$(openssl rand -hex 32)
+GATEHOUSE_OIDC_PORT=$oidc_port GATEHOUSE_OIDC_ADMIN_KEY=$oidc_key setsid node infra/local/oidc/provider.mjs \
+  >"$state/logs/oidc.log" 2>&1 </dev/null &
+echo $! >"$state/pids/oidc"
+wait_for "http://127.0.0.1:$oidc_port/.well-known/openid-configuration" '^200$' "the OpenID Provider"
+{
+  echo "GATEHOUSE_OIDC_ISSUER=http://127.0.0.1:$oidc_port"
+  echo "GATEHOUSE_OIDC_ADMIN_KEY=$oidc_key"
+} >>"$state/local.env"
+wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/identity-providers" '^401$' "sso"
+
 setsid python3 infra/local/sidecar.py --state-dir "$state" --invoke-url "$lambda_url" >"$state/logs/sidecar.log" 2>&1 &
 echo $! >"$state/pids/sidecar"
 wait_for "http://127.0.0.1:9001/healthz" '^200$' "mailbox"
@@ -101,7 +115,7 @@ trap - ERR
 
 echo "Gatehouse is up: API http://127.0.0.1:9000/api, mailbox http://127.0.0.1:9001/mailbox" >&2
 echo "Settings in $state/local.env (source it: set -a; . $state/local.env; set +a)" >&2
-grep -vE "TOKEN|SECRET" "$state/local.env" >&2
+grep -vE "TOKEN|SECRET|_KEY=" "$state/local.env" >&2
 if [ "$detach" = 1 ]; then exit 0; fi
 trap 'echo; echo "up: stopping" >&2; stop; exit 0' INT TERM
 while sleep 1; do

@@ -94,6 +94,11 @@ pub struct Config {
     pub consumer_concurrency: usize,
     /// Anti-automation limits of the public routes (`GATEHOUSE_*_LIMIT_PER_*`).
     pub rate_limits: crate::throttle::RateLimits,
+    /// `GATEHOUSE_KMS_KEY_ID`: the KMS key identity providers' client secrets are sealed with.
+    pub kms_key_id: Option<String>,
+    /// `GATEHOUSE_SSO_ALLOW_LOOPBACK_HTTP=1` (local stacks only): an identity provider's issuer
+    /// may be `http` on a loopback host (the local OpenID Provider).
+    pub sso_allow_loopback_http: bool,
 }
 
 /// Parses `GATEHOUSE_ALLOWED_SENDER_DOMAINS`; without it, only the default sender's domain.
@@ -141,6 +146,8 @@ impl Config {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_CONSUMER_CONCURRENCY)
                 .clamp(1, 256),
+            kms_key_id: var("GATEHOUSE_KMS_KEY_ID"),
+            sso_allow_loopback_http: var("GATEHOUSE_SSO_ALLOW_LOOPBACK_HTTP").as_deref() == Some("1"),
         }
     }
 

@@ -45,6 +45,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/portals/{portal_id}/developers/{developer_id}/applications"),
     ("GET", "/api/portals/{portal_id}/events"),
     ("GET", "/api/portals/{portal_id}/developers/{developer_id}/events"),
+    ("POST", "/api/portals/{portal_id}/identity-providers"),
+    ("GET", "/api/portals/{portal_id}/identity-providers"),
+    ("GET", "/api/portals/{portal_id}/identity-providers/{idp_id}"),
+    ("PATCH", "/api/portals/{portal_id}/identity-providers/{idp_id}"),
+    ("DELETE", "/api/portals/{portal_id}/identity-providers/{idp_id}"),
+    ("GET", "/api/portals/{portal_id}/sso/{idp_id}/start"),
+    ("GET", "/api/portals/{portal_id}/sso/{idp_id}/callback"),
     ("GET", "/example/orders"),
     // The developer pages (HTML, issue 15) and their hashed static files.
     ("GET", "/portal/{portal_id}"),

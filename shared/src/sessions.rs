@@ -106,17 +106,12 @@ where
         store.release(&attempt, false).await?;
         return Err(AppError::Unauthenticated("this one-time password has expired; ask an administrator for a new one".into()));
     }
-    if !lifecycle::may_access(dev.state) {
+    if let Some(refused) = access_refusal(dev.state) {
         store.release(&attempt, false).await?;
-        return Err(AppError::Forbidden(match dev.state {
-            DeveloperState::Pending => "this account is pending approval; you can sign in once an administrator approves it".into(),
-            other => format!("this account is {other}; contact the portal's administrators"),
-        }));
+        return Err(refused);
     }
-    let minted = tokens::mint_session_token(dev.id);
-    let expires_at = now + chrono::Duration::seconds(config.session_ttl_seconds);
-    let session =
-        Session { developer_id: dev.id, portal_id, token_hash: minted.hash, epoch: dev.session_epoch, created_at: now, expires_at };
+    let (minted, session) = new_session(&dev, config, now);
+    let expires_at = session.expires_at;
     let mut dev = dev;
     let touch = dev.last_active_at.is_none_or(|t| (now - t).num_seconds() >= ACTIVITY_RESOLUTION_SECONDS);
     let mut signed_in = LifecycleEvent::new(EventType::LoggedIn, &dev, Actor::developer(dev.id), now).kept_for(&portal.settings);
@@ -165,6 +160,51 @@ fn login_failed(portal_id: Uuid, dev: Option<&Developer>, now: Timestamp) -> Lif
             subject: None,
         },
     }
+}
+
+/// Why a developer in `state` may not sign in (403 naming the state), for login and single
+/// sign-on alike.
+pub fn access_refusal(state: DeveloperState) -> Option<AppError> {
+    (!lifecycle::may_access(state)).then(|| {
+        AppError::Forbidden(match state {
+            DeveloperState::Pending => "this account is pending approval; you can sign in once an administrator approves it".into(),
+            other => format!("this account is {other}; contact the portal's administrators"),
+        })
+    })
+}
+
+/// A new session of a developer (its token, and the session as stored), in its current epoch.
+fn new_session(dev: &Developer, config: &Config, now: Timestamp) -> (crate::crypto::MintedToken, Session) {
+    let minted = tokens::mint_session_token(dev.id);
+    let expires_at = now + chrono::Duration::seconds(config.session_ttl_seconds);
+    let session = Session {
+        developer_id: dev.id,
+        portal_id: dev.portal_id,
+        token_hash: minted.hash.clone(),
+        epoch: dev.session_epoch,
+        created_at: now,
+        expires_at,
+    };
+    (minted, session)
+}
+
+/// Opens a session for a developer another way has signed in (single sign-on): refused as
+/// login refuses a developer who may not sign in; stored with its `developer.logged_in` event
+/// (`reason: "sso"`) in one transaction; activity stamped.
+pub async fn open_session<S: SessionStore>(store: &S, config: &Config, dev: Developer, now: Timestamp) -> Result<LoggedIn, AppError> {
+    if let Some(refused) = access_refusal(dev.state) {
+        return Err(refused);
+    }
+    let (minted, session) = new_session(&dev, config, now);
+    let mut signed_in = LifecycleEvent::new(EventType::LoggedIn, &dev, Actor::developer(dev.id), now);
+    signed_in.approval_id = None;
+    signed_in.reason = Some("sso".into());
+    let (stored, touched) = tokio::join!(store.put_session(&session, &signed_in), store.touch_developer(dev.id, now));
+    stored?;
+    touched?;
+    let mut dev = dev;
+    dev.last_active_at = Some(now);
+    Ok(LoggedIn { token: minted.token, expires_at: session.expires_at, developer: dev })
 }
 
 /// An authenticated developer session.

@@ -126,6 +126,11 @@ impl Wiring {
         Ses::with_configuration_set(aws_sdk_sesv2::Client::new(&self.sdk), self.config.ses_configuration_set.clone())
     }
 
+    /// The secret sealer (KMS, the key of `GATEHOUSE_KMS_KEY_ID`).
+    pub fn kms(&self) -> crate::kms::Kms {
+        crate::kms::Kms::new(aws_sdk_kms::Client::new(&self.sdk), self.config.kms_key_id.clone())
+    }
+
     /// Starts reading the link-token secret (the fetch runs beside the rest of the start-up).
     pub fn token_secret(&self) -> SecretLoader {
         SecretLoader::start(&self.sdk, self.config.token_secret_arn.clone())

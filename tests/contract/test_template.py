@@ -63,6 +63,20 @@ class Template(unittest.TestCase):
         self.assertNotIn("dynamodb:Query", actions("registration"))
         self.assertNotIn("dynamodb:Query", actions("stream-consumer"))
 
+    def test_only_the_sso_function_may_use_the_sso_key_and_only_under_a_provider_context(self):
+        key = RESOURCES["SsoKey"]
+        self.assertEqual(key["Type"], "AWS::KMS::Key")
+        self.assertTrue(key["Properties"]["EnableKeyRotation"])
+        for name in FUNCTIONS:
+            grants = [st for st in policies(TEMPLATE, PARAMS)[name] if any(a.startswith("kms:") for a in st["actions"])]
+            if name != "sso":
+                self.assertEqual(grants, [], name)
+                continue
+            self.assertEqual(len(grants), 1)
+            self.assertEqual(sorted(grants[0]["actions"]), ["kms:Decrypt", "kms:Encrypt"])
+            self.assertEqual(grants[0]["resources"], ["arn:res:SsoKey"])
+            self.assertEqual(grants[0]["condition"], {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["portal_id", "idp_id"]}})
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -205,6 +205,14 @@ async fn create_token_secret(sdk: &aws_config::SdkConfig, name: &str) -> Result<
     }
 }
 
+/// A symmetric KMS key for sealing identity providers' client secrets (the template's
+/// `SsoKey`); the local stack's is created in moto at every start.
+async fn create_sso_key(sdk: &aws_config::SdkConfig) -> Result<String, Error> {
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let out = kms.create_key().description("Gatehouse (local) - seals identity providers' client secrets").send().await?;
+    Ok(out.key_metadata.map(|m| m.arn.unwrap_or(m.key_id)).unwrap_or_default())
+}
+
 /// The anti-automation limits of a local stack (see `bootstrap`).
 const LOCAL_RATE_LIMITS: &str = "GATEHOUSE_REGISTER_LIMIT_PER_CLIENT=1000000\nGATEHOUSE_REGISTER_LIMIT_PER_PORTAL=1000000\nGATEHOUSE_LOGIN_LIMIT_PER_CLIENT=1000000\nGATEHOUSE_LOGIN_LIMIT_PER_PORTAL=1000000\n";
 
@@ -283,6 +291,7 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
                 verify_sender(sdk, domain.as_str()).await?;
             }
             let secret_arn = create_token_secret(sdk, "gatehouse/token-secret").await?;
+            let sso_key = create_sso_key(sdk).await?;
             let portal = create_portal(&store, "Demo portal", Some(r#"{"admin_emails": ["admin@gatehouse.local"]}"#)).await?;
             let token = mint_admin_token(&store, "local-admin", None, None).await?;
             let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
@@ -297,6 +306,9 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
             // client: the deployment-wide anti-automation limits are lifted locally; tests that
             // prove the limits lower them on their own portal (settings.rate_limits).
             let env = format!("{env}{LOCAL_RATE_LIMITS}");
+            // Single sign-on: the sealing key, and issuers on loopback over http (the local
+            // OpenID Provider) allowed.
+            let env = format!("{env}GATEHOUSE_KMS_KEY_ID={sso_key}\nGATEHOUSE_SSO_ALLOW_LOOPBACK_HTTP=1\n");
             if let Some(dir) = std::path::Path::new(path).parent() {
                 std::fs::create_dir_all(dir)?;
             }

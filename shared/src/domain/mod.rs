@@ -2,6 +2,7 @@
 //! policy, portal settings, and the records and events. No I/O here.
 
 pub mod audit;
+pub mod idp;
 pub mod lifecycle;
 pub mod model;
 pub mod records;
@@ -10,6 +11,7 @@ pub mod templates;
 pub mod types;
 pub mod webhooks;
 
+pub use idp::{ClaimMappings, IdentityProvider, TeamMapping};
 pub use lifecycle::{auto_approval, auto_approval_now, AutoApproval, ForbiddenTransition, Transition};
 pub use model::*;
 pub use records::*;

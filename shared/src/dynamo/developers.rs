@@ -55,8 +55,10 @@ pub(crate) fn registration_cancelled(c: &Cancelled) -> RegisterError {
     RegisterError::Store(c.unavailable())
 }
 
-impl DeveloperStore for Dynamo {
-    async fn register(&self, new: &NewDeveloper) -> Result<(), RegisterError> {
+impl Dynamo {
+    /// The items of a new developer's write (developer, login markers, approval, accepted
+    /// invite, verification link, event, counters), for [`Self::send_registration`].
+    pub(crate) fn registration_tx(&self, new: &NewDeveloper) -> StoreResult<Tx<'_>> {
         let d = &new.developer;
         let mut tx = Tx::new(self);
         tx.create(Label::Developer, encode::<DeveloperItem>(d)?)?;
@@ -80,6 +82,11 @@ impl DeveloperStore for Dynamo {
         }
         tx.put(Label::Event, encode::<EventItem>(&new.event)?, None)?;
         tx.count(d.portal_id, &[(d.state, 1)])?;
+        Ok(tx)
+    }
+
+    /// Sends a new developer's write, reading a cancellation as the registration's refusal.
+    pub(crate) async fn send_registration(&self, tx: Tx<'_>, d: &Developer) -> Result<(), RegisterError> {
         match tx.send(self).await {
             Ok(()) => Ok(()),
             Err(TxError::Cancelled(c)) => match registration_cancelled(&c) {
@@ -94,6 +101,13 @@ impl DeveloperStore for Dynamo {
             },
             Err(TxError::Store(e)) => Err(RegisterError::Store(e)),
         }
+    }
+}
+
+impl DeveloperStore for Dynamo {
+    async fn register(&self, new: &NewDeveloper) -> Result<(), RegisterError> {
+        let tx = self.registration_tx(new)?;
+        self.send_registration(tx, &new.developer).await
     }
 
     async fn get_developer(&self, id: Uuid) -> StoreResult<Option<Developer>> {

@@ -25,6 +25,7 @@ mod attr;
 mod audit;
 mod cursor;
 mod developers;
+mod idps;
 pub mod keys;
 mod models;
 mod ops;

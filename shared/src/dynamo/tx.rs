@@ -39,6 +39,8 @@ pub(crate) enum Label {
     /// Something the developer owns, deleted with it.
     Owned,
     MailMarker,
+    /// The (issuer, subject) marker of an SSO account.
+    SsoSubject,
 }
 
 /// A transaction being built: its items and their labels, in request order.

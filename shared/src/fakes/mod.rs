@@ -53,6 +53,11 @@ pub struct MemStore {
     pub apps: Mutex<HashMap<Uuid, Application>>,
     pub credentials: Mutex<Vec<Credential>>,
     pub admin_tokens: Mutex<Vec<AdminToken>>,
+    /// Identity providers (single sign-on), by id.
+    pub idps: Mutex<HashMap<Uuid, IdentityProvider>>,
+    /// Started sign-ins by cookie hash, and (portal, issuer, subject) → developer.
+    pub sso_flows: Mutex<HashMap<String, crate::domain::idp::SsoFlow>>,
+    pub sso_subjects: Mutex<HashMap<(Uuid, String, String), Uuid>>,
     /// Every call, in order: its name and, for reads and writes by key, what kind of item.
     pub calls: Mutex<Vec<String>>,
 }
@@ -110,6 +115,8 @@ impl MemStore {
 mod access;
 mod accounts;
 mod records;
+mod sso;
+pub use sso::{FakeOidc, FakeSealer};
 
 /// What the fake mailer does with the next sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +178,8 @@ pub fn config() -> crate::config::Config {
         origin_verify: None,
         authorizer_portal: None,
         route_products: String::new(),
+        kms_key_id: None,
+        sso_allow_loopback_http: false,
     }
 }
 
@@ -195,4 +204,9 @@ pub fn developer(
         Developer::new_builtin(origin, portal.id, email.as_ref(), username.as_ref(), &name, state, hash.to_string(), chrono::Utc::now());
     d.email_verified = origin == Origin::Invited;
     d
+}
+
+/// Stores a team as it is (tests that need a team without the use case).
+pub fn lock_insert_team(store: &MemStore, team: Team) {
+    lock(&store.teams).insert(team.id, team);
 }

@@ -859,7 +859,7 @@ async fn account<S: PageStore>(store: &S, page: Page<'_>, post: bool, path: &str
         ("delete-app", Ok(app)) => crate::applications::delete_app(store, auth.clone_auth(), app, now).await.map(|()| "app_deleted"),
         ("delete-key", _) => match form.get("key").split_once(':').map(|(a, c)| (a.parse::<Uuid>(), c.parse::<Uuid>())) {
             Some((Ok(app), Ok(credential))) => {
-                crate::applications::delete_credential(store, &auth, app, credential).await.map(|()| "key_deleted")
+                crate::applications::delete_credential(store, &auth, app, credential, now).await.map(|()| "key_deleted")
             }
             _ => Err(AppError::not_found("credential")),
         },

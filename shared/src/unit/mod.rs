@@ -6,3 +6,4 @@ mod consumer;
 mod consumer_batches;
 mod lifecycle;
 mod onboarding;
+mod sso;
