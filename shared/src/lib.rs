@@ -7,8 +7,8 @@
 //! - `store` and `mail`: the ports.
 //! - use cases, one module per capability: `portals`, `registration`, `lifecycle`,
 //!   `approvals`, `invites`, `sessions`, `recovery`, `teams`, `applications`, `authorizer`,
-//!   and `consumer` (the outbox's stream consumer).
-//! - adapters: `dynamo` (DynamoDB, with `dynamo_stream` reading its stream) and `ses` (SES v2); `http` (the edge every API function
+//!   `sso` (identity providers and the OIDC sign-in), and `consumer` (the outbox's stream consumer).
+//! - adapters: `dynamo` (DynamoDB, with `dynamo_stream` reading its stream) and `ses` (SES v2), `kms` (sealed secrets), `oidc` (the OpenID Connect relying party); `http` (the edge every API function
 //!   shares) and `routes`; `wiring` builds the clients each function needs.
 
 pub mod access;
