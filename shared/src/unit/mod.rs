@@ -4,3 +4,4 @@
 mod consumer;
 mod lifecycle;
 mod onboarding;
+mod pages;
