@@ -16,9 +16,7 @@ fn hash() -> &'static str {
 
 fn world() -> (MemStore, Portal) {
     let store = MemStore::default();
-    let mut settings = PortalSettings::default();
-    settings.brand_color = Some("#0f766e".into());
-    let portal = fakes::portal(settings);
+    let portal = fakes::portal(PortalSettings { brand_color: Some("#0f766e".into()), ..Default::default() });
     let mut jane = fakes::developer(&portal, Origin::Registered, Some("jane@example.com"), Some("jane"), DeveloperState::Approved, hash());
     jane.email_verified = true;
     store.add_portal(portal.clone());
