@@ -6,4 +6,5 @@ mod consumer;
 mod consumer_batches;
 mod lifecycle;
 mod onboarding;
+mod pages;
 mod sso;

@@ -1,0 +1,152 @@
+//! The developer pages over the in-memory ports: sign-in sets the session cookie, the account
+//! page renders, forms without their token change nothing, a created key is shown once.
+
+use crate::domain::*;
+use crate::fakes::{self, MemStore};
+use crate::pages::web::{self, PageRequest};
+use crate::pages::{handle, PageResponse};
+
+const PASSWORD: &str = "correct horse battery staple";
+const HOST: &str = "127.0.0.1:9000";
+
+fn hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| crate::crypto::hash_password_blocking(PASSWORD).unwrap())
+}
+
+fn world() -> (MemStore, Portal) {
+    let store = MemStore::default();
+    let portal = fakes::portal(PortalSettings { brand_color: Some("#0f766e".into()), ..Default::default() });
+    let mut jane = fakes::developer(&portal, Origin::Registered, Some("jane@example.com"), Some("jane"), DeveloperState::Approved, hash());
+    jane.email_verified = true;
+    store.add_portal(portal.clone());
+    store.add_developer(jane);
+    (store, portal)
+}
+
+/// A browser: its cookies, applied from each answer's `Set-Cookie`.
+#[derive(Default)]
+struct Browser(Vec<(String, String)>);
+
+impl Browser {
+    fn keep(&mut self, r: &PageResponse) {
+        for c in &r.cookies {
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            self.0.retain(|(n, _)| n != name);
+            if !attrs.contains("Max-Age=0") {
+                self.0.push((name.into(), value.into()));
+            }
+        }
+    }
+
+    async fn send(&mut self, store: &MemStore, method: &str, path: &str, form: &[(&str, &str)]) -> PageResponse {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish().into_bytes();
+        let req = PageRequest {
+            method: method.into(),
+            path: path.into(),
+            cookies: self.0.clone(),
+            host: HOST.into(),
+            origin: (method == "POST").then(|| "null".into()),
+            sec_fetch_site: Some("same-origin".into()),
+            content_type: Some("application/x-www-form-urlencoded".into()),
+            body,
+            client_ip: "198.51.100.7".into(),
+            ..Default::default()
+        };
+        let r = handle(store, &fakes::config(), &req, chrono::Utc::now()).await;
+        self.keep(&r);
+        r
+    }
+}
+
+fn text(r: &PageResponse) -> String {
+    String::from_utf8(r.body.clone()).unwrap()
+}
+
+fn csrf(r: &PageResponse) -> String {
+    let html = text(r);
+    let at = html.find("name=\"csrf_token\" value=\"").expect("a CSRF field") + 25;
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn signing_in_sets_the_session_cookie_and_the_account_manages_applications_and_keys() {
+    let (store, portal) = world();
+    let base = web::portal_base(portal.id);
+    let mut b = Browser::default();
+    let login = b.send(&store, "GET", &format!("{base}login"), &[]).await;
+    assert_eq!(login.status, 200);
+    assert!(login.cookies.iter().any(|c| c.starts_with("gh_csrf=")), "a pre-session cookie");
+    assert!(text(&login).contains("/static/brand/0f766e.css"), "the brand stylesheet");
+    let token = csrf(&login);
+
+    let refused = b.send(&store, "POST", &format!("{base}login"), &[("login", "jane"), ("password", PASSWORD)]).await;
+    assert_eq!(refused.status, 403, "no token");
+    assert!(text(&refused).contains("This form expired"));
+    assert!(!b.0.iter().any(|(n, _)| n == web::SESSION_COOKIE));
+
+    let wrong =
+        b.send(&store, "POST", &format!("{base}login"), &[("csrf_token", &token), ("login", "jane"), ("password", "nope nope nope")]).await;
+    assert_eq!(wrong.status, 401);
+    assert!(text(&wrong).contains("Wrong email, username or password"));
+
+    let done = b.send(&store, "POST", &format!("{base}login"), &[("csrf_token", &token), ("login", "jane"), ("password", PASSWORD)]).await;
+    assert_eq!(done.status, 303);
+    assert_eq!(done.header("Location"), Some(format!("{base}account").as_str()));
+    let cookie = done.cookies.iter().find(|c| c.starts_with("gatehouse_session=ghs_")).expect("the session cookie");
+    assert!(cookie.contains("Path=/; HttpOnly; SameSite=Lax") && !cookie.contains("Secure"), "{cookie}");
+
+    let account = b.send(&store, "GET", &format!("{base}account"), &[]).await;
+    assert_eq!(account.status, 200, "{}", text(&account));
+    assert!(account.body.len() < 30 * 1024);
+    let token = csrf(&account);
+    let forged = b.send(&store, "POST", &format!("{base}account/applications"), &[("name", "Forged")]).await;
+    assert_eq!(forged.status, 403);
+    let created = b.send(&store, "POST", &format!("{base}account/applications"), &[("csrf_token", &token), ("name", "Weather")]).await;
+    assert_eq!(created.status, 303);
+    let account = b.send(&store, "GET", &format!("{base}account"), &[]).await;
+    let html = text(&account);
+    assert!(html.contains("Application created.") && html.contains("Weather") && !html.contains("Forged"));
+    let app = html.split("name=\"app_id\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let nonce = html.split("name=\"nonce\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let form = [("csrf_token", token.as_str()), ("app_id", app.as_str()), ("nonce", nonce.as_str())];
+    let key = b.send(&store, "POST", &format!("{base}account/keys"), &form).await;
+    assert_eq!(key.status, 200);
+    assert!(text(&key).contains("id=\"new-key\">ghk_"), "the key, shown once");
+    let again = b.send(&store, "POST", &format!("{base}account/keys"), &form).await;
+    assert!(
+        !text(&again).contains("id=\"new-key\">ghk_") && text(&again).contains("already created"),
+        "a re-sent form shows no second key"
+    );
+
+    let out = b.send(&store, "POST", &format!("{base}logout"), &[("csrf_token", &token)]).await;
+    assert_eq!(out.status, 303);
+    let after = b.send(&store, "GET", &format!("{base}account"), &[]).await;
+    assert_eq!(after.status, 303, "signed out");
+}
+
+#[tokio::test]
+async fn a_links_token_leaves_the_url_and_unknown_portals_and_pages_are_404() {
+    let (store, portal) = world();
+    let base = web::portal_base(portal.id);
+    let mut b = Browser::default();
+    let moved = b.send(&store, "GET", &format!("{base}reset-password"), &[]).await;
+    assert_eq!(moved.status, 400, "without the link");
+    let req = PageRequest {
+        method: "GET".into(),
+        path: format!("{base}reset-password"),
+        host: HOST.into(),
+        query: vec![("token".into(), "ghr_abc".into())],
+        ..Default::default()
+    };
+    let r = handle(&store, &fakes::config(), &req, chrono::Utc::now()).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("Location"), Some(format!("{base}reset-password").as_str()));
+    assert!(r.cookies[0].starts_with("gh_link=ghr_abc; Path=/portal/") && r.cookies[0].contains("Max-Age=900"));
+    for path in
+        [format!("/portal/{}/login", uuid::Uuid::nil()), "/portal/nope/login".into(), format!("{base}nowhere"), "/static/x.css".into()]
+    {
+        assert_eq!(b.send(&store, "GET", &path, &[]).await.status, 404, "{path}");
+    }
+}
