@@ -87,6 +87,9 @@ pub struct Config {
     pub mail_retry_seconds: u64,
     /// Anti-automation limits of the public routes (`GATEHOUSE_*_LIMIT_PER_*`).
     pub rate_limits: crate::throttle::RateLimits,
+    /// `GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP=1` (local stacks only): webhook endpoints may be
+    /// plain http on a loopback address (deployed, only https to public addresses).
+    pub webhook_allow_loopback_http: bool,
 }
 
 /// Parses `GATEHOUSE_ALLOWED_SENDER_DOMAINS`; without it, only the default sender's domain.
@@ -126,6 +129,7 @@ impl Config {
             allow_clock_override: var("GATEHOUSE_ALLOW_CLOCK_OVERRIDE").as_deref() == Some("1"),
             mail_retry_seconds: var("GATEHOUSE_MAIL_RETRY_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(12).min(15),
             rate_limits: crate::throttle::RateLimits::from_vars(raw),
+            webhook_allow_loopback_http: var("GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP").as_deref() == Some("1"),
         }
     }
 

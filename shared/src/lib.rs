@@ -44,6 +44,7 @@ pub mod throttle;
 pub mod tokens;
 #[cfg(test)]
 mod unit;
+pub mod webhooks;
 pub mod wiring;
 
 pub use error::AppError;

@@ -439,3 +439,16 @@ pub trait OutboxFeed: Send + Sync {
     /// a removal, an item that is not an event); an error for an event that cannot be read.
     fn inserted_event(&self, record: &serde_json::Value) -> Result<Option<LifecycleEvent>, BoxError>;
 }
+
+/// Webhook endpoints of a portal (items under the portal's partition).
+pub trait WebhookStore: Send + Sync {
+    /// Stores a new endpoint if its portal exists (else [`StoreError::NotFound`]).
+    fn create_webhook(&self, webhook: &crate::domain::webhooks::Webhook) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_webhook(&self, portal_id: Uuid, id: Uuid) -> impl Future<Output = StoreResult<Option<crate::domain::webhooks::Webhook>>> + Send;
+    /// A portal's endpoints, oldest first (a portal has at most a few dozen).
+    fn list_webhooks(&self, portal_id: Uuid) -> impl Future<Output = StoreResult<Vec<crate::domain::webhooks::Webhook>>> + Send;
+    /// Replaces the endpoint if its stored version is still `webhook.version - 1`.
+    fn update_webhook(&self, webhook: &crate::domain::webhooks::Webhook) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Deletes the endpoint if it still exists ([`StoreError::Conflict`] otherwise).
+    fn delete_webhook(&self, portal_id: Uuid, id: Uuid) -> impl Future<Output = StoreResult<()>> + Send;
+}

@@ -39,6 +39,7 @@ pub(crate) enum Label {
     /// Something the developer owns, deleted with it.
     Owned,
     MailMarker,
+    Webhook,
 }
 
 /// A transaction being built: its items and their labels, in request order.

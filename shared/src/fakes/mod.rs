@@ -53,6 +53,7 @@ pub struct MemStore {
     pub apps: Mutex<HashMap<Uuid, Application>>,
     pub credentials: Mutex<Vec<Credential>>,
     pub admin_tokens: Mutex<Vec<AdminToken>>,
+    pub webhooks: Mutex<HashMap<Uuid, crate::domain::webhooks::Webhook>>,
     /// Every call, in order: its name and, for reads and writes by key, what kind of item.
     pub calls: Mutex<Vec<String>>,
 }
@@ -110,6 +111,7 @@ impl MemStore {
 mod access;
 mod accounts;
 mod records;
+mod webhooks;
 
 /// What the fake mailer does with the next sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +171,7 @@ pub fn config() -> crate::config::Config {
         origin_verify: None,
         authorizer_portal: None,
         route_products: String::new(),
+        webhook_allow_loopback_http: false,
     }
 }
 

@@ -5,3 +5,4 @@ mod audit;
 mod consumer;
 mod lifecycle;
 mod onboarding;
+mod webhooks;
