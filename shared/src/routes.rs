@@ -45,6 +45,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/portals/{portal_id}/developers/{developer_id}/applications"),
     ("GET", "/api/portals/{portal_id}/events"),
     ("GET", "/api/portals/{portal_id}/developers/{developer_id}/events"),
+    ("POST", "/api/portals/{portal_id}/webhooks"),
+    ("GET", "/api/portals/{portal_id}/webhooks"),
+    ("GET", "/api/portals/{portal_id}/webhooks/{webhook_id}"),
+    ("PATCH", "/api/portals/{portal_id}/webhooks/{webhook_id}"),
+    ("DELETE", "/api/portals/{portal_id}/webhooks/{webhook_id}"),
+    ("POST", "/api/portals/{portal_id}/webhooks/{webhook_id}/rotate-secret"),
     ("GET", "/example/orders"),
 ];
 
