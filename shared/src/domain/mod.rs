@@ -2,6 +2,7 @@
 //! policy, portal settings, and the records and events. No I/O here.
 
 pub mod audit;
+pub mod delivery;
 pub mod lifecycle;
 pub mod model;
 pub mod records;
