@@ -20,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod consumer;
 pub mod crypto;
+pub mod delivery;
 pub mod domain;
 pub mod dynamo;
 pub mod dynamo_stream;

@@ -452,3 +452,19 @@ pub trait WebhookStore: Send + Sync {
     /// Deletes the endpoint if it still exists ([`StoreError::Conflict`] otherwise).
     fn delete_webhook(&self, portal_id: Uuid, id: Uuid) -> impl Future<Output = StoreResult<()>> + Send;
 }
+
+/// Webhook deliveries, one per (endpoint, event), and the events they carry.
+pub trait DeliveryStore: Send + Sync {
+    /// Stores a new delivery; `false` (and nothing written) when it exists already, e.g. for
+    /// a stream record seen twice.
+    fn create_delivery(&self, delivery: &crate::domain::delivery::Delivery) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn get_delivery(
+        &self,
+        webhook_id: Uuid,
+        event_id: Uuid,
+    ) -> impl Future<Output = StoreResult<Option<crate::domain::delivery::Delivery>>> + Send;
+    /// Replaces the delivery if its stored version is still `delivery.version - 1`.
+    fn update_delivery(&self, delivery: &crate::domain::delivery::Delivery) -> impl Future<Output = StoreResult<()>> + Send;
+    /// An event still kept.
+    fn get_event(&self, event_id: Uuid) -> impl Future<Output = StoreResult<Option<LifecycleEvent>>> + Send;
+}

@@ -54,6 +54,8 @@ pub struct MemStore {
     pub credentials: Mutex<Vec<Credential>>,
     pub admin_tokens: Mutex<Vec<AdminToken>>,
     pub webhooks: Mutex<HashMap<Uuid, crate::domain::webhooks::Webhook>>,
+    /// (webhook, event) → delivery.
+    pub deliveries: Mutex<HashMap<(Uuid, Uuid), crate::domain::delivery::Delivery>>,
     /// Every call, in order: its name and, for reads and writes by key, what kind of item.
     pub calls: Mutex<Vec<String>>,
 }
@@ -112,6 +114,7 @@ mod access;
 mod accounts;
 mod records;
 mod webhooks;
+pub use webhooks::{FakeQueue, FakeSender};
 
 /// What the fake mailer does with the next sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

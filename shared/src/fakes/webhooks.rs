@@ -51,3 +51,69 @@ impl WebhookStore for MemStore {
         }
     }
 }
+
+impl DeliveryStore for MemStore {
+    async fn create_delivery(&self, d: &crate::domain::delivery::Delivery) -> StoreResult<bool> {
+        let _tx = self.tx();
+        self.record("create delivery");
+        let mut all = lock(&self.deliveries);
+        if all.contains_key(&(d.webhook_id, d.event_id)) {
+            return Ok(false);
+        }
+        all.insert((d.webhook_id, d.event_id), d.clone());
+        Ok(true)
+    }
+
+    async fn get_delivery(&self, webhook_id: Uuid, event_id: Uuid) -> StoreResult<Option<crate::domain::delivery::Delivery>> {
+        self.record("get delivery");
+        Ok(lock(&self.deliveries).get(&(webhook_id, event_id)).cloned())
+    }
+
+    async fn update_delivery(&self, d: &crate::domain::delivery::Delivery) -> StoreResult<()> {
+        let _tx = self.tx();
+        self.record("update delivery");
+        match lock(&self.deliveries).get_mut(&(d.webhook_id, d.event_id)) {
+            Some(stored) if stored.version + 1 == d.version => {
+                *stored = d.clone();
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn get_event(&self, event_id: Uuid) -> StoreResult<Option<LifecycleEvent>> {
+        self.record("get event");
+        Ok(lock(&self.events).iter().find(|e| e.id == event_id).cloned())
+    }
+}
+
+/// The delivery queue in memory: every message with its delay, in order.
+#[derive(Default)]
+pub struct FakeQueue {
+    pub sent: Mutex<Vec<(crate::delivery::DeliveryMessage, u64)>>,
+}
+
+impl crate::delivery::DeliveryQueue for FakeQueue {
+    async fn enqueue(&self, message: &crate::delivery::DeliveryMessage, delay_seconds: u64) -> Result<(), BoxError> {
+        lock(&self.sent).push((message.clone(), delay_seconds));
+        Ok(())
+    }
+}
+
+/// A request a fake receiver got: url, headers, body.
+pub type Received = (String, Vec<(&'static str, String)>, String);
+
+/// A receiver in memory: answers the scripted outcomes in order (then 200) and keeps every
+/// request (url, headers, body).
+#[derive(Default)]
+pub struct FakeSender {
+    pub script: Mutex<std::collections::VecDeque<crate::domain::delivery::Outcome>>,
+    pub received: Mutex<Vec<Received>>,
+}
+
+impl crate::delivery::WebhookSender for FakeSender {
+    async fn post(&self, url: &str, headers: &[(&'static str, String)], body: &str) -> crate::domain::delivery::Outcome {
+        lock(&self.received).push((url.to_string(), headers.to_vec(), body.to_string()));
+        lock(&self.script).pop_front().unwrap_or(crate::domain::delivery::Outcome::Delivered { status: 200 })
+    }
+}

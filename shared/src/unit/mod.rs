@@ -3,6 +3,7 @@
 
 mod audit;
 mod consumer;
+mod deliveries;
 mod lifecycle;
 mod onboarding;
 mod webhooks;
