@@ -45,6 +45,7 @@ pub mod throttle;
 pub mod tokens;
 #[cfg(test)]
 mod unit;
+pub mod webhook_http;
 pub mod webhooks;
 pub mod wiring;
 
