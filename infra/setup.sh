@@ -12,6 +12,7 @@ command -v cfn-lint >/dev/null 2>&1 || need=1
 command -v sam >/dev/null 2>&1 || need=1
 python3 -c "import schemathesis" 2>/dev/null || need=1
 python3 -c "import joserfc" 2>/dev/null || need=1
+python3 -c "import standardwebhooks" 2>/dev/null || need=1
 python3 -c "import playwright.sync_api, pytest, minijinja" 2>/dev/null || need=1
 if [ "$need" = 1 ]; then
   echo "setup: installing infra/requirements.txt from PyPI" >&2

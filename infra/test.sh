@@ -49,6 +49,8 @@ echo "== the local front (API Gateway's events, routing, responses and authorize
 python3 -m unittest infra/local/test_front.py 2>&1 | tee -a "$log"
 echo "== the local OpenID Provider (oidc-provider: discovery, PKCE flow, faulty ID tokens; about 2 s)"
 python3 -m unittest infra/local/oidc/test_provider.py 2>&1 | tee -a "$log"
+echo "== webhook signatures verified by the standardwebhooks library (PyPI)"
+python3 -m unittest tests/webhooks/test_signature.py 2>&1 | tee -a "$log"
 echo "== IAM check and template contract tests"
 python3 -m unittest infra/local/test_iam_check.py tests/contract/test_template.py 2>&1 | tee -a "$log"
 
@@ -71,7 +73,7 @@ echo "== API fuzzing from openapi.yaml (schemathesis): no 5xx, every response as
 FUZZ_EXAMPLES=${FUZZ_EXAMPLES:-5} bash infra/local/fuzz_api.sh 2>&1 | tee .gatehouse/fuzz.log | tail -15
 
 echo "== no password, token or token hash in the logs of the whole run"
-secret_re='gh[asikrv]_[A-Za-z0-9_.-]{20,}|[$]argon2id[$]|correct horse battery staple|temporary-password-123|TOKEN_SECRET=[^<]'
+secret_re='gh[asikrv]_[A-Za-z0-9_.-]{20,}|whsec_[A-Za-z0-9+/=]{20,}|[$]argon2id[$]|correct horse battery staple|temporary-password-123|TOKEN_SECRET=[^<]'
 if grep -rEn "$secret_re" .gatehouse/logs/; then
   echo "secrets found in the logs above" >&2
   exit 1

@@ -62,6 +62,8 @@ lambda_port=${GATEHOUSE_LAMBDA_PORT:-9002}
 lambda_url="http://127.0.0.1:$lambda_port"
 concurrency=${GATEHOUSE_CONCURRENCY:-3}
 grep -v '^GATEHOUSE_ADMIN_TOKEN=' "$state/local.env" >"$state/functions.env"
+# Webhook endpoints may be plain http on loopback locally (the test receivers).
+echo 'GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP=1' >>"$state/functions.env"
 setsid bash -c "cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port $lambda_port --concurrency $concurrency --env-file '$state/functions.env' 2>&1 \
   | sed -u -E 's/([A-Z_]*(TOKEN|SECRET)[A-Z_]*)=(\"[^\"]*\"|[^ ]*)/\\1=<redacted>/g' >'$state/logs/functions.log'" </dev/null >/dev/null 2>&1 &
 echo $! >"$state/pids/functions"

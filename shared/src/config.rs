@@ -99,6 +99,9 @@ pub struct Config {
     /// `GATEHOUSE_SSO_ALLOW_LOOPBACK_HTTP=1` (local stacks only): an identity provider's issuer
     /// may be `http` on a loopback host (the local OpenID Provider).
     pub sso_allow_loopback_http: bool,
+    /// `GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP=1` (local stacks only): webhook endpoints may be
+    /// plain http on a loopback address (deployed, only https to public addresses).
+    pub webhook_allow_loopback_http: bool,
 }
 
 /// Parses `GATEHOUSE_ALLOWED_SENDER_DOMAINS`; without it, only the default sender's domain.
@@ -148,6 +151,7 @@ impl Config {
                 .clamp(1, 256),
             kms_key_id: var("GATEHOUSE_KMS_KEY_ID"),
             sso_allow_loopback_http: var("GATEHOUSE_SSO_ALLOW_LOOPBACK_HTTP").as_deref() == Some("1"),
+            webhook_allow_loopback_http: var("GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP").as_deref() == Some("1"),
         }
     }
 

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod consumer;
 pub mod crypto;
+pub mod delivery;
 pub mod domain;
 pub mod dynamo;
 pub mod dynamo_stream;
@@ -48,6 +49,8 @@ pub mod throttle;
 pub mod tokens;
 #[cfg(test)]
 mod unit;
+pub mod webhook_http;
+pub mod webhooks;
 pub mod wiring;
 
 pub use error::AppError;

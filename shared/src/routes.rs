@@ -52,6 +52,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/portals/{portal_id}/identity-providers/{idp_id}"),
     ("GET", "/api/portals/{portal_id}/sso/{idp_id}/start"),
     ("GET", "/api/portals/{portal_id}/sso/{idp_id}/callback"),
+    ("POST", "/api/portals/{portal_id}/webhooks"),
+    ("GET", "/api/portals/{portal_id}/webhooks"),
+    ("GET", "/api/portals/{portal_id}/webhooks/{webhook_id}"),
+    ("PATCH", "/api/portals/{portal_id}/webhooks/{webhook_id}"),
+    ("DELETE", "/api/portals/{portal_id}/webhooks/{webhook_id}"),
+    ("POST", "/api/portals/{portal_id}/webhooks/{webhook_id}/rotate-secret"),
     ("GET", "/example/orders"),
     // The developer pages (HTML, issue 15) and their hashed static files.
     ("GET", "/portal/{portal_id}"),

@@ -30,6 +30,17 @@ pub fn signature_header(secrets: &[&str], msg_id: &str, timestamp: i64, body: &s
     Ok(secrets.iter().map(|s| sign(s, msg_id, timestamp, body)).collect::<Result<Vec<_>, _>>()?.join(" "))
 }
 
+/// The Standard Webhooks headers of one attempt: `webhook-id` (the event id, the same on every
+/// attempt), `webhook-timestamp` (the attempt's, in seconds) and `webhook-signature` (one
+/// signature per secret).
+pub fn webhook_headers(secrets: &[&str], msg_id: &str, timestamp: i64, body: &str) -> Result<[(&'static str, String); 3], String> {
+    Ok([
+        ("webhook-id", msg_id.to_string()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature_header(secrets, msg_id, timestamp, body)?),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +61,17 @@ mod tests {
         assert_ne!(sign(&new, "evt", 10, "{ }").unwrap(), parts[0]);
         assert_ne!(sign(&new, "evt", 11, "{}").unwrap(), parts[0]);
         assert!(sign("whsec_***", "evt", 10, "{}").is_err());
+    }
+
+    #[test]
+    fn an_attempt_carries_the_event_id_its_own_timestamp_and_a_signature_per_secret() {
+        let (old, new) = (new_secret(), new_secret());
+        let [id, ts, sig] = webhook_headers(&[&new, &old], "evt_1", 1_700_000_000, "{}").unwrap();
+        assert_eq!((id.0, id.1.as_str()), ("webhook-id", "evt_1"));
+        assert_eq!((ts.0, ts.1.as_str()), ("webhook-timestamp", "1700000000"));
+        assert_eq!(sig, ("webhook-signature", signature_header(&[&new, &old], "evt_1", 1_700_000_000, "{}").unwrap()));
+        let later = webhook_headers(&[&new], "evt_1", 1_700_000_005, "{}").unwrap();
+        assert_eq!(later[0].1, "evt_1", "the same webhook-id on a retry");
+        assert_ne!(later[2].1, sig.1);
     }
 }

@@ -522,3 +522,32 @@ pub trait OidcClient: Send + Sync {
         nonce: &str,
     ) -> impl Future<Output = Result<Result<serde_json::Map<String, serde_json::Value>, crate::domain::idp::Refusal>, AppError>> + Send;
 }
+
+/// Webhook endpoints of a portal (items under the portal's partition).
+pub trait WebhookStore: Send + Sync {
+    /// Stores a new endpoint if its portal exists (else [`StoreError::NotFound`]).
+    fn create_webhook(&self, webhook: &crate::domain::webhooks::Webhook) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_webhook(&self, portal_id: Uuid, id: Uuid) -> impl Future<Output = StoreResult<Option<crate::domain::webhooks::Webhook>>> + Send;
+    /// A portal's endpoints, oldest first (a portal has at most a few dozen).
+    fn list_webhooks(&self, portal_id: Uuid) -> impl Future<Output = StoreResult<Vec<crate::domain::webhooks::Webhook>>> + Send;
+    /// Replaces the endpoint if its stored version is still `webhook.version - 1`.
+    fn update_webhook(&self, webhook: &crate::domain::webhooks::Webhook) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Deletes the endpoint if it still exists ([`StoreError::Conflict`] otherwise).
+    fn delete_webhook(&self, portal_id: Uuid, id: Uuid) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Webhook deliveries, one per (endpoint, event), and the events they carry.
+pub trait DeliveryStore: Send + Sync {
+    /// Stores a new delivery; `false` (and nothing written) when it exists already, e.g. for
+    /// a stream record seen twice.
+    fn create_delivery(&self, delivery: &crate::domain::delivery::Delivery) -> impl Future<Output = StoreResult<bool>> + Send;
+    fn get_delivery(
+        &self,
+        webhook_id: Uuid,
+        event_id: Uuid,
+    ) -> impl Future<Output = StoreResult<Option<crate::domain::delivery::Delivery>>> + Send;
+    /// Replaces the delivery if its stored version is still `delivery.version - 1`.
+    fn update_delivery(&self, delivery: &crate::domain::delivery::Delivery) -> impl Future<Output = StoreResult<()>> + Send;
+    /// An event still kept.
+    fn get_event(&self, event_id: Uuid) -> impl Future<Output = StoreResult<Option<LifecycleEvent>>> + Send;
+}

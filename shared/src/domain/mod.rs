@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod idp;
+pub mod delivery;
 pub mod lifecycle;
 pub mod model;
 pub mod records;

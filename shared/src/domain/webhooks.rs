@@ -4,6 +4,13 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::audit::TypeFilter;
+use super::EventType;
+
 /// Whether plain http to a loopback address is allowed (the local stack's switch); deployed,
 /// only https to public addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -197,6 +204,107 @@ pub fn queue_delay(seconds: u64) -> (u64, u64) {
     (now, seconds - now)
 }
 
+/// How long a rotated-out secret keeps signing beside the new one.
+pub const ROTATION_OVERLAP_SECONDS: i64 = 24 * 3600;
+
+/// At most this many event filters per endpoint.
+pub const MAX_EVENT_FILTERS: usize = 30;
+
+/// A webhook endpoint of a portal, as stored. Holds its signing secrets: never serialize it
+/// to a client; use [`Webhook::view`] (the secret is shown only by the create and rotate
+/// answers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub portal_id: Uuid,
+    pub url: String,
+    /// Event type filters (`developer.approved`, `developer.*`), each checked by
+    /// [`TypeFilter::parse`].
+    pub events: Vec<String>,
+    pub enabled: bool,
+    pub description: Option<String>,
+    pub secret: String,
+    /// The secret before the last rotation, still signing until `previous_until`.
+    pub previous_secret: Option<String>,
+    pub previous_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+/// The contract's Webhook, without secrets.
+#[derive(Debug, Serialize)]
+pub struct WebhookView<'a> {
+    pub id: Uuid,
+    pub url: &'a str,
+    pub events: &'a [String],
+    pub enabled: bool,
+    pub description: Option<&'a str>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Webhook {
+    pub fn view(&self) -> WebhookView<'_> {
+        WebhookView {
+            id: self.id,
+            url: &self.url,
+            events: &self.events,
+            enabled: self.enabled,
+            description: self.description.as_deref(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// Whether an event of this type goes to this endpoint.
+    pub fn wants(&self, event_type: EventType) -> bool {
+        self.enabled && self.events.iter().filter_map(|f| TypeFilter::parse(f).ok()).any(|f| f.matches(event_type))
+    }
+
+    /// The secrets that sign a delivery made at `now`: the current one, and the previous one
+    /// during the rotation overlap.
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> Vec<&str> {
+        let mut secrets = vec![self.secret.as_str()];
+        if let (Some(old), Some(until)) = (&self.previous_secret, self.previous_until) {
+            if now < until {
+                secrets.push(old);
+            }
+        }
+        secrets
+    }
+
+    /// Replaces the secret; the old one keeps signing for [`ROTATION_OVERLAP_SECONDS`].
+    pub fn rotate(&mut self, new_secret: String, now: DateTime<Utc>) {
+        let old = std::mem::replace(&mut self.secret, new_secret);
+        self.previous_secret = Some(old);
+        self.previous_until = Some(now + chrono::Duration::seconds(ROTATION_OVERLAP_SECONDS));
+        self.bump(now);
+    }
+
+    pub fn bump(&mut self, now: DateTime<Utc>) {
+        self.version += 1;
+        self.updated_at = now;
+    }
+}
+
+/// Parses an endpoint's event filters: 1 to [`MAX_EVENT_FILTERS`] event types or families,
+/// repeats removed, in the order given.
+pub fn parse_event_filters(raw: &[String]) -> Result<Vec<String>, String> {
+    if raw.is_empty() || raw.len() > MAX_EVENT_FILTERS {
+        return Err(format!("must list 1 to {MAX_EVENT_FILTERS} event types (a family as `developer.*`)"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for r in raw {
+        TypeFilter::parse(r).map_err(|e| format!("{r:?} {e}"))?;
+        let r = r.trim().to_string();
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,5 +403,56 @@ mod tests {
         assert_eq!(queue_delay(5), (5, 0));
         assert_eq!(queue_delay(900), (900, 0));
         assert_eq!(queue_delay(7_200), (900, 6_300));
+    }
+
+    fn endpoint(events: &[&str]) -> Webhook {
+        let t = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        Webhook {
+            id: Uuid::nil(),
+            portal_id: Uuid::nil(),
+            url: "https://hooks.example.com/".into(),
+            events: events.iter().map(|e| e.to_string()).collect(),
+            enabled: true,
+            description: None,
+            secret: "whsec_new".into(),
+            previous_secret: None,
+            previous_until: None,
+            created_at: t,
+            updated_at: t,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn an_endpoint_wants_the_event_types_its_filters_name_while_enabled() {
+        let mut w = endpoint(&["developer.*", "invite.sent"]);
+        assert!(w.wants(EventType::Approved) && w.wants(EventType::InviteSent));
+        assert!(!w.wants(EventType::InviteWithdrawn));
+        w.enabled = false;
+        assert!(!w.wants(EventType::Approved), "a disabled endpoint gets nothing");
+    }
+
+    #[test]
+    fn event_filters_are_checked_and_repeats_dropped() {
+        let f = |v: &[&str]| parse_event_filters(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(f(&["developer.*", " developer.* ", "invite.sent"]).unwrap(), ["developer.*", "invite.sent"]);
+        assert!(f(&[]).is_err());
+        assert!(f(&["developer.nope"]).is_err());
+        assert!(f(&["*"]).is_err());
+        assert!(f(&vec!["developer.*"; MAX_EVENT_FILTERS + 1]).is_err());
+    }
+
+    #[test]
+    fn after_a_rotation_both_secrets_sign_for_24_hours_then_only_the_new_one() {
+        let mut w = endpoint(&["developer.*"]);
+        w.secret = "whsec_old".into();
+        let t = w.created_at;
+        w.rotate("whsec_new".into(), t);
+        assert_eq!(w.version, 2);
+        assert_eq!(w.signing_secrets(t), ["whsec_new", "whsec_old"]);
+        assert_eq!(w.signing_secrets(t + chrono::Duration::seconds(ROTATION_OVERLAP_SECONDS - 1)), ["whsec_new", "whsec_old"]);
+        assert_eq!(w.signing_secrets(t + chrono::Duration::seconds(ROTATION_OVERLAP_SECONDS)), ["whsec_new"]);
+        let json = serde_json::to_string(&w.view()).unwrap();
+        assert!(!json.contains("whsec_"), "the view never shows a secret: {json}");
     }
 }

@@ -31,6 +31,7 @@ pub mod kind {
     pub const CREDENTIAL: &str = "credential";
     pub const ADMIN_TOKEN: &str = "admin_token";
     pub const THROTTLE: &str = "throttle";
+    pub const WEBHOOK: &str = "webhook";
 }
 
 // Sort keys of the items that are alone (or first) in their collection.
@@ -50,6 +51,12 @@ pub const ADMIN_TOKENS: &str = "ADMINTOKENS";
 /// Prefixes of the sort keys of a developer's applications and API keys.
 pub const APP_PREFIX: &str = "APP#";
 pub const KEY_PREFIX: &str = "KEY#";
+/// A webhook endpoint in its portal's collection: `PORTAL#<portal>` / `WEBHOOK#<id>`.
+pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+
+pub fn webhook(id: Uuid) -> String {
+    format!("{WEBHOOK_PREFIX}{id}")
+}
 const EMAIL_MARKER: &str = "#EMAIL#";
 
 pub fn portal(id: Uuid) -> String {

@@ -35,6 +35,7 @@ mod search;
 mod sessions;
 mod teams;
 mod tx;
+mod webhooks;
 
 use aws_sdk_dynamodb::Client;
 

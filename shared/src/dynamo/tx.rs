@@ -41,6 +41,7 @@ pub(crate) enum Label {
     MailMarker,
     /// The (issuer, subject) marker of an SSO account.
     SsoSubject,
+    Webhook,
 }
 
 /// A transaction being built: its items and their labels, in request order.

@@ -58,6 +58,9 @@ pub struct MemStore {
     /// Started sign-ins by cookie hash, and (portal, issuer, subject) → developer.
     pub sso_flows: Mutex<HashMap<String, crate::domain::idp::SsoFlow>>,
     pub sso_subjects: Mutex<HashMap<(Uuid, String, String), Uuid>>,
+    pub webhooks: Mutex<HashMap<Uuid, crate::domain::webhooks::Webhook>>,
+    /// (webhook, event) → delivery.
+    pub deliveries: Mutex<HashMap<(Uuid, Uuid), crate::domain::delivery::Delivery>>,
     /// Every call, in order: its name and, for reads and writes by key, what kind of item.
     pub calls: Mutex<Vec<String>>,
 }
@@ -117,6 +120,8 @@ mod accounts;
 mod records;
 mod sso;
 pub use sso::{FakeOidc, FakeSealer};
+mod webhooks;
+pub use webhooks::{FakeQueue, FakeSender};
 
 /// What the fake mailer does with the next sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +185,7 @@ pub fn config() -> crate::config::Config {
         route_products: String::new(),
         kms_key_id: None,
         sso_allow_loopback_http: false,
+        webhook_allow_loopback_http: false,
     }
 }
 

@@ -4,7 +4,9 @@
 mod audit;
 mod consumer;
 mod consumer_batches;
+mod deliveries;
 mod lifecycle;
 mod onboarding;
 mod pages;
 mod sso;
+mod webhooks;

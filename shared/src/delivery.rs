@@ -1,0 +1,112 @@
+//! Webhook delivery over ports: the fan-out of a stream event to the endpoints that want it
+//! (one delivery each, written once, then queued) and one attempt of a queued delivery (sign,
+//! send, record, queue the retry). No function runs these yet: the queue and HTTP adapters
+//! and the two functions (`webhook-fanout`, `webhook-delivery`) are the next step.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::delivery::{payload, Delivery, DeliveryStatus, Next, Outcome};
+use crate::domain::webhooks::{queue_delay, RetrySchedule};
+use crate::domain::{LifecycleEvent, Timestamp};
+use crate::error::BoxError;
+use crate::store::{DeliveryStore, StoreError, WebhookStore};
+
+/// A queued delivery: which one, nothing else (the worker reads the rest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryMessage {
+    pub portal_id: Uuid,
+    pub webhook_id: Uuid,
+    pub event_id: Uuid,
+}
+
+/// The delivery queue (SQS): a message becomes visible after `delay_seconds` (at most 900;
+/// longer waits are chained by the worker).
+pub trait DeliveryQueue: Send + Sync {
+    fn enqueue(&self, message: &DeliveryMessage, delay_seconds: u64) -> impl Future<Output = Result<(), BoxError>> + Send;
+}
+
+/// One signed POST. The adapter resolves the host itself, refuses private, loopback,
+/// link-local and metadata addresses (`domain::webhooks::check_resolved`), connects to the
+/// checked address, follows no redirect and gives up after 15 s.
+pub trait WebhookSender: Send + Sync {
+    fn post(&self, url: &str, headers: &[(&'static str, String)], body: &str) -> impl Future<Output = Outcome> + Send;
+}
+
+/// Fans one stream event out: a delivery per enabled endpoint of its portal whose filters
+/// match, created only once (a replayed record finds it and does not queue it again unless
+/// it is still waiting for its first attempt). Returns how many were queued.
+pub async fn fan_out<S: WebhookStore + DeliveryStore, Q: DeliveryQueue>(
+    store: &S,
+    queue: &Q,
+    event: &LifecycleEvent,
+    now: Timestamp,
+) -> Result<usize, BoxError> {
+    let mut queued = 0;
+    for webhook in store.list_webhooks(event.portal_id).await?.iter().filter(|w| w.wants(event.event_type)) {
+        let delivery = Delivery::new(webhook, event, now);
+        let created = store.create_delivery(&delivery).await?;
+        let queue_it = created
+            || store.get_delivery(webhook.id, event.id).await?.is_some_and(|d| d.status == DeliveryStatus::Pending && d.attempts == 0);
+        if queue_it {
+            let message = DeliveryMessage { portal_id: webhook.portal_id, webhook_id: webhook.id, event_id: event.id };
+            queue.enqueue(&message, 0).await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// What the worker did with a message (all of them are acknowledged; an `Err` leaves the
+/// message to reappear).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// The endpoint, the delivery or the event is gone, or the delivery is finished.
+    Dropped,
+    /// Not due yet: queued again for the rest of a chained wait.
+    Waiting,
+    Attempted(Next),
+}
+
+/// One attempt of a queued delivery.
+pub async fn attempt<S: WebhookStore + DeliveryStore, Q: DeliveryQueue, H: WebhookSender>(
+    store: &S,
+    queue: &Q,
+    sender: &H,
+    schedule: &RetrySchedule,
+    message: &DeliveryMessage,
+    now: Timestamp,
+) -> Result<Handled, BoxError> {
+    let (webhook, delivery, event) = tokio::try_join!(
+        store.get_webhook(message.portal_id, message.webhook_id),
+        store.get_delivery(message.webhook_id, message.event_id),
+        store.get_event(message.event_id),
+    )?;
+    let (Some(webhook), Some(mut delivery), Some(event)) = (webhook, delivery, event) else {
+        return Ok(Handled::Dropped);
+    };
+    if delivery.status != DeliveryStatus::Pending || !webhook.enabled {
+        return Ok(Handled::Dropped);
+    }
+    if let Some(due) = delivery.next_attempt_at.filter(|due| *due > now) {
+        let (delay, _) = queue_delay((due - now).num_seconds().max(1) as u64);
+        queue.enqueue(message, delay).await?;
+        return Ok(Handled::Waiting);
+    }
+    let body = payload(&event);
+    let headers = crate::signing::webhook_headers(&webhook.signing_secrets(now), &event.id.to_string(), now.timestamp(), &body)?;
+    let outcome = sender.post(&webhook.url, &headers, &body).await;
+    let next = delivery.record(outcome, schedule, now);
+    match store.update_delivery(&delivery).await {
+        Ok(()) => {}
+        // Another copy of the message got there first: it owns the delivery now.
+        Err(StoreError::Conflict) => return Ok(Handled::Dropped),
+        Err(e) => return Err(e.into()),
+    }
+    if let Next::RetryIn(seconds) = next {
+        queue.enqueue(message, queue_delay(seconds).0).await?;
+    }
+    Ok(Handled::Attempted(next))
+}

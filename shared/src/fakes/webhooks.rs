@@ -1,0 +1,119 @@
+//! Webhook endpoints of the memory store, with the adapter's conditions.
+
+use super::*;
+use crate::domain::webhooks::Webhook;
+
+impl WebhookStore for MemStore {
+    async fn create_webhook(&self, w: &Webhook) -> StoreResult<()> {
+        let _tx = self.tx();
+        self.record("create webhook");
+        if !lock(&self.portals).contains_key(&w.portal_id) {
+            return Err(StoreError::NotFound);
+        }
+        lock(&self.webhooks).insert(w.id, w.clone());
+        Ok(())
+    }
+
+    async fn get_webhook(&self, portal_id: Uuid, id: Uuid) -> StoreResult<Option<Webhook>> {
+        self.record("get webhook");
+        Ok(lock(&self.webhooks).get(&id).filter(|w| w.portal_id == portal_id).cloned())
+    }
+
+    async fn list_webhooks(&self, portal_id: Uuid) -> StoreResult<Vec<Webhook>> {
+        self.record("query webhooks");
+        let mut list: Vec<Webhook> = lock(&self.webhooks).values().filter(|w| w.portal_id == portal_id).cloned().collect();
+        list.sort_by_key(|w| w.id);
+        Ok(list)
+    }
+
+    async fn update_webhook(&self, w: &Webhook) -> StoreResult<()> {
+        let _tx = self.tx();
+        self.record("update webhook");
+        match lock(&self.webhooks).get_mut(&w.id) {
+            Some(stored) if stored.portal_id == w.portal_id && stored.version + 1 == w.version => {
+                *stored = w.clone();
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn delete_webhook(&self, portal_id: Uuid, id: Uuid) -> StoreResult<()> {
+        let _tx = self.tx();
+        self.record("delete webhook");
+        let mut all = lock(&self.webhooks);
+        match all.get(&id) {
+            Some(w) if w.portal_id == portal_id => {
+                all.remove(&id);
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+}
+
+impl DeliveryStore for MemStore {
+    async fn create_delivery(&self, d: &crate::domain::delivery::Delivery) -> StoreResult<bool> {
+        let _tx = self.tx();
+        self.record("create delivery");
+        let mut all = lock(&self.deliveries);
+        if all.contains_key(&(d.webhook_id, d.event_id)) {
+            return Ok(false);
+        }
+        all.insert((d.webhook_id, d.event_id), d.clone());
+        Ok(true)
+    }
+
+    async fn get_delivery(&self, webhook_id: Uuid, event_id: Uuid) -> StoreResult<Option<crate::domain::delivery::Delivery>> {
+        self.record("get delivery");
+        Ok(lock(&self.deliveries).get(&(webhook_id, event_id)).cloned())
+    }
+
+    async fn update_delivery(&self, d: &crate::domain::delivery::Delivery) -> StoreResult<()> {
+        let _tx = self.tx();
+        self.record("update delivery");
+        match lock(&self.deliveries).get_mut(&(d.webhook_id, d.event_id)) {
+            Some(stored) if stored.version + 1 == d.version => {
+                *stored = d.clone();
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn get_event(&self, event_id: Uuid) -> StoreResult<Option<LifecycleEvent>> {
+        self.record("get event");
+        Ok(lock(&self.events).iter().find(|e| e.id == event_id).cloned())
+    }
+}
+
+/// The delivery queue in memory: every message with its delay, in order.
+#[derive(Default)]
+pub struct FakeQueue {
+    pub sent: Mutex<Vec<(crate::delivery::DeliveryMessage, u64)>>,
+}
+
+impl crate::delivery::DeliveryQueue for FakeQueue {
+    async fn enqueue(&self, message: &crate::delivery::DeliveryMessage, delay_seconds: u64) -> Result<(), BoxError> {
+        lock(&self.sent).push((message.clone(), delay_seconds));
+        Ok(())
+    }
+}
+
+/// A request a fake receiver got: url, headers, body.
+pub type Received = (String, Vec<(&'static str, String)>, String);
+
+/// A receiver in memory: answers the scripted outcomes in order (then 200) and keeps every
+/// request (url, headers, body).
+#[derive(Default)]
+pub struct FakeSender {
+    pub script: Mutex<std::collections::VecDeque<crate::domain::delivery::Outcome>>,
+    pub received: Mutex<Vec<Received>>,
+}
+
+impl crate::delivery::WebhookSender for FakeSender {
+    async fn post(&self, url: &str, headers: &[(&'static str, String)], body: &str) -> crate::domain::delivery::Outcome {
+        lock(&self.received).push((url.to_string(), headers.to_vec(), body.to_string()));
+        lock(&self.script).pop_front().unwrap_or(crate::domain::delivery::Outcome::Delivered { status: 200 })
+    }
+}
