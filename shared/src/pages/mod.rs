@@ -29,8 +29,14 @@ use crate::store::*;
 use web::{Form, PageRequest};
 
 /// Every port a page may reach (the union of the use cases the pages wrap).
-pub trait PageStore: PortalStore + DeveloperStore + EventLog + ThrottleStore + SessionStore + LinkStore + InviteStore + AppStore {}
-impl<T> PageStore for T where T: PortalStore + DeveloperStore + EventLog + ThrottleStore + SessionStore + LinkStore + InviteStore + AppStore {}
+pub trait PageStore:
+    PortalStore + DeveloperStore + EventLog + ThrottleStore + SessionStore + LinkStore + InviteStore + AppStore + IdpStore
+{
+}
+impl<T> PageStore for T where
+    T: PortalStore + DeveloperStore + EventLog + ThrottleStore + SessionStore + LinkStore + InviteStore + AppStore + IdpStore
+{
+}
 
 /// A page's answer, before the Lambda response is built from it.
 #[derive(Debug, Clone)]
@@ -229,11 +235,13 @@ struct Page<'a> {
     base: String,
     csrf: String,
     set: Vec<String>,
+    /// The "Sign in with …" links of the sign-in and register pages ([`sso_links`]).
+    sso: Vec<Value>,
 }
 
 impl<'a> Page<'a> {
     fn new(portal: &'a Portal, req: &'a PageRequest, key: &'a [u8]) -> Self {
-        Self { portal, req, key, base: web::portal_base(portal.id), csrf: String::new(), set: vec![] }
+        Self { portal, req, key, base: web::portal_base(portal.id), csrf: String::new(), set: vec![], sso: vec![] }
     }
 
     fn url(&self, page: &str) -> String {
@@ -303,7 +311,7 @@ impl<'a> Page<'a> {
         ctx.insert("title".into(), title.into());
         ctx.insert("site".into(), Value::Object(site));
         ctx.insert("csrf_token".into(), self.csrf.clone().into());
-        ctx.insert("sso_providers".into(), json!([]));
+        ctx.insert("sso_providers".into(), Value::Array(self.sso.clone()));
         if let Some(key) = self.req.cookie(web::FLASH_COOKIE) {
             if let Some((_, kind, text)) = FLASHES.iter().find(|(k, _, _)| *k == key) {
                 ctx.insert("notices".into(), json!([{ "kind": kind, "text": text }]));
@@ -425,7 +433,16 @@ pub async fn handle<S: PageStore>(store: &S, config: &Config, req: &PageRequest,
         },
         _ => return not_found_page(req),
     };
-    let portal = match store.get_portal(portal_id).await {
+    // The sign-in and register pages list the portal's providers: one Query, alongside the portal.
+    let with_sso = matches!(rest.as_str(), "login" | "register");
+    let (portal, idps) = tokio::join!(store.get_portal(portal_id), async {
+        if with_sso {
+            store.list_idps(portal_id).await
+        } else {
+            Ok(vec![])
+        }
+    });
+    let portal = match portal {
         Ok(Some(p)) => p,
         Ok(None) => return not_found_page(req),
         Err(e) => {
@@ -435,7 +452,12 @@ pub async fn handle<S: PageStore>(store: &S, config: &Config, req: &PageRequest,
             return r;
         }
     };
-    let page = Page::new(&portal, req, &config.token_secret);
+    let mut page = Page::new(&portal, req, &config.token_secret);
+    match idps {
+        Ok(idps) => page.sso = sso_links(portal.id, &idps),
+        // The password form still works without the links.
+        Err(e) => tracing::error!(error = %crate::error::error_chain(&e), "listing the identity providers failed"),
+    }
     let post = req.method == "POST";
     match (post, rest.as_str()) {
         (false, "") => page.redirect("login", None),
@@ -458,6 +480,22 @@ pub async fn handle<S: PageStore>(store: &S, config: &Config, req: &PageRequest,
 }
 
 // ----------------------------------------------------------------------------- signed out
+
+/// The "Sign in with …" links of a portal's enabled providers, in their stored order: each to
+/// the provider's start route, coming back to the account page. Only the id and display name
+/// of a provider reach the page.
+fn sso_links(portal_id: Uuid, idps: &[crate::domain::IdentityProvider]) -> Vec<Value> {
+    let back = format!("{}account", web::portal_base(portal_id));
+    idps.iter()
+        .filter(|i| i.enabled)
+        .map(|i| {
+            json!({
+                "display_name": i.display_name,
+                "href": format!("/api/portals/{portal_id}/sso/{}/start?return_to={back}", i.id),
+            })
+        })
+        .collect()
+}
 
 fn login_extra(page: &Page<'_>) -> Value {
     json!({

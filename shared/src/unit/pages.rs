@@ -150,3 +150,65 @@ async fn a_links_token_leaves_the_url_and_unknown_portals_and_pages_are_404() {
         assert_eq!(b.send(&store, "GET", &path, &[]).await.status, 404, "{path}");
     }
 }
+
+fn idp(portal: &Portal, display_name: &str, enabled: bool) -> IdentityProvider {
+    let now = chrono::Utc::now();
+    IdentityProvider {
+        id: uuid::Uuid::new_v4(),
+        portal_id: portal.id,
+        enabled,
+        display_name: display_name.into(),
+        issuer_url: "https://login.acme.com".into(),
+        client_id: "gatehouse".into(),
+        client_secret_sealed: "SEALED-SECRET".into(),
+        scopes: vec!["openid".into(), "email".into()],
+        claim_mappings: ClaimMappings::default(),
+        auto_approve: false,
+        team_mappings: vec![],
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[tokio::test]
+async fn the_sign_in_and_register_pages_link_each_enabled_provider_to_its_start_and_show_no_secret() {
+    use crate::store::IdpStore;
+    let (store, portal) = world();
+    let mut browser = Browser::default();
+    let plain = text(&browser.send(&store, "GET", &format!("/portal/{}/login", portal.id), &[]).await);
+    assert!(!plain.contains("Sign in with"), "no provider, no link");
+
+    let acme = idp(&portal, "Acme SSO", true);
+    store.create_idp(&acme).await.unwrap();
+    store.create_idp(&idp(&portal, "Retired IdP", false)).await.unwrap();
+    let other = fakes::portal(PortalSettings::default());
+    store.add_portal(other.clone());
+    store.create_idp(&idp(&other, "Other portal IdP", true)).await.unwrap();
+
+    let href = format!("/api/portals/{}/sso/{}/start?return_to=/portal/{}/account", portal.id, acme.id, portal.id);
+    for page in ["login", "register"] {
+        let html = text(&browser.send(&store, "GET", &format!("/portal/{}/{page}", portal.id), &[]).await).replace("&#x2f;", "/");
+        assert_eq!(html.matches("Sign in with").count(), 1, "{page}: one link, the enabled provider's");
+        assert!(html.contains(&format!("href=\"{href}\">Sign in with Acme SSO</a>")), "{page}: {html}");
+        for absent in ["Retired IdP", "Other portal IdP", "SEALED-SECRET", "login.acme.com", "gatehouse\""] {
+            assert!(!html.contains(absent), "{page} shows {absent}");
+        }
+    }
+    // A refused sign-in renders the form again, links included.
+    let login = browser.send(&store, "GET", &format!("/portal/{}/login", portal.id), &[]).await;
+    let token = csrf(&login);
+    let refused = browser
+        .send(
+            &store,
+            "POST",
+            &format!("/portal/{}/login", portal.id),
+            &[("csrf_token", &token), ("login", "jane"), ("password", "wrong password!")],
+        )
+        .await;
+    assert_eq!(refused.status, 401);
+    assert!(text(&refused).contains("Sign in with Acme SSO"));
+    // Other pages do not read the providers.
+    let forgot = text(&browser.send(&store, "GET", &format!("/portal/{}/forgot-password", portal.id), &[]).await);
+    assert!(!forgot.contains("Sign in with"));
+}
