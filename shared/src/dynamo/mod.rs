@@ -24,6 +24,7 @@ mod approvals;
 mod attr;
 mod audit;
 mod cursor;
+mod deliveries;
 mod developers;
 pub mod keys;
 mod models;
