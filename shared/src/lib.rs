@@ -39,6 +39,7 @@ pub mod routes;
 pub mod ses;
 pub mod sessions;
 pub mod signing;
+pub mod sqs;
 pub mod store;
 pub mod teams;
 pub mod throttle;

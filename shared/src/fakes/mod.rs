@@ -175,6 +175,8 @@ pub fn config() -> crate::config::Config {
         authorizer_portal: None,
         route_products: String::new(),
         webhook_allow_loopback_http: false,
+        webhook_queue_url: None,
+        webhook_retry_schedule: Default::default(),
     }
 }
 
