@@ -61,6 +61,8 @@ echo "== integration tests against the local stack"
 trap 'bash infra/local/down.sh' EXIT
 bash infra/local/up.sh --detach
 cargo test -p gatehouse-tests --tests 2>&1 | tee -a "$log"
+echo "== webhook delivery end to end (loopback receiver, standardwebhooks verification)"
+python3 -m unittest tests/webhooks/test_delivery.py 2>&1 | tee -a "$log"
 echo "== the browser tests' stack helpers against the local stack"
 GATEHOUSE_REQUIRE_STACK=1 python3 -m pytest tests/browser/test_stack.py -q 2>&1 | tee -a "$log"
 echo "== the developer pages in the browser against the local stack (journeys, CSRF, no JavaScript, axe)"

@@ -59,6 +59,8 @@ def service_of(path: str, headers) -> str:
         return "kms"
     if path.startswith("/v2/email"):
         return "ses"
+    if target.startswith("AmazonSQS."):
+        return "sqs"
     return "other"
 
 
@@ -104,6 +106,9 @@ def actions_of(service: str, method: str, path: str, headers, body: bytes) -> li
         if method == "POST" and path.rstrip("/").endswith("/outbound-emails"):
             return [("ses:SendEmail", "identity/*", doc.get("FromEmailAddress"))]
         return [(f"ses:{method} {path.split('?')[0]}", "identity/*", None)]
+    if service == "sqs":  # the AWS JSON protocol; local queues are named after their logical ids
+        op = headers.get("X-Amz-Target", "").split(".", 1)[-1]
+        return [(f"sqs:{op}", f"queue/{str(doc.get('QueueUrl', '')).rstrip('/').rpartition('/')[2]}", None)]
     return []
 
 

@@ -88,6 +88,8 @@ def arn_of(call: dict, table: str, secret_ids: set[str]) -> str:
         return "arn:res:TokenSecret" if secret in secret_ids else f"arn:aws:secretsmanager:::secret:{secret}"
     if service == "kms":
         return "arn:res:SsoKey"  # the local stack's one key (bootstrap creates it)
+    if service == "sqs":
+        return f"arn:res:{resource.removeprefix('queue/')}"
     if service == "ses":
         domain = (call.get("from") or "").rpartition("@")[2] or "*"
         return f"arn:{PSEUDO['AWS::Partition']}:ses:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:identity/{domain}"

@@ -12,6 +12,10 @@ Two jobs in one process:
   retries are exhausted, bisects down to the failing record, sends it to the
   failure destination (an SQS queue in moto plus ``<state dir>/dlq.jsonl``) and
   carries on, so a poison record never blocks the shard.
+  Further consumers of the stream (``--fanout-functions``, e.g. ``webhook-fanout``)
+  get their own pump and checkpoints, as separate event source mappings.
+* **SQS poller** (``--sqs-queue``) -- emulates the SQS event source mapping of
+  ``webhook-delivery``: receive, invoke, delete what did not fail (see ``SqsPoller``).
 * **Mailbox** -- a tiny HTTP server on 127.0.0.1 exposing what was "sent" through
   moto's SES: ``GET /mailbox[?to=addr]``, ``GET /dlq``, ``GET /healthz``.
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import datetime as dt
 import email
 import email.policy
@@ -85,6 +90,13 @@ class Config:
     reset_checkpoints: bool
     pump: bool = True
     mailbox: bool = True
+    # Further consumers of the same stream (own event source mappings, own checkpoints).
+    fanout_functions: list = field(default_factory=list)
+    checkpoint_name: str = "checkpoints.json"
+    # The SQS event source mapping: queue (created with its DLQ if missing), function.
+    sqs_queue: str = ""
+    sqs_function: str = "webhook-delivery"
+    sqs_max_receives: int = 5
 
     @property
     def invocation_url(self) -> str:
@@ -112,6 +124,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--filter", default=env("GATEHOUSE_STREAM_FILTER", json.dumps(DEFAULT_FILTER)),
                    help="event filter pattern (JSON, Lambda filter syntax) [GATEHOUSE_STREAM_FILTER]")
     p.add_argument("--reset-checkpoints", action="store_true", help="ignore saved shard positions and start at TRIM_HORIZON")
+    p.add_argument("--fanout-functions", default=env("GATEHOUSE_STREAM_FANOUT_FUNCTIONS", ""),
+                   help="comma-separated further consumers of the stream, each with its own checkpoints [GATEHOUSE_STREAM_FANOUT_FUNCTIONS]")
+    p.add_argument("--sqs-queue", default=env("GATEHOUSE_SQS_QUEUE", ""), help="queue polled for --sqs-function; none: no poller [GATEHOUSE_SQS_QUEUE]")
+    p.add_argument("--sqs-function", default=env("GATEHOUSE_SQS_FUNCTION", "webhook-delivery"), help="[GATEHOUSE_SQS_FUNCTION]")
+    p.add_argument("--sqs-max-receives", type=int, default=int(env("GATEHOUSE_SQS_MAX_RECEIVES", "5")),
+                   help="maxReceiveCount of the queue's redrive policy to <queue>-dlq [GATEHOUSE_SQS_MAX_RECEIVES]")
     p.add_argument("--no-pump", action="store_true", help="do not run the stream pump")
     p.add_argument("--no-mailbox", action="store_true", help="do not run the mailbox HTTP server")
     a = p.parse_args(argv)
@@ -126,6 +144,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         max_retries=a.max_retries, batch_size=a.batch_size, dlq_name=a.dlq_name, state_dir=Path(a.state_dir),
         mailbox_port=a.mailbox_port, poll_interval=a.poll_interval, invoke_timeout=a.invoke_timeout, stream_filter=flt,
         reset_checkpoints=a.reset_checkpoints, pump=not a.no_pump, mailbox=not a.no_mailbox,
+        fanout_functions=[f.strip() for f in a.fanout_functions.split(",") if f.strip()],
+        sqs_queue=a.sqs_queue, sqs_function=a.sqs_function, sqs_max_receives=a.sqs_max_receives,
     )
 
 
@@ -308,7 +328,7 @@ class StreamPump:
         self.last_describe = 0.0
         self.queue_url: str | None = None
         self.cfg.state_dir.mkdir(parents=True, exist_ok=True)
-        self.checkpoint_file = cfg.state_dir / "checkpoints.json"
+        self.checkpoint_file = cfg.state_dir / cfg.checkpoint_name
         self.dlq_file = cfg.state_dir / "dlq.jsonl"
         self.checkpoints = {} if cfg.reset_checkpoints else self._load_checkpoints()
         self._warned: set[str] = set()
@@ -650,6 +670,110 @@ class StreamPump:
         return self.queue_url
 
 
+# ------------------------------------------------------------------ the SQS poller
+
+
+class SqsPoller:
+    """Emulates Lambda's SQS event source mapping with ReportBatchItemFailures:
+    ReceiveMessage (up to 10, long poll 1 s), invoke the function with an SQS event,
+    delete the messages that did not fail. Failed ones (or a whole batch whose invoke
+    failed) reappear after the visibility timeout and, after ``sqs_max_receives``
+    receives, moto's redrive policy moves them to ``<queue>-dlq``. DelaySeconds is
+    moto's to honour."""
+
+    VISIBILITY_TIMEOUT = 2  # s: a failed message is retried soon locally
+
+    def __init__(self, cfg: Config, stop: threading.Event):
+        self.cfg = cfg
+        self.stop = stop
+        self.sqs = make_client("sqs", cfg)
+        self.queue_url: str | None = None
+        self.queue_arn = ""
+        self.function_cfg = dataclasses.replace(cfg, function=cfg.sqs_function)
+
+    def ensure_queue(self) -> str:
+        if self.queue_url is None:
+            dlq = self.sqs.create_queue(QueueName=f"{self.cfg.sqs_queue}-dlq")["QueueUrl"]
+            dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(self.cfg.sqs_max_receives)})
+            url = self.sqs.create_queue(QueueName=self.cfg.sqs_queue)["QueueUrl"]
+            self.sqs.set_queue_attributes(QueueUrl=url, Attributes={
+                "RedrivePolicy": redrive, "VisibilityTimeout": str(self.VISIBILITY_TIMEOUT)})
+            self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.queue_url = url
+            log.info("sqs: polling %s for %s", self.cfg.sqs_queue, self.cfg.sqs_function)
+        return self.queue_url
+
+    def event_of(self, messages: list[dict]) -> list[dict]:
+        return [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m.get("Body", ""),
+            "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m.get("MD5OfBody"),
+            "eventSource": "aws:sqs", "eventSourceARN": self.queue_arn, "awsRegion": self.cfg.region,
+        } for m in messages]
+
+    def tick(self) -> int:
+        """One receive, invoke and delete. Returns how many messages were received."""
+        url = self.ensure_queue()
+        got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                       AttributeNames=["All"]).get("Messages", [])
+        if not got:
+            return 0
+        records = self.event_of(got)
+        failed = self.invoke(records)
+        done = [m for m in got if m["MessageId"] not in failed]
+        for i in range(0, len(done), 10):
+            self.sqs.delete_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i:i + 10])])
+        log.info("sqs %s: %d message(s), %d failed", self.cfg.sqs_function, len(got), len(failed))
+        return len(got)
+
+    def invoke(self, records: list[dict]) -> set:
+        """The ids of the messages that failed (all of them when the invoke failed)."""
+        ids = {r["messageId"] for r in records}
+        body = json.dumps({"Records": records}).encode()
+        req = urllib.request.Request(self.function_cfg.invocation_url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with _HTTP.open(req, timeout=self.cfg.invoke_timeout) as resp:
+                status, headers, text = resp.status, resp.headers, resp.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError:
+            return ids
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+            log.warning("sqs: cannot invoke %s (%s)", self.function_cfg.invocation_url, getattr(e, "reason", e))
+            return ids
+        if not (200 <= status < 300) or headers.get("X-Amz-Function-Error"):
+            return ids
+        try:
+            data = json.loads(text) if text.strip() else None
+        except ValueError:
+            return ids
+        if isinstance(data, dict) and "errorMessage" in data and "batchItemFailures" not in data:
+            return ids
+        failures = (data or {}).get("batchItemFailures") if isinstance(data, dict) else None
+        out = set()
+        for f in failures or []:
+            ident = f.get("itemIdentifier") if isinstance(f, dict) else None
+            if ident not in ids:
+                return ids  # as Lambda: an unknown identifier fails the whole batch
+            out.add(ident)
+        return out
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self.stop.is_set():
+            try:
+                if not self.tick():
+                    self.stop.wait(self.cfg.poll_interval)
+                backoff = 0.5
+            except Exception as e:  # never die: moto down or restarted
+                self.queue_url = None
+                log.warning("sqs: %s: %s (retrying)", type(e).__name__, e)
+                if self.stop.wait(backoff):
+                    break
+                backoff = min(backoff * 2, 5.0)
+        log.info("sqs: stopped")
+
+
 # ------------------------------------------------------------------------- mailbox
 
 
@@ -790,6 +914,13 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.pump:
         pump = StreamPump(cfg, stop)
         threads.append(threading.Thread(target=pump.run, name="pump", daemon=True))
+        # One pump per further consumer: its own position in the stream, so a failing
+        # consumer never holds another (as separate event source mappings).
+        for name in cfg.fanout_functions:
+            other = StreamPump(dataclasses.replace(cfg, function=name, checkpoint_name=f"checkpoints.{name}.json"), stop)
+            threads.append(threading.Thread(target=other.run, name=f"pump-{name}", daemon=True))
+    if cfg.sqs_queue:
+        threads.append(threading.Thread(target=SqsPoller(cfg, stop).run, name="sqs", daemon=True))
     if not threads:
         log.error("nothing to do (--no-pump and --no-mailbox)")
         return 2

@@ -521,5 +521,135 @@ class SidecarRobustnessTest(unittest.TestCase):
         self.assertEqual(self.sidecar.wait(10), 0, log_text())
 
 
+class FakeFunctions:
+    """Three functions behind one fake `cargo lambda watch`: the stream consumer (records
+    the pks it handled), a webhook fan-out that always crashes, and an SQS consumer that
+    fails "flaky" on its first receive and "poison" every time."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.consumed: list[str] = []
+        self.fanout_invokes = 0
+        self.sqs_seen: dict[str, list[str]] = {}  # body -> message ids of every receive
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                event = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                status, payload = fake.handle(self.path, event)
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+
+    def handle(self, path: str, event: dict):
+        with self.lock:
+            if "/functions/webhook-fanout/" in path:
+                self.fanout_invokes += 1
+                return 500, {"errorType": "Panic", "errorMessage": "fan-out down"}
+            if "/functions/webhook-delivery/" in path:
+                failed = []
+                for r in event["Records"]:
+                    assert r["eventSource"] == "aws:sqs"
+                    seen = self.sqs_seen.setdefault(r["body"], [])
+                    seen.append(r["messageId"])
+                    if r["body"] == "poison" or (r["body"] == "flaky" and len(seen) == 1):
+                        failed.append({"itemIdentifier": r["messageId"]})
+                return 200, {"batchItemFailures": failed}
+            self.consumed += [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]
+            return 200, {"batchItemFailures": []}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class WebhookConsumersTest(unittest.TestCase):
+    """A second stream consumer with its own checkpoints, and the SQS poller."""
+
+    def setUp(self):
+        tmp = tempfile.TemporaryDirectory(prefix="sidecar-webhooks-")
+        self.addCleanup(tmp.cleanup)
+        self.env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1,localhost"}
+        self.env.pop("AWS_PROFILE", None)
+        self.endpoint = f"http://127.0.0.1:{free_port()}"
+        self.log_path = Path(tmp.name) / "sidecar.log"
+        moto_log = open(Path(tmp.name) / "moto.log", "wb")
+        self.addCleanup(moto_log.close)
+        self.start([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", self.endpoint.rsplit(":", 1)[1]], moto_log)
+        wait_until(lambda: http_get(self.endpoint + "/moto-api/data.json")[0] == 200, 30, "moto server")
+        kw = dict(endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.ddb, self.sqs = boto3.client("dynamodb", **kw), boto3.client("sqs", **kw)
+        self.ddb.create_table(
+            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        self.fake = FakeFunctions()
+        self.addCleanup(self.fake.close)
+        self.state_dir = Path(tmp.name) / "state"
+        log = open(self.log_path, "wb")
+        self.addCleanup(log.close)
+        self.start([sys.executable, str(SIDECAR), "--no-mailbox"], log, {
+            **self.env, "AWS_ENDPOINT_URL": self.endpoint, "GATEHOUSE_TABLE": TABLE, "GATEHOUSE_INVOKE_URL": self.fake.url,
+            "GATEHOUSE_STREAM_MAX_RETRIES": "1", "GATEHOUSE_DLQ_NAME": DLQ, "GATEHOUSE_STATE_DIR": str(self.state_dir),
+            "GATEHOUSE_STREAM_FANOUT_FUNCTIONS": "webhook-fanout", "GATEHOUSE_SQS_QUEUE": "deliveries",
+            "GATEHOUSE_SQS_MAX_RECEIVES": "2"})
+
+    def start(self, cmd, out, env=None):
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env or self.env)
+
+        def stop():
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(5)
+        self.addCleanup(stop)
+
+    def wait(self, cond, timeout, what):
+        try:
+            return wait_until(cond, timeout, what)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n--- sidecar log ---\n{self.log_path.read_text()}") from None
+
+    def test_a_failing_second_consumer_never_holds_the_first_and_the_poller_deletes_only_what_succeeded(self):
+        for pk in ("w-1", "w-2", "w-3"):
+            self.ddb.put_item(TableName=TABLE, Item={"pk": {"S": pk}, "sk": {"S": "0"}, "kind": {"S": "event"}})
+        self.wait(lambda: self.fake.consumed == ["w-1", "w-2", "w-3"], 30, "the mail consumer handles every event")
+        self.assertGreater(self.fake.fanout_invokes, 0, "the fan-out gets the same records")
+        self.wait(lambda: (self.state_dir / "checkpoints.webhook-fanout.json").exists(), 30, "the fan-out's own checkpoints")
+
+        url = self.wait(lambda: self.sqs.get_queue_url(QueueName="deliveries")["QueueUrl"], 20, "the poller's queue")
+        self.sqs.send_message(QueueUrl=url, MessageBody="ok", DelaySeconds=1)
+        self.sqs.send_message(QueueUrl=url, MessageBody="flaky")
+        self.sqs.send_message(QueueUrl=url, MessageBody="poison")
+        dlq = self.sqs.get_queue_url(QueueName="deliveries-dlq")["QueueUrl"]
+
+        def dead():
+            return [m["Body"] for m in self.sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])]
+        self.assertEqual(self.wait(dead, 30, "poison in the DLQ"), ["poison"])
+        self.wait(lambda: len(self.fake.sqs_seen.get("flaky", [])) == 2, 30, "flaky received again")
+        with self.fake.lock:
+            seen = dict(self.fake.sqs_seen)
+        self.assertEqual(len(seen["ok"]), 1, "a message that succeeded is deleted")
+        self.assertEqual(len(set(seen["flaky"])), 1, "a failed message comes back as itself")
+        self.assertEqual(len(seen["poison"]), 2, "maxReceiveCount receives, then the DLQ")
+        attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        self.assertEqual((attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]), ("0", "0"))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -14,7 +14,7 @@ detach=0
 state=.gatehouse
 mkdir -p "$state/logs" "$state/pids"
 bash infra/local/down.sh
-rm -f "$state/local.env" "$state/checkpoints.json" "$state/dlq.jsonl"
+rm -f "$state/local.env" "$state/checkpoints.json" "$state/checkpoints."*.json "$state/dlq.jsonl"
 
 bash infra/setup.sh
 echo "up: building the workspace" >&2
@@ -64,6 +64,12 @@ concurrency=${GATEHOUSE_CONCURRENCY:-3}
 grep -v '^GATEHOUSE_ADMIN_TOKEN=' "$state/local.env" >"$state/functions.env"
 # Webhook endpoints may be plain http on loopback locally (the test receivers).
 echo 'GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP=1' >>"$state/functions.env"
+# The webhook delivery queue (the sidecar creates it, named after its logical id so the IAM
+# check maps it to the template's queue) and a retry schedule of seconds, not hours.
+{
+  echo "GATEHOUSE_WEBHOOK_QUEUE_URL=http://127.0.0.1:$proxy_port/123456789012/WebhookDeliveryQueue"
+  echo "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE=${GATEHOUSE_WEBHOOK_RETRY_SCHEDULE:-1,1,2}"
+} >>"$state/functions.env"
 setsid bash -c "cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port $lambda_port --concurrency $concurrency --env-file '$state/functions.env' 2>&1 \
   | sed -u -E 's/([A-Z_]*(TOKEN|SECRET)[A-Z_]*)=(\"[^\"]*\"|[^ ]*)/\\1=<redacted>/g' >'$state/logs/functions.log'" </dev/null >/dev/null 2>&1 &
 echo $! >"$state/pids/functions"
@@ -110,7 +116,8 @@ wait_for "http://127.0.0.1:$oidc_port/.well-known/openid-configuration" '^200$' 
 } >>"$state/local.env"
 wait_for "http://127.0.0.1:9000/api/portals/00000000-0000-0000-0000-000000000000/identity-providers" '^401$' "sso"
 
-setsid python3 infra/local/sidecar.py --state-dir "$state" --invoke-url "$lambda_url" >"$state/logs/sidecar.log" 2>&1 &
+setsid python3 infra/local/sidecar.py --state-dir "$state" --invoke-url "$lambda_url" \
+  --fanout-functions webhook-fanout --sqs-queue WebhookDeliveryQueue >"$state/logs/sidecar.log" 2>&1 &
 echo $! >"$state/pids/sidecar"
 wait_for "http://127.0.0.1:9001/healthz" '^200$' "mailbox"
 trap - ERR

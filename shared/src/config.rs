@@ -102,6 +102,11 @@ pub struct Config {
     /// `GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP=1` (local stacks only): webhook endpoints may be
     /// plain http on a loopback address (deployed, only https to public addresses).
     pub webhook_allow_loopback_http: bool,
+    /// `GATEHOUSE_WEBHOOK_QUEUE_URL`: the delivery queue (webhook-fanout and webhook-delivery).
+    pub webhook_queue_url: Option<String>,
+    /// `GATEHOUSE_WEBHOOK_RETRY_SCHEDULE` [the Standard Webhooks one]: comma-separated retry
+    /// delays in seconds (local stacks shorten it).
+    pub webhook_retry_schedule: crate::domain::webhooks::RetrySchedule,
 }
 
 /// Parses `GATEHOUSE_ALLOWED_SENDER_DOMAINS`; without it, only the default sender's domain.
@@ -152,6 +157,8 @@ impl Config {
             kms_key_id: var("GATEHOUSE_KMS_KEY_ID"),
             sso_allow_loopback_http: var("GATEHOUSE_SSO_ALLOW_LOOPBACK_HTTP").as_deref() == Some("1"),
             webhook_allow_loopback_http: var("GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP").as_deref() == Some("1"),
+            webhook_queue_url: var("GATEHOUSE_WEBHOOK_QUEUE_URL"),
+            webhook_retry_schedule: crate::domain::webhooks::RetrySchedule::parse(raw("GATEHOUSE_WEBHOOK_RETRY_SCHEDULE").as_deref()),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Webhook delivery over ports: the fan-out of a stream event to the endpoints that want it
 //! (one delivery each, written once, then queued) and one attempt of a queued delivery (sign,
-//! send, record, queue the retry). No function runs these yet: the queue and HTTP adapters
-//! and the two functions (`webhook-fanout`, `webhook-delivery`) are the next step.
+//! send, record, queue the retry), and the batches of the two functions that run them
+//! (`webhook-fanout` on the DynamoDB stream, `webhook-delivery` on the SQS queue).
 
 use std::future::Future;
 
@@ -11,8 +11,8 @@ use uuid::Uuid;
 use crate::domain::delivery::{payload, Delivery, DeliveryStatus, Next, Outcome};
 use crate::domain::webhooks::{queue_delay, RetrySchedule};
 use crate::domain::{LifecycleEvent, Timestamp};
-use crate::error::BoxError;
-use crate::store::{DeliveryStore, StoreError, WebhookStore};
+use crate::error::{error_chain, BoxError};
+use crate::store::{DeliveryStore, OutboxFeed, StoreError, WebhookStore};
 
 /// A queued delivery: which one, nothing else (the worker reads the rest).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,4 +109,62 @@ pub async fn attempt<S: WebhookStore + DeliveryStore, Q: DeliveryQueue, H: Webho
         queue.enqueue(message, queue_delay(seconds).0).await?;
     }
     Ok(Handled::Attempted(next))
+}
+
+fn sequence_number(record: &serde_json::Value) -> String {
+    record.get("dynamodb").and_then(|d| d.get("SequenceNumber")).and_then(serde_json::Value::as_str).unwrap_or_default().to_string()
+}
+
+/// A stream batch for `webhook-fanout`: records in order, stopping at the first failure and
+/// returning its sequence number (Lambda retries from it; the records before it are done and
+/// the fan-out is idempotent). Records that are not inserted events are skipped.
+pub async fn fan_out_batch<S: WebhookStore + DeliveryStore + OutboxFeed, Q: DeliveryQueue>(
+    store: &S,
+    queue: &Q,
+    records: &[serde_json::Value],
+    now: Timestamp,
+) -> Vec<String> {
+    for record in records {
+        let result = match store.inserted_event(record) {
+            Ok(Some(event)) => fan_out(store, queue, &event, now).await.map(|_| ()),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            let seq = sequence_number(record);
+            tracing::error!(sequence_number = %seq, error = %error_chain(e.as_ref()), "fan-out failed");
+            return vec![seq];
+        }
+    }
+    Vec::new()
+}
+
+/// An SQS batch for `webhook-delivery`: `(message id, body)` pairs attempted concurrently;
+/// returns the ids of the messages that failed (they reappear after the visibility
+/// timeout and, after `maxReceiveCount`, go to the DLQ). An unreadable body fails alone.
+pub async fn delivery_batch<S: WebhookStore + DeliveryStore, Q: DeliveryQueue, H: WebhookSender>(
+    store: &S,
+    queue: &Q,
+    sender: &H,
+    schedule: &RetrySchedule,
+    messages: &[(String, String)],
+    now: Timestamp,
+) -> Vec<String> {
+    let attempts = messages.iter().map(|(id, body)| async move {
+        let result = match serde_json::from_str::<DeliveryMessage>(body) {
+            Ok(message) => attempt(store, queue, sender, schedule, &message, now).await,
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(handled) => {
+                tracing::info!(message_id = %id, ?handled, "delivery message");
+                None
+            }
+            Err(e) => {
+                tracing::error!(message_id = %id, error = %error_chain(e.as_ref()), "delivery message failed");
+                Some(id.clone())
+            }
+        }
+    });
+    futures::future::join_all(attempts).await.into_iter().flatten().collect()
 }

@@ -43,6 +43,7 @@ pub mod ses;
 pub mod sessions;
 pub mod signing;
 pub mod sso;
+pub mod sqs;
 pub mod store;
 pub mod teams;
 pub mod throttle;

@@ -122,6 +122,12 @@ impl Wiring {
         Dynamo::new(aws_sdk_dynamodb::Client::new(&self.sdk), self.config.table.clone())
     }
 
+    /// The webhook delivery queue (`GATEHOUSE_WEBHOOK_QUEUE_URL`, required where it is built).
+    pub fn delivery_queue(&self) -> Result<crate::sqs::Sqs, String> {
+        let url = self.config.webhook_queue_url.clone().ok_or("GATEHOUSE_WEBHOOK_QUEUE_URL is not set")?;
+        Ok(crate::sqs::Sqs::new(aws_sdk_sqs::Client::new(&self.sdk), url))
+    }
+
     pub fn ses(&self) -> Ses {
         Ses::with_configuration_set(aws_sdk_sesv2::Client::new(&self.sdk), self.config.ses_configuration_set.clone())
     }

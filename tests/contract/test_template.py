@@ -77,6 +77,29 @@ class Template(unittest.TestCase):
             self.assertEqual(grants[0]["resources"], ["arn:res:SsoKey"])
             self.assertEqual(grants[0]["condition"], {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["portal_id", "idp_id"]}})
 
+    def test_webhook_delivery_has_its_own_stream_consumer_a_queue_with_a_dead_letter_queue_and_an_alarm(self):
+        fanout = FUNCTIONS["webhook-fanout"]["Properties"]
+        stream = fanout["Events"]["TableStream"]["Properties"]
+        consumer = FUNCTIONS["stream-consumer"]["Properties"]["Events"]["TableStream"]["Properties"]
+        self.assertEqual(stream["FilterCriteria"], consumer["FilterCriteria"], "the same events as the mail consumer")
+        self.assertEqual(stream["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+        sqs = FUNCTIONS["webhook-delivery"]["Properties"]["Events"]["DeliveryQueue"]
+        self.assertEqual(sqs["Type"], "SQS")
+        self.assertEqual(sqs["Properties"]["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+        queue = RESOURCES["WebhookDeliveryQueue"]["Properties"]
+        self.assertGreaterEqual(queue["VisibilityTimeout"], 6 * FUNCTIONS["webhook-delivery"]["Properties"]["Timeout"])
+        self.assertEqual(resolve(queue["RedrivePolicy"]["deadLetterTargetArn"], PARAMS), "arn:res:WebhookDeliveryDeadLetterQueue")
+        alarm = RESOURCES["WebhookDeliveryDeadLetterQueueAlarm"]["Properties"]
+        self.assertEqual(alarm["MetricName"], "ApproximateNumberOfMessagesVisible")
+
+    def test_the_webhook_functions_may_only_read_and_put_items_and_send_to_their_queue(self):
+        self.assertEqual({a for a in actions("webhook-delivery") if a.startswith("dynamodb:")}, {"dynamodb:GetItem", "dynamodb:PutItem"})
+        self.assertFalse({"dynamodb:UpdateItem", "dynamodb:DeleteItem"} & actions("webhook-fanout"))
+        for name in ("webhook-fanout", "webhook-delivery"):
+            sends = [r for st in policies(TEMPLATE, PARAMS)[name] if "sqs:SendMessage" in st["actions"] for r in st["resources"]]
+            self.assertIn("arn:res:WebhookDeliveryQueue", sends, name)
+            self.assertNotIn("*", sends, name)
+
 
 if __name__ == "__main__":
     unittest.main()

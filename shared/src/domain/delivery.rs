@@ -1,6 +1,6 @@
 //! Webhook deliveries without I/O: one per (endpoint, event), its Standard Webhooks body, and
-//! what an attempt's outcome makes of it under the retry schedule. The delivery path (fan-out
-//! off the stream, the queue worker) is built on these; nothing routes to it yet.
+//! what an attempt's outcome makes of it under the retry schedule. The delivery path
+//! (`crate::delivery`, run by `webhook-fanout` and `webhook-delivery`) is built on these.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

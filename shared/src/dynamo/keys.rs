@@ -32,6 +32,7 @@ pub mod kind {
     pub const ADMIN_TOKEN: &str = "admin_token";
     pub const THROTTLE: &str = "throttle";
     pub const WEBHOOK: &str = "webhook";
+    pub const DELIVERY: &str = "delivery";
 }
 
 // Sort keys of the items that are alone (or first) in their collection.
@@ -56,6 +57,14 @@ pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
 
 pub fn webhook(id: Uuid) -> String {
     format!("{WEBHOOK_PREFIX}{id}")
+}
+
+/// A webhook delivery in its endpoint's partition: `WEBHOOK#<webhook>` / `DELIVERY#<event id>`
+/// (event ids are UUIDv7, so the partition sorts oldest first).
+pub const DELIVERY_PREFIX: &str = "DELIVERY#";
+
+pub fn delivery(event_id: Uuid) -> String {
+    format!("{DELIVERY_PREFIX}{event_id}")
 }
 const EMAIL_MARKER: &str = "#EMAIL#";
 

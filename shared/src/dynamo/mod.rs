@@ -24,6 +24,7 @@ mod approvals;
 mod attr;
 mod audit;
 mod cursor;
+mod deliveries;
 mod developers;
 mod idps;
 pub mod keys;

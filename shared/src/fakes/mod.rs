@@ -186,6 +186,8 @@ pub fn config() -> crate::config::Config {
         kms_key_id: None,
         sso_allow_loopback_http: false,
         webhook_allow_loopback_http: false,
+        webhook_queue_url: None,
+        webhook_retry_schedule: Default::default(),
     }
 }
 

@@ -3,7 +3,7 @@
 //! receiver that is down gets the same webhook-id again on the schedule, waits longer than
 //! the queue allows are chained, and finished or orphaned messages are dropped.
 
-use crate::delivery::{attempt, fan_out, DeliveryMessage, Handled};
+use crate::delivery::{attempt, delivery_batch, fan_out, fan_out_batch, DeliveryMessage, Handled};
 use crate::domain::delivery::{DeliveryStatus, Next, Outcome};
 use crate::domain::webhooks::{RetrySchedule, UrlPolicy};
 use crate::domain::*;
@@ -138,4 +138,40 @@ async fn a_message_of_a_deleted_endpoint_is_dropped_without_sending() {
     let sender = FakeSender::default();
     assert_eq!(attempt(&store, &queue, &sender, &RetrySchedule::default(), &message, now).await.unwrap(), Handled::Dropped);
     assert!(sender.received.lock().unwrap().is_empty());
+}
+
+fn stream_record(seq: &str, event: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "eventName": "INSERT", "dynamodb": { "SequenceNumber": seq }, "event": event })
+}
+
+#[tokio::test]
+async fn a_fan_out_batch_stops_at_a_malformed_record_and_reports_only_its_sequence_number() {
+    let (store, event, _) = setup().await;
+    let queue = FakeQueue::default();
+    let records = [
+        stream_record("1", serde_json::to_value(&event).unwrap()),
+        serde_json::json!({ "eventName": "MODIFY", "dynamodb": { "SequenceNumber": "2" } }),
+        stream_record("3", serde_json::json!("not an event")),
+        stream_record("4", serde_json::to_value(&event).unwrap()),
+    ];
+    assert_eq!(fan_out_batch(&store, &queue, &records, chrono::Utc::now()).await, ["3"]);
+    assert_eq!(queue.sent.lock().unwrap().len(), 1, "the record before it was fanned out, the one after it waits for the retry");
+    assert!(fan_out_batch(&store, &queue, &records[..2], chrono::Utc::now()).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_delivery_batch_fails_only_the_unreadable_message_and_delivers_the_others() {
+    let (store, event, _) = setup().await;
+    let queue = FakeQueue::default();
+    let now = chrono::Utc::now();
+    fan_out(&store, &queue, &event, now).await.unwrap();
+    let message = queue.sent.lock().unwrap()[0].0.clone();
+    queue.sent.lock().unwrap().clear();
+    let sender = FakeSender::default();
+    let batch = [("m-1".to_string(), "{garbage".to_string()), ("m-2".to_string(), serde_json::to_string(&message).unwrap())];
+    assert_eq!(delivery_batch(&store, &queue, &sender, &RetrySchedule::default(), &batch, now).await, ["m-1"]);
+    assert_eq!(sender.received.lock().unwrap().len(), 1);
+    let d = store.deliveries.lock().unwrap().values().next().unwrap().clone();
+    assert_eq!(d.status, DeliveryStatus::Succeeded);
+    assert!(queue.sent.lock().unwrap().is_empty(), "nothing to retry");
 }
