@@ -8,9 +8,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{AppName, BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::config::BehaviorVersion;
+use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_smithy_async::time::SystemTimeSource;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use aws_types::app_name::AppName;
+use aws_types::region::Region;
+pub use aws_types::SdkConfig;
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
 
@@ -23,13 +31,26 @@ use crate::ses::Ses;
 
 /// SDK configuration with deliberate retries and timeouts: standard mode (exponential backoff
 /// with jitter, throttling and 5xx retried), 3 attempts, each attempt bounded so a stuck
-/// connection cannot eat the whole Lambda timeout. Endpoints come from `AWS_ENDPOINT_URL`
-/// (or the per-service variables), so the emulator, LocalStack or AWS all work unchanged.
-/// `app` (the function's name) goes into every call's user agent as `app/gatehouse-<app>`:
-/// CloudTrail shows which function made a call, and so does the local fault proxy, which
-/// checks each function's calls against its IAM policy in the template.
+/// connection cannot eat the whole Lambda timeout. `app` (the function's name) goes into every
+/// call's user agent as `app/gatehouse-<app>`: CloudTrail shows which function made a call, and
+/// so does the local fault proxy, which checks each function's calls against its IAM policy in
+/// the template.
+///
+/// Built from the environment alone, as Lambda sets it (no aws-config: its credential, region
+/// and profile chains would put STS, SSO and IMDS clients into every zip): region from
+/// `AWS_REGION`, credentials from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
+/// `AWS_SESSION_TOKEN` (the execution role's, fixed for the sandbox's life), the endpoint from
+/// `AWS_ENDPOINT_URL` when set (moto, LocalStack; plain http works), HTTPS on rustls with the
+/// ring provider.
 pub async fn sdk_config(app: &str) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    let mut sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).map(Region::new))
+        .http_client(http)
+        .sleep_impl(TokioSleep::new())
+        .time_source(SystemTimeSource::new())
         .retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(50)))
         .timeout_config(
             TimeoutConfig::builder()
@@ -38,11 +59,20 @@ pub async fn sdk_config(app: &str) -> SdkConfig {
                 .operation_timeout(Duration::from_secs(9))
                 .build(),
         );
+    if let (Some(key), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        let credentials = Credentials::new(key, secret, env("AWS_SESSION_TOKEN"), None, "Environment");
+        sdk = sdk.credentials_provider(SharedCredentialsProvider::new(credentials));
+    } else {
+        tracing::warn!("AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set: AWS calls will fail");
+    }
+    if let Some(url) = env("AWS_ENDPOINT_URL") {
+        sdk = sdk.endpoint_url(url);
+    }
     match AppName::new(format!("gatehouse-{app}")) {
-        Ok(name) => loader = loader.app_name(name),
+        Ok(name) => sdk = sdk.app_name(name),
         Err(_) => tracing::warn!(app, "not a valid SDK app name"),
     }
-    loader.load().await
+    sdk.build()
 }
 
 /// Reads the link-token secret named by `GATEHOUSE_TOKEN_SECRET_ARN` (`id`) from Secrets
@@ -108,8 +138,13 @@ pub struct Wiring {
 impl Wiring {
     /// Reads the environment (`app` is the function's name, for the user agent).
     pub async fn load(app: &str) -> Self {
+        Self::with_sdk(sdk_config(app).await)
+    }
+
+    /// Reads the configuration, with an SDK configuration built elsewhere (the ops tool's, from
+    /// aws-config's default chains).
+    pub fn with_sdk(sdk: SdkConfig) -> Self {
         let config = Config::from_env();
-        let sdk = sdk_config(app).await;
         Self { clock: Clock::fixed_offset(config.clock_offset_seconds), config, sdk }
     }
 

@@ -221,7 +221,13 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
         return Ok(Some(usage()));
     };
     let f = flags(&args[1..]);
-    let wiring = Wiring::load("ops").await;
+    // An operator's machine: aws-config's default chains (profiles, SSO), not the functions'
+    // environment-only configuration.
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Ok(name) = aws_config::AppName::new("gatehouse-ops") {
+        loader = loader.app_name(name);
+    }
+    let wiring = Wiring::with_sdk(loader.load().await);
     let (config, sdk, store) = (&wiring.config, wiring.sdk(), wiring.dynamo());
     match cmd.as_str() {
         "create-table" => create_table(store.client(), &config.table).await?,
