@@ -2,8 +2,8 @@
 //! policy, portal settings, and the records and events. No I/O here.
 
 pub mod audit;
-pub mod idp;
 pub mod delivery;
+pub mod idp;
 pub mod lifecycle;
 pub mod model;
 pub mod records;
