@@ -8,6 +8,7 @@ use gatehouse::domain::IdentityProvider;
 use gatehouse::http::{self, json, no_content, parse_json, parse_uuid, query, route_not_found, segments, HttpResult};
 use gatehouse::kms::Kms;
 use gatehouse::oidc::Oidc;
+use gatehouse::pages::web::{is_loopback_host, parse_cookies, set_cookie, SESSION_COOKIE};
 use gatehouse::sso::flow::{self, Callback};
 use gatehouse::sso::{self, IssuerPolicy};
 use gatehouse::wiring::{Ctx, Wiring};
@@ -16,33 +17,32 @@ use lambda_http::{http::Method, Body, Request, Response};
 use serde_json::json as j;
 
 const FLOW_COOKIE: &str = "gatehouse_sso";
-const SESSION_COOKIE: &str = "gatehouse_session";
 
 /// Whether the request came to a loopback host (the local stack): then URLs are `http` and
-/// cookies are not `Secure`.
+/// cookies are not `Secure` (the pages' rule).
 fn loopback(req: &Request) -> bool {
-    let host = req.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let name = host.rsplit_once(':').map_or(host, |(n, _)| n);
-    matches!(name, "127.0.0.1" | "localhost" | "[::1]")
+    is_loopback_host(host(req))
+}
+
+fn host(req: &Request) -> &str {
+    req.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or_default()
 }
 
 /// This provider's callback URL, on the host the browser used.
 fn callback_url(req: &Request, portal: &str, idp: &str) -> String {
-    let host = req.headers().get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let host = Some(host(req)).filter(|h| !h.is_empty()).unwrap_or("localhost");
     let scheme = if loopback(req) { "http" } else { "https" };
     format!("{scheme}://{host}/api/portals/{portal}/sso/{idp}/callback")
 }
 
-fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers().get_all("cookie").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
-        let (k, v) = c.trim().split_once('=')?;
-        (k == name).then_some(v)
-    })
-}
-
-fn set_cookie(req: &Request, name: &str, value: &str, path: &str, max_age: i64) -> String {
-    let secure = if loopback(req) { "" } else { "; Secure" };
-    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
+/// A cookie of the request, as the pages read them.
+fn cookie(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(parse_cookies)
+        .find_map(|(k, v)| (k == name).then_some(v))
 }
 
 fn redirect(location: &str, cookies: &[String]) -> HttpResult {
@@ -68,20 +68,20 @@ async fn handle(ctx: &Ctx, kms: &Kms, oidc: &Oidc, req: Request) -> HttpResult {
             let started = flow::start(store, oidc, p, i, return_to.as_deref(), &callback_url(&req, portal, idp), now).await?;
             let path = format!("/api/portals/{p}/sso/");
             let max_age = gatehouse::domain::idp::FLOW_TTL_SECONDS;
-            return redirect(&started.location, &[set_cookie(&req, FLOW_COOKIE, &started.cookie, &path, max_age)]);
+            return redirect(&started.location, &[set_cookie(FLOW_COOKIE, &started.cookie, &path, Some(max_age), loopback(&req))]);
         }
         (Method::GET, ["api", "portals", portal, "sso", idp, "callback"]) => {
             let (p, i) = (parse_uuid(portal, "portal")?, parse_uuid(idp, "identity provider")?);
             let (state, code, error) = (query(&req, "state"), query(&req, "code"), query(&req, "error"));
-            let cb =
-                Callback { cookie: cookie(&req, FLOW_COOKIE), state: state.as_deref(), code: code.as_deref(), error: error.as_deref() };
+            let flow_cookie = cookie(&req, FLOW_COOKIE);
+            let cb = Callback { cookie: flow_cookie.as_deref(), state: state.as_deref(), code: code.as_deref(), error: error.as_deref() };
             let signed = flow::callback(store, kms, oidc, &ctx.config, p, i, cb, &callback_url(&req, portal, idp), now).await?;
             let max_age = (signed.session.expires_at - now).num_seconds().max(0);
             return redirect(
                 &signed.return_to,
                 &[
-                    set_cookie(&req, SESSION_COOKIE, &signed.session.token, "/", max_age),
-                    set_cookie(&req, FLOW_COOKIE, "", &format!("/api/portals/{p}/sso/"), 0),
+                    set_cookie(SESSION_COOKIE, &signed.session.token, "/", Some(max_age), loopback(&req)),
+                    set_cookie(FLOW_COOKIE, "", &format!("/api/portals/{p}/sso/"), Some(0), loopback(&req)),
                 ],
             );
         }
