@@ -34,24 +34,8 @@ pub fn reset_counter(portal_id: Uuid, email_norm: &str, now: Timestamp) -> crate
 /// The neutral event of a reset request: the address as typed (parsed), no developer. The
 /// stream consumer decides whether a link is issued and mailed.
 pub fn reset_request_event(portal_id: Uuid, email: &Email, now: Timestamp) -> LifecycleEvent {
-    LifecycleEvent {
-        id: Uuid::now_v7(),
-        event_type: EventType::ResetRequested,
-        portal_id,
-        developer_id: None,
-        actor: Actor::anonymous(),
-        from_state: None,
-        to_state: None,
-        at: now,
-        approval_id: None,
-        developer: DeveloperSnapshot { email: Some(email.as_str().to_string()), name: String::new(), username: None },
-        reason: None,
-        invite_id: None,
-        token_nonce: None,
-        expires_at: None,
-        retention_days: None,
-        subject: None,
-    }
+    let snapshot = DeveloperSnapshot { email: Some(email.as_str().to_string()), name: String::new(), username: None };
+    LifecycleEvent::of_nobody(EventType::ResetRequested, portal_id, snapshot, now)
 }
 
 /// `POST .../password-reset`: always 202 (unless reset is switched off for the portal). The

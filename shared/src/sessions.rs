@@ -114,8 +114,7 @@ where
     let expires_at = session.expires_at;
     let mut dev = dev;
     let touch = dev.last_active_at.is_none_or(|t| (now - t).num_seconds() >= ACTIVITY_RESOLUTION_SECONDS);
-    let mut signed_in = LifecycleEvent::new(EventType::LoggedIn, &dev, Actor::developer(dev.id), now).kept_for(&portal.settings);
-    signed_in.approval_id = None;
+    let signed_in = LifecycleEvent::signed_in(&dev, now).kept_for(&portal.settings);
     let (stored, released, touched) = tokio::join!(store.put_session(&session, &signed_in), store.release(&attempt, true), async {
         if touch {
             store.touch_developer(dev.id, now).await
@@ -141,24 +140,16 @@ fn login_failed(portal_id: Uuid, dev: Option<&Developer>, now: Timestamp) -> Lif
             e.approval_id = None;
             e
         }
-        None => LifecycleEvent {
-            id: Uuid::now_v7(),
-            event_type: EventType::LoginFailed,
-            portal_id,
-            developer_id: None,
-            actor: Actor::anonymous(),
-            from_state: None,
-            to_state: None,
-            at: now,
-            approval_id: None,
-            developer: DeveloperSnapshot { email: None, name: String::new(), username: None },
-            reason: Some("unknown login".into()),
-            invite_id: None,
-            token_nonce: None,
-            expires_at: None,
-            retention_days: None,
-            subject: None,
-        },
+        None => {
+            let mut e = LifecycleEvent::of_nobody(
+                EventType::LoginFailed,
+                portal_id,
+                DeveloperSnapshot { email: None, name: String::new(), username: None },
+                now,
+            );
+            e.reason = Some("unknown login".into());
+            e
+        }
     }
 }
 
@@ -196,8 +187,7 @@ pub async fn open_session<S: SessionStore>(store: &S, config: &Config, dev: Deve
         return Err(refused);
     }
     let (minted, session) = new_session(&dev, config, now);
-    let mut signed_in = LifecycleEvent::new(EventType::LoggedIn, &dev, Actor::developer(dev.id), now);
-    signed_in.approval_id = None;
+    let mut signed_in = LifecycleEvent::signed_in(&dev, now);
     signed_in.reason = Some("sso".into());
     let (stored, touched) = tokio::join!(store.put_session(&session, &signed_in), store.touch_developer(dev.id, now));
     stored?;

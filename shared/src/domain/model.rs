@@ -473,16 +473,27 @@ pub struct EventSubject {
 impl LifecycleEvent {
     pub fn new(event_type: EventType, developer: &Developer, actor: Actor, at: Timestamp) -> Self {
         Self {
-            id: Uuid::now_v7(),
-            event_type,
-            portal_id: developer.portal_id,
             developer_id: Some(developer.id),
             actor,
+            approval_id: developer.approval_id,
+            ..Self::of_nobody(event_type, developer.portal_id, developer.snapshot(), at)
+        }
+    }
+
+    /// An event of a portal that names no developer (an anonymous actor): a reset request for an
+    /// address, a sign-in for an unknown login.
+    pub fn of_nobody(event_type: EventType, portal_id: Uuid, developer: DeveloperSnapshot, at: Timestamp) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            event_type,
+            portal_id,
+            developer_id: None,
+            actor: Actor::anonymous(),
             from_state: None,
             to_state: None,
             at,
-            approval_id: developer.approval_id,
-            developer: developer.snapshot(),
+            approval_id: None,
+            developer,
             reason: None,
             invite_id: None,
             token_nonce: None,
@@ -490,6 +501,13 @@ impl LifecycleEvent {
             retention_days: None,
             subject: None,
         }
+    }
+
+    /// A developer's sign-in (`developer.logged_in`), by password or single sign-on.
+    pub fn signed_in(developer: &Developer, at: Timestamp) -> Self {
+        let mut e = Self::new(EventType::LoggedIn, developer, Actor::developer(developer.id), at);
+        e.approval_id = None;
+        e
     }
 
     /// An event about a record of the developer (team, application, credential).
