@@ -64,7 +64,7 @@ impl PageResponse {
 }
 
 /// The one-time messages a redirect may carry: `(key, kind, text)`. Only keys travel.
-pub const FLASHES: [(&str, &str, &str); 11] = [
+pub const FLASHES: [(&str, &str, &str); 12] = [
     ("registered", "success", "Thanks for registering. We sent you a link to confirm your email address; you can sign in once an administrator approves your account."),
     ("reset_sent", "success", "If an approved account uses this address, a link to set a new password is on its way."),
     ("password_reset", "success", "Your new password is set. Sign in with it."),
@@ -74,6 +74,7 @@ pub const FLASHES: [(&str, &str, &str); 11] = [
     ("app_deleted", "success", "Application deleted."),
     ("key_deleted", "success", "API key deleted."),
     ("subscribed", "success", "Subscribed."),
+    ("unsubscribed", "success", "Unsubscribed."),
     ("signed_out", "success", "You are signed out."),
     ("signed_in_elsewhere", "info", "Sign in to continue."),
 ];
@@ -226,22 +227,92 @@ fn fields(defs: &[FieldDef], form: Option<&Form>, errors: &[(String, String)], i
         .collect()
 }
 
-/// One request's view of its portal: the branding, the base path, the CSRF token of its
-/// forms, and the cookies to set on the way out.
-struct Page<'a> {
-    portal: &'a Portal,
+/// A request to a portal's pages before its portal is read: enough to check a form's CSRF
+/// token, run the use case and answer with a redirect. A POST reads the portal only when it
+/// renders (an error, a key shown once), so a page costs the round trips of the JSON route it
+/// wraps.
+struct Pre<'a> {
+    portal_id: Uuid,
     req: &'a PageRequest,
     key: &'a [u8],
     base: String,
     csrf: String,
     set: Vec<String>,
+}
+
+/// A request with its portal: what rendering needs (the branding) beside [`Pre`].
+struct Page<'a> {
+    pre: Pre<'a>,
+    portal: Portal,
     /// The "Sign in with …" links of the sign-in and register pages ([`sso_links`]).
     sso: Vec<Value>,
 }
 
-impl<'a> Page<'a> {
-    fn new(portal: &'a Portal, req: &'a PageRequest, key: &'a [u8]) -> Self {
-        Self { portal, req, key, base: web::portal_base(portal.id), csrf: String::new(), set: vec![], sso: vec![] }
+impl<'a> std::ops::Deref for Page<'a> {
+    type Target = Pre<'a>;
+    fn deref(&self) -> &Pre<'a> {
+        &self.pre
+    }
+}
+
+impl std::ops::DerefMut for Page<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.pre
+    }
+}
+
+impl<'a> Pre<'a> {
+    fn new(portal_id: Uuid, req: &'a PageRequest, key: &'a [u8]) -> Self {
+        Self { portal_id, req, key, base: web::portal_base(portal_id), csrf: String::new(), set: vec![] }
+    }
+
+    /// The page with its portal (and, for the sign-in and register pages, the portal's
+    /// providers: one `Query` beside the portal's `GetItem`), or the answer for a portal that
+    /// does not exist or cannot be read.
+    async fn page<S: PageStore>(self, store: &S, with_sso: bool) -> Result<Page<'a>, PageResponse> {
+        let (portal, idps) = tokio::join!(store.get_portal(self.portal_id), async {
+            if with_sso {
+                store.list_idps(self.portal_id).await
+            } else {
+                Ok(vec![])
+            }
+        });
+        self.with(portal, idps)
+    }
+
+    /// The page from its portal and providers, read by the caller (alongside its own reads).
+    fn with(
+        self,
+        portal: StoreResult<Option<Portal>>,
+        idps: StoreResult<Vec<crate::domain::IdentityProvider>>,
+    ) -> Result<Page<'a>, PageResponse> {
+        let portal = match portal {
+            Ok(Some(p)) => p,
+            Ok(None) => return Err(not_found_page(self.req)),
+            Err(e) => {
+                tracing::error!(error = %crate::error::error_chain(&e), "reading the portal failed");
+                let mut r = not_found_page(self.req);
+                r.status = 503;
+                return Err(r);
+            }
+        };
+        let sso = match idps {
+            Ok(idps) => sso_links(portal.id, &idps),
+            // The password form still works without the links.
+            Err(e) => {
+                tracing::error!(error = %crate::error::error_chain(&e), "listing the identity providers failed");
+                vec![]
+            }
+        };
+        Ok(Page { pre: self, portal, sso })
+    }
+
+    /// Renders with the portal read first (see [`Pre::page`]).
+    async fn render<S: PageStore>(self, store: &S, with_sso: bool, f: impl FnOnce(Page<'a>) -> PageResponse) -> PageResponse {
+        match self.page(store, with_sso).await {
+            Ok(page) => f(page),
+            Err(r) => r,
+        }
     }
 
     fn url(&self, page: &str) -> String {
@@ -292,6 +363,12 @@ impl<'a> Page<'a> {
         r.cookies = self.set;
         r
     }
+}
+
+impl<'a> Page<'a> {
+    fn redirect(self, page: &str, flash: Option<&str>) -> PageResponse {
+        self.pre.redirect(page, flash)
+    }
 
     /// The context every page starts from (base.html's keys), with the flash message read and
     /// cleared.
@@ -316,7 +393,8 @@ impl<'a> Page<'a> {
             if let Some((_, kind, text)) = FLASHES.iter().find(|(k, _, _)| *k == key) {
                 ctx.insert("notices".into(), json!([{ "kind": kind, "text": text }]));
             }
-            self.set.push(web::clear_cookie(web::FLASH_COOKIE, &self.base, self.loopback()));
+            let clear = web::clear_cookie(web::FLASH_COOKIE, &self.base, self.loopback());
+            self.pre.set.push(clear);
         }
         if !errors.is_empty() {
             ctx.insert("errors".into(), Value::Array(errors));
@@ -345,13 +423,13 @@ impl<'a> Page<'a> {
         let logo_origin = self.portal.settings.logo_url.as_deref().and_then(web::origin_of);
         let headers = web::page_headers(logo_origin.as_deref(), self.loopback());
         match render::render(template, &minijinja::Value::from_serialize(Value::Object(ctx))) {
-            Ok(body) => PageResponse { status, headers, cookies: self.set, body: body.into_bytes() },
+            Ok(body) => PageResponse { status, headers, cookies: self.pre.set, body: body.into_bytes() },
             Err(e) => {
                 tracing::error!(error = %e, template, "a page failed to render");
                 PageResponse {
                     status: 500,
                     headers,
-                    cookies: self.set,
+                    cookies: self.pre.set,
                     body: b"<!doctype html><title>Error</title><p>Something went wrong.</p>".to_vec(),
                 }
             }
@@ -433,49 +511,50 @@ pub async fn handle<S: PageStore>(store: &S, config: &Config, req: &PageRequest,
         },
         _ => return not_found_page(req),
     };
-    // The sign-in and register pages list the portal's providers: one Query, alongside the portal.
+    let pre = Pre::new(portal_id, req, &config.token_secret);
+    let post = req.method == "POST";
+    // The pages that only render read their portal first; the POSTs and the signed-in pages
+    // read it when (and alongside what) they render.
     let with_sso = matches!(rest.as_str(), "login" | "register");
-    let (portal, idps) = tokio::join!(store.get_portal(portal_id), async {
-        if with_sso {
-            store.list_idps(portal_id).await
-        } else {
-            Ok(vec![])
-        }
-    });
-    let portal = match portal {
-        Ok(Some(p)) => p,
-        Ok(None) => return not_found_page(req),
-        Err(e) => {
-            tracing::error!(error = %crate::error::error_chain(&e), "reading the portal failed");
-            let mut r = not_found_page(req);
-            r.status = 503;
+    let link = matches!(rest.as_str(), "verify-email" | "reset-password" | "invite");
+    if !post && link {
+        if let Some(r) = take_link_token(&pre, &rest) {
             return r;
         }
-    };
-    let mut page = Page::new(&portal, req, &config.token_secret);
-    match idps {
-        Ok(idps) => page.sso = sso_links(portal.id, &idps),
-        // The password form still works without the links.
-        Err(e) => tracing::error!(error = %crate::error::error_chain(&e), "listing the identity providers failed"),
+        if rest == "verify-email" {
+            return verify_email(store, pre, now).await;
+        }
     }
-    let post = req.method == "POST";
+    let page_first = !post && (link || matches!(rest.as_str(), "" | "login" | "register" | "forgot-password"));
+    if page_first {
+        let page = match pre.page(store, with_sso).await {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        return match rest.as_str() {
+            "" => page.redirect("login", None),
+            "login" => login(page, None, None),
+            "register" => register(page, None, None),
+            "forgot-password" => forgot(page, None, None),
+            "reset-password" => link_page(page, "reset-password"),
+            _ => link_page(page, "invite"),
+        };
+    }
     match (post, rest.as_str()) {
-        (false, "") => page.redirect("login", None),
-        (false, "login") => login(page, None, None).await,
-        (true, "login") => login_post(store, config, page, now).await,
-        (true, "logout") => logout(store, page, now).await,
-        (false, "register") => register(page, None, None),
-        (true, "register") => register_post(store, config, page, now).await,
-        (false, "forgot-password") => forgot(page, None, None),
-        (true, "forgot-password") => forgot_post(store, page, now).await,
-        (false, "verify-email") => verify_email(store, page, now).await,
-        (false, "reset-password") => link_page(page, "reset-password"),
-        (true, "reset-password") => reset_post(store, page, now).await,
-        (false, "invite") => link_page(page, "invite"),
-        (true, "invite") => invite_post(store, page, now).await,
-        (false, "change-password") | (true, "change-password") => change_password(store, page, post, now).await,
-        (_, p) if p == "account" || p.starts_with("account/") => account(store, page, post, p, now).await,
-        _ => page.message(404, "Page not found", "There is no page at this address.", Some(("Go to sign in", "login"))),
+        (true, "login") => login_post(store, config, pre, now).await,
+        (true, "logout") => logout(store, pre, now).await,
+        (true, "register") => register_post(store, config, pre, now).await,
+        (true, "forgot-password") => forgot_post(store, pre, now).await,
+        (true, "reset-password") => reset_post(store, pre, now).await,
+        (true, "invite") => invite_post(store, pre, now).await,
+        (_, "change-password") => change_password(store, pre, post, now).await,
+        (_, p) if p == "account" || p.starts_with("account/") => account(store, pre, post, p, now).await,
+        _ => {
+            pre.render(store, false, |page| {
+                page.message(404, "Page not found", "There is no page at this address.", Some(("Go to sign in", "login")))
+            })
+            .await
+        }
     }
 }
 
@@ -504,7 +583,7 @@ fn login_extra(page: &Page<'_>) -> Value {
     })
 }
 
-async fn login(mut page: Page<'_>, form: Option<&Form>, problem: Option<Problem>) -> PageResponse {
+fn login(mut page: Page<'_>, form: Option<&Form>, problem: Option<Problem>) -> PageResponse {
     page.pre_session();
     let status = problem.as_ref().map_or(200, Problem::status);
     let extra = login_extra(&page);
@@ -512,20 +591,20 @@ async fn login(mut page: Page<'_>, form: Option<&Form>, problem: Option<Problem>
     page.form_page(status, "Sign in", Some(&lead), "login", "Sign in", &LOGIN, form, problem.as_ref(), extra, None)
 }
 
-async fn login_post<S: PageStore>(store: &S, config: &Config, page: Page<'_>, now: Timestamp) -> PageResponse {
-    let form = page.req.form();
-    if !page.pre_session_post_ok(&form) {
-        return login(page, Some(&form), Some(Problem::Expired)).await;
+async fn login_post<S: PageStore>(store: &S, config: &Config, pre: Pre<'_>, now: Timestamp) -> PageResponse {
+    let form = pre.req.form();
+    if !pre.pre_session_post_ok(&form) {
+        return pre.render(store, true, |page| login(page, Some(&form), Some(Problem::Expired))).await;
     }
     let body = crate::sessions::LoginBody { login: form.get("login").to_string(), password: form.get("password").to_string() };
-    match crate::sessions::login(store, config, page.portal.id, body, &page.req.client_ip, now).await {
+    match crate::sessions::login(store, config, pre.portal_id, body, &pre.req.client_ip, now).await {
         Ok(done) => {
-            let loopback = page.loopback();
+            let loopback = pre.loopback();
             let cookie = web::set_cookie(web::SESSION_COOKIE, &done.token, "/", Some(config.session_ttl_seconds), loopback);
             let to = if done.developer.must_change_password { "change-password" } else { "account" };
-            page.redirect(to, None).cookie(cookie)
+            pre.redirect(to, None).cookie(cookie)
         }
-        Err(e) => login(page, Some(&form), Some(Problem::App(e))).await,
+        Err(e) => pre.render(store, true, |page| login(page, Some(&form), Some(Problem::App(e)))).await,
     }
 }
 
@@ -548,10 +627,10 @@ fn register(mut page: Page<'_>, form: Option<&Form>, problem: Option<Problem>) -
     )
 }
 
-async fn register_post<S: PageStore>(store: &S, config: &Config, page: Page<'_>, now: Timestamp) -> PageResponse {
-    let form = page.req.form();
-    if !page.pre_session_post_ok(&form) {
-        return register(page, Some(&form), Some(Problem::Expired));
+async fn register_post<S: PageStore>(store: &S, config: &Config, pre: Pre<'_>, now: Timestamp) -> PageResponse {
+    let form = pre.req.form();
+    if !pre.pre_session_post_ok(&form) {
+        return pre.render(store, true, |page| register(page, Some(&form), Some(Problem::Expired))).await;
     }
     let body = crate::registration::RegisterBody {
         email: form.get("email").to_string(),
@@ -559,9 +638,9 @@ async fn register_post<S: PageStore>(store: &S, config: &Config, page: Page<'_>,
         name: form.get("name").to_string(),
         username: form.optional("username"),
     };
-    match crate::registration::register(store, config, page.portal.id, body, &page.req.client_ip, now).await {
-        Ok(_) => page.redirect("login", Some("registered")),
-        Err(e) => register(page, Some(&form), Some(Problem::App(e))),
+    match crate::registration::register(store, config, pre.portal_id, body, &pre.req.client_ip, now).await {
+        Ok(_) => pre.redirect("login", Some("registered")),
+        Err(e) => pre.render(store, true, |page| register(page, Some(&form), Some(Problem::App(e)))).await,
     }
 }
 
@@ -584,21 +663,21 @@ fn forgot(mut page: Page<'_>, form: Option<&Form>, problem: Option<Problem>) -> 
     )
 }
 
-async fn forgot_post<S: PageStore>(store: &S, page: Page<'_>, now: Timestamp) -> PageResponse {
-    let form = page.req.form();
-    if !page.pre_session_post_ok(&form) {
-        return forgot(page, Some(&form), Some(Problem::Expired));
+async fn forgot_post<S: PageStore>(store: &S, pre: Pre<'_>, now: Timestamp) -> PageResponse {
+    let form = pre.req.form();
+    if !pre.pre_session_post_ok(&form) {
+        return pre.render(store, false, |page| forgot(page, Some(&form), Some(Problem::Expired))).await;
     }
     let body = crate::recovery::ResetRequest { email: form.get("email").to_string() };
-    match crate::recovery::request_reset(store, page.portal.id, body, now).await {
-        Ok(()) => page.redirect("login", Some("reset_sent")),
-        Err(e) => forgot(page, Some(&form), Some(Problem::App(e))),
+    match crate::recovery::request_reset(store, pre.portal_id, body, now).await {
+        Ok(()) => pre.redirect("login", Some("reset_sent")),
+        Err(e) => pre.render(store, false, |page| forgot(page, Some(&form), Some(Problem::App(e)))).await,
     }
 }
 
 /// A mailed link's first GET: the token moves into `gh_link` (scoped to the page) and the URL
 /// loses it (303 to the same page).
-fn take_link_token(page: &Page<'_>, name: &str) -> Option<PageResponse> {
+fn take_link_token(page: &Pre<'_>, name: &str) -> Option<PageResponse> {
     let token = page.req.query("token").filter(|t| !t.is_empty() && t.len() <= 512)?;
     let safe: String = token.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.~".contains(*c)).collect();
     let cookie = web::set_cookie(web::LINK_COOKIE, &safe, &page.url(name), Some(900), page.loopback());
@@ -616,11 +695,22 @@ fn link_gone(page: Page<'_>, name: &str) -> PageResponse {
     page.message(410, heading, text, Some(next)).cookie(clear)
 }
 
-async fn verify_email<S: PageStore>(store: &S, page: Page<'_>, now: Timestamp) -> PageResponse {
-    if let Some(r) = take_link_token(&page, "verify-email") {
-        return r;
-    }
-    let Some(token) = page.req.cookie(web::LINK_COOKIE).map(str::to_string) else {
+/// The link's second GET (its token in `gh_link`): the use case and the portal (for the answer)
+/// read concurrently.
+async fn verify_email<S: PageStore>(store: &S, pre: Pre<'_>, now: Timestamp) -> PageResponse {
+    let token = pre.req.cookie(web::LINK_COOKIE).map(str::to_string);
+    let verified = async {
+        match token {
+            Some(token) => Some(crate::recovery::verify_email(store, pre.portal_id, crate::recovery::VerifyEmail { token }, now).await),
+            None => None,
+        }
+    };
+    let (verified, portal) = tokio::join!(verified, store.get_portal(pre.portal_id));
+    let page = match pre.with(portal, Ok(vec![])) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(verified) = verified else {
         return page.message(
             400,
             "Open the link from your email",
@@ -629,7 +719,7 @@ async fn verify_email<S: PageStore>(store: &S, page: Page<'_>, now: Timestamp) -
         );
     };
     let clear = web::clear_cookie(web::LINK_COOKIE, &page.url("verify-email"), page.loopback());
-    match crate::recovery::verify_email(store, page.portal.id, crate::recovery::VerifyEmail { token }, now).await {
+    match verified {
         Ok(()) => page
             .message(
                 200,
@@ -659,9 +749,6 @@ fn error_page(page: Page<'_>, e: &AppError) -> PageResponse {
 
 /// The GET of a page reached from a mailed link whose token its POST spends.
 fn link_page(page: Page<'_>, name: &str) -> PageResponse {
-    if let Some(r) = take_link_token(&page, name) {
-        return r;
-    }
     if page.req.cookie(web::LINK_COOKIE).is_none() {
         return page.message(
             400,
@@ -714,87 +801,93 @@ fn link_spent(e: &AppError) -> bool {
     }
 }
 
-async fn reset_post<S: PageStore>(store: &S, page: Page<'_>, now: Timestamp) -> PageResponse {
-    let form = page.req.form();
-    if !page.pre_session_post_ok(&form) {
-        return link_form(page, "reset-password", Some(&form), Some(Problem::Expired));
+async fn reset_post<S: PageStore>(store: &S, pre: Pre<'_>, now: Timestamp) -> PageResponse {
+    let form = pre.req.form();
+    if !pre.pre_session_post_ok(&form) {
+        return pre.render(store, false, |page| link_form(page, "reset-password", Some(&form), Some(Problem::Expired))).await;
     }
-    let Some(token) = page.req.cookie(web::LINK_COOKIE).map(str::to_string) else { return link_gone(page, "reset-password") };
+    let Some(token) = pre.req.cookie(web::LINK_COOKIE).map(str::to_string) else {
+        return pre.render(store, false, |page| link_gone(page, "reset-password")).await;
+    };
     let body = crate::recovery::ResetConfirm { token, new_password: form.get("new_password").to_string() };
-    match crate::recovery::confirm_reset(store, page.portal.id, body, now).await {
+    match crate::recovery::confirm_reset(store, pre.portal_id, body, now).await {
         Ok(()) => {
-            let clear = web::clear_cookie(web::LINK_COOKIE, &page.url("reset-password"), page.loopback());
-            page.redirect("login", Some("password_reset")).cookie(clear)
+            let clear = web::clear_cookie(web::LINK_COOKIE, &pre.url("reset-password"), pre.loopback());
+            pre.redirect("login", Some("password_reset")).cookie(clear)
         }
-        Err(e) if link_spent(&e) => link_gone(page, "reset-password"),
-        Err(e) => link_form(page, "reset-password", Some(&form), Some(Problem::App(e))),
+        Err(e) if link_spent(&e) => pre.render(store, false, |page| link_gone(page, "reset-password")).await,
+        Err(e) => pre.render(store, false, |page| link_form(page, "reset-password", Some(&form), Some(Problem::App(e)))).await,
     }
 }
 
-async fn invite_post<S: PageStore>(store: &S, page: Page<'_>, now: Timestamp) -> PageResponse {
-    let form = page.req.form();
-    if !page.pre_session_post_ok(&form) {
-        return link_form(page, "invite", Some(&form), Some(Problem::Expired));
+async fn invite_post<S: PageStore>(store: &S, pre: Pre<'_>, now: Timestamp) -> PageResponse {
+    let form = pre.req.form();
+    if !pre.pre_session_post_ok(&form) {
+        return pre.render(store, false, |page| link_form(page, "invite", Some(&form), Some(Problem::Expired))).await;
     }
-    let Some(token) = page.req.cookie(web::LINK_COOKIE).map(str::to_string) else { return link_gone(page, "invite") };
+    let Some(token) = pre.req.cookie(web::LINK_COOKIE).map(str::to_string) else {
+        return pre.render(store, false, |page| link_gone(page, "invite")).await;
+    };
     let body = crate::invites::AcceptInvite {
         token,
         password: form.get("password").to_string(),
         name: form.get("name").to_string(),
         username: form.optional("username"),
     };
-    match crate::invites::accept_invite(store, page.portal.id, body, now).await {
+    match crate::invites::accept_invite(store, pre.portal_id, body, now).await {
         Ok(_) => {
-            let clear = web::clear_cookie(web::LINK_COOKIE, &page.url("invite"), page.loopback());
-            page.redirect("login", Some("invite_accepted")).cookie(clear)
+            let clear = web::clear_cookie(web::LINK_COOKIE, &pre.url("invite"), pre.loopback());
+            pre.redirect("login", Some("invite_accepted")).cookie(clear)
         }
-        Err(e) if link_spent(&e) => link_gone(page, "invite"),
-        Err(e) => link_form(page, "invite", Some(&form), Some(Problem::App(e))),
+        Err(e) if link_spent(&e) => pre.render(store, false, |page| link_gone(page, "invite")).await,
+        Err(e) => pre.render(store, false, |page| link_form(page, "invite", Some(&form), Some(Problem::App(e)))).await,
     }
 }
 
 // ------------------------------------------------------------------------------ signed in
 
 /// The session of the request, or the answer that sends the browser to sign in.
-async fn session<'a, S: PageStore>(store: &S, page: Page<'a>, now: Timestamp) -> Result<(Page<'a>, Authenticated, String), PageResponse> {
-    let token = page.req.cookie(web::SESSION_COOKIE).map(str::to_string);
-    match crate::sessions::authenticate(store, token.clone(), page.portal.id, now).await {
+async fn session<'a, S: PageStore>(store: &S, pre: Pre<'a>, now: Timestamp) -> Result<(Pre<'a>, Authenticated, String), PageResponse> {
+    let token = pre.req.cookie(web::SESSION_COOKIE).map(str::to_string);
+    match crate::sessions::authenticate(store, token.clone(), pre.portal_id, now).await {
         Ok(auth) => {
-            let mut page = page;
+            let mut pre = pre;
             let token = token.unwrap_or_default();
-            page.signed_in(&token);
-            Ok((page, auth, token))
+            pre.signed_in(&token);
+            Ok((pre, auth, token))
         }
         Err(AppError::Unauthenticated(_)) => {
-            let loopback = page.loopback();
-            let mut r = page.redirect("login", Some("signed_in_elsewhere"));
+            let loopback = pre.loopback();
+            let mut r = pre.redirect("login", Some("signed_in_elsewhere"));
             if token.is_some() {
                 r.cookies.push(web::clear_cookie(web::SESSION_COOKIE, "/", loopback));
             }
             Err(r)
         }
-        Err(e) => Err(error_page(page, &e)),
+        Err(e) => Err(pre.render(store, false, |page| error_page(page, &e)).await),
     }
 }
 
-async fn logout<S: PageStore>(store: &S, page: Page<'_>, now: Timestamp) -> PageResponse {
-    let form = page.req.form();
-    let loopback = page.loopback();
+async fn logout<S: PageStore>(store: &S, pre: Pre<'_>, now: Timestamp) -> PageResponse {
+    let form = pre.req.form();
+    let loopback = pre.loopback();
     let clear = web::clear_cookie(web::SESSION_COOKIE, "/", loopback);
-    let token = page.req.cookie(web::SESSION_COOKIE).map(str::to_string);
-    if let Ok(auth) = crate::sessions::authenticate(store, token.clone(), page.portal.id, now).await {
-        if !page.session_post_ok(token.as_deref().unwrap_or_default(), &form) {
-            return page.message(403, "This form expired", EXPIRED_FORM, Some(("Go to your account", "account")));
+    let token = pre.req.cookie(web::SESSION_COOKIE).map(str::to_string);
+    if let Ok(auth) = crate::sessions::authenticate(store, token.clone(), pre.portal_id, now).await {
+        if !pre.session_post_ok(token.as_deref().unwrap_or_default(), &form) {
+            return pre
+                .render(store, false, |page| page.message(403, "This form expired", EXPIRED_FORM, Some(("Go to your account", "account"))))
+                .await;
         }
         if let Err(e) = store.delete_session(auth.developer.id, &auth.session.token_hash).await {
-            return error_page(page, &e.into());
+            return pre.render(store, false, |page| error_page(page, &e.into())).await;
         }
     }
-    page.redirect("login", Some("signed_out")).cookie(clear)
+    pre.redirect("login", Some("signed_out")).cookie(clear)
 }
 
-async fn change_password<S: PageStore>(store: &S, page: Page<'_>, post: bool, now: Timestamp) -> PageResponse {
-    let (page, auth, token) = match session(store, page, now).await {
+async fn change_password<S: PageStore>(store: &S, pre: Pre<'_>, post: bool, now: Timestamp) -> PageResponse {
+    let (pre, auth, token) = match session(store, pre, now).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -806,90 +899,98 @@ async fn change_password<S: PageStore>(store: &S, page: Page<'_>, post: bool, no
         page.form_page(status, title, lead, "change-password", "Change password", &CHANGE, form, problem.as_ref(), json!({}), Some(auth))
     };
     if !post {
-        return show(page, &auth, None, None);
+        return pre.render(store, false, |page| show(page, &auth, None, None)).await;
     }
-    let form = page.req.form();
-    if !page.session_post_ok(&token, &form) {
-        return show(page, &auth, Some(&form), Some(Problem::Expired));
+    let form = pre.req.form();
+    if !pre.session_post_ok(&token, &form) {
+        return pre.render(store, false, |page| show(page, &auth, Some(&form), Some(Problem::Expired))).await;
     }
     let body = crate::sessions::PasswordChange {
         current_password: form.get("current_password").to_string(),
         new_password: form.get("new_password").to_string(),
     };
-    let dev = auth.developer.clone();
-    let session = auth.session.clone();
-    match crate::sessions::change_password(store, auth, body, &page.req.client_ip, now).await {
-        Ok(()) => page.redirect("account", Some("password_changed")),
-        Err(e) => show(page, &Authenticated { developer: dev, session }, Some(&form), Some(Problem::App(e))),
+    let kept = auth.clone_auth();
+    match crate::sessions::change_password(store, auth, body, &pre.req.client_ip, now).await {
+        Ok(()) => pre.redirect("account", Some("password_changed")),
+        Err(e) => pre.render(store, false, |page| show(page, &kept, Some(&form), Some(Problem::App(e)))).await,
     }
+}
+
+/// Which of the account page's forms a problem concerns.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum ProblemIn {
+    /// The page as a whole (the summary only).
+    #[default]
+    Page,
+    NewApp,
+    /// The product field of this application's subscribe form.
+    Subscribe(Uuid),
 }
 
 /// What the account page shows beside the account itself.
 #[derive(Default)]
 struct AccountView<'f> {
-    new_key: Option<(String, String)>,
-    new_app_form: Option<&'f Form>,
+    /// An API key just created: its application and the key, shown once.
+    new_key: Option<(Uuid, String)>,
+    /// The form whose values are shown again (the new-application or a subscribe form).
+    form: Option<&'f Form>,
     problem: Option<Problem>,
-    /// The problem concerns the new-application form.
-    problem_in_new_app: bool,
+    problem_in: ProblemIn,
     notice: Option<&'static str>,
 }
 
-async fn account<S: PageStore>(store: &S, page: Page<'_>, post: bool, path: &str, now: Timestamp) -> PageResponse {
-    let (page, auth, token) = match session(store, page, now).await {
+async fn account<S: PageStore>(store: &S, pre: Pre<'_>, post: bool, path: &str, now: Timestamp) -> PageResponse {
+    let (pre, auth, token) = match session(store, pre, now).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     if auth.developer.must_change_password {
-        return page.redirect("change-password", None);
+        return pre.redirect("change-password", None);
     }
     let action = path.strip_prefix("account").unwrap_or_default().trim_start_matches('/');
     if !post {
         return match action {
-            "" => account_page(store, page, &auth, AccountView::default()).await,
-            "delete-app" | "delete-key" => confirm_page(page, action),
-            _ => page.message(404, "Page not found", "There is no page at this address.", Some(("Go to your account", "account"))),
+            "" => account_page(store, pre, &auth, AccountView::default()).await,
+            "delete-app" | "delete-key" => pre.render(store, false, |page| confirm_page(page, action)).await,
+            _ => {
+                pre.render(store, false, |page| {
+                    page.message(404, "Page not found", "There is no page at this address.", Some(("Go to your account", "account")))
+                })
+                .await
+            }
         };
     }
-    let form = page.req.form();
-    if !page.session_post_ok(&token, &form) {
+    let form = pre.req.form();
+    if !pre.session_post_ok(&token, &form) {
         let view = AccountView { problem: Some(Problem::Expired), ..Default::default() };
-        return account_page(store, page, &auth, view).await;
+        return account_page(store, pre, &auth, view).await;
     }
     let app_id = form.get("app_id").parse::<Uuid>();
+    let problem = |e, problem_in| AccountView { form: Some(&form), problem: Some(Problem::App(e)), problem_in, ..Default::default() };
     let done = match (action, app_id) {
         ("applications", _) => {
             let body =
                 crate::applications::NewApplication { name: form.get("name").to_string(), description: form.optional("description") };
             match crate::applications::create_app(store, auth.clone_auth(), body, now).await {
                 Ok(_) => Ok("app_created"),
-                Err(e) => {
-                    let view = AccountView {
-                        new_app_form: Some(&form),
-                        problem: Some(Problem::App(e)),
-                        problem_in_new_app: true,
-                        ..Default::default()
-                    };
-                    return account_page(store, page, &auth, view).await;
-                }
+                Err(e) => return account_page(store, pre, &auth, problem(e, ProblemIn::NewApp)).await,
             }
         }
         ("keys", Ok(app)) => {
             let nonce = form.get("nonce");
-            if !nonce.is_empty() && page.req.cookie(web::KEY_NONCE_COOKIE) == Some(nonce) {
+            if !nonce.is_empty() && pre.req.cookie(web::KEY_NONCE_COOKIE) == Some(nonce) {
                 let view = AccountView {
                     notice: Some("This key was already created and is shown only once. Create another key if you need one."),
                     ..Default::default()
                 };
-                return account_page(store, page, &auth, view).await;
+                return account_page(store, pre, &auth, view).await;
             }
             match crate::applications::create_credential(store, &auth, app, now).await {
                 Ok((_, key)) => {
-                    let name = crate::applications::get_app(store, &auth, app).await.map(|a| a.name).unwrap_or_default();
                     let safe: String = nonce.chars().filter(char::is_ascii_alphanumeric).take(64).collect();
-                    let cookie = web::set_cookie(web::KEY_NONCE_COOKIE, &safe, &page.base, Some(3600), page.loopback());
-                    let view = AccountView { new_key: Some((name, key)), ..Default::default() };
-                    return account_page(store, page, &auth, view).await.cookie(cookie);
+                    let cookie = web::set_cookie(web::KEY_NONCE_COOKIE, &safe, &pre.base, Some(3600), pre.loopback());
+                    let view = AccountView { new_key: Some((app, key)), ..Default::default() };
+                    return account_page(store, pre, &auth, view).await.cookie(cookie);
                 }
                 Err(e) => Err(e),
             }
@@ -903,14 +1004,25 @@ async fn account<S: PageStore>(store: &S, page: Page<'_>, post: bool, path: &str
         },
         ("subscribe", Ok(app)) => {
             let body = crate::applications::Subscribe { product: form.get("product").to_string() };
-            crate::applications::subscribe(store, &auth, app, body, now).await.map(|_| "subscribed")
+            match crate::applications::subscribe(store, &auth, app, body, now).await {
+                Ok(_) => Ok("subscribed"),
+                // The field's own errors, and a second subscription to the same product, stand
+                // next to that application's product field.
+                Err(e @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+                    return account_page(store, pre, &auth, problem(e, ProblemIn::Subscribe(app))).await
+                }
+                Err(e) => Err(e),
+            }
+        }
+        ("unsubscribe", Ok(app)) => {
+            crate::applications::unsubscribe(store, &auth, app, form.get("product"), now).await.map(|()| "unsubscribed")
         }
         (_, Err(_)) => Err(AppError::not_found("application")),
         _ => Err(AppError::not_found("page")),
     };
     match done {
-        Ok(flash) => page.redirect("account", Some(flash)),
-        Err(e) => account_page(store, page, &auth, AccountView { problem: Some(Problem::App(e)), ..Default::default() }).await,
+        Ok(flash) => pre.redirect("account", Some(flash)),
+        Err(e) => account_page(store, pre, &auth, AccountView { problem: Some(Problem::App(e)), ..Default::default() }).await,
     }
 }
 
@@ -921,39 +1033,64 @@ impl Authenticated {
 }
 
 fn confirm_page(mut page: Page<'_>, action: &str) -> PageResponse {
-    let (title, text, name) = match action {
-        "delete-app" => ("Delete this application?", "Its API keys stop working at once. This cannot be undone.", "app_id"),
-        _ => ("Delete this API key?", "Anything using it stops working at once. This cannot be undone.", "key"),
+    let (title, text, label, names): (&str, &str, &str, &[&str]) = match action {
+        "delete-app" => ("Delete this application?", "Its API keys stop working at once. This cannot be undone.", "Delete", &["app_id"]),
+        _ => ("Delete this API key?", "Anything using it stops working at once. This cannot be undone.", "Delete", &["key"]),
     };
-    let value = page.req.query(name).unwrap_or_default().to_string();
+    let fields: Map<String, Value> = names.iter().map(|n| (n.to_string(), page.req.query(n).unwrap_or_default().into())).collect();
     let mut ctx = page.context(title, vec![]);
     let confirm = json!({
-        "id": action, "title": title, "text": text, "confirm_label": "Delete", "action": page.url(&format!("account/{action}")),
-        "fields": { name: value }, "cancel_href": page.url("account"),
+        "id": action, "title": title, "text": text, "confirm_label": label, "action": page.url(&format!("account/{action}")),
+        "fields": fields, "cancel_href": page.url("account"),
     });
     ctx.insert("confirm".into(), confirm);
     ctx.insert("user".into(), json!({ "name": "", "sign_out_action": page.url("logout") }));
     page.html(200, "confirm.html", ctx)
 }
 
-async fn account_page<S: PageStore>(store: &S, mut page: Page<'_>, auth: &Authenticated, view: AccountView<'_>) -> PageResponse {
-    let apps = match crate::applications::list_apps(store, auth).await {
+/// The product field of an application's subscribe form.
+const PRODUCT: FieldDef = FieldDef {
+    hint: Some("Letters, digits, '-', '_' or '.', as the API's documentation names it."),
+    ..field("product", "API product", "text", "off")
+};
+
+/// The account page: the portal read alongside the applications (`Query`), then every
+/// application's keys concurrently; the same round trips as `GET .../me/applications` and
+/// its keys.
+async fn account_page<S: PageStore>(store: &S, pre: Pre<'_>, auth: &Authenticated, view: AccountView<'_>) -> PageResponse {
+    let portal_id = pre.portal_id;
+    let (portal, apps) = tokio::join!(store.get_portal(portal_id), crate::applications::apps_with_credentials(store, auth));
+    let mut page = match pre.with(portal, Ok(vec![])) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let apps = match apps {
         Ok(a) => a,
         Err(e) => return error_page(page, &e),
     };
-    let keys = futures::future::join_all(apps.iter().map(|a| crate::applications::list_credentials(store, auth, a.id))).await;
-    let (app_errors, mut errors) = match (&view.problem, view.problem_in_new_app) {
-        (Some(p), true) => form_errors(&NEW_APP, Some(p)),
-        (Some(p), false) => form_errors(&[], Some(p)),
-        (None, _) => (vec![], vec![]),
+    let defs: &[FieldDef] = match view.problem_in {
+        ProblemIn::NewApp => &NEW_APP,
+        ProblemIn::Subscribe(_) => std::slice::from_ref(&PRODUCT),
+        ProblemIn::Page => &[],
+    };
+    let (field_errors, mut errors) = match (&view.problem, view.problem_in) {
+        // A second subscription is the field's error too.
+        (Some(Problem::App(AppError::Conflict(m))), ProblemIn::Subscribe(_)) => {
+            let text = sentence(m);
+            (vec![("product".to_string(), text.clone())], vec![json!({ "message": text, "field": "product" })])
+        }
+        (p, _) => form_errors(defs, p.as_ref()),
     };
     let status = view.problem.as_ref().map_or(200, Problem::status);
-    if view.problem_in_new_app {
-        // The summary links to the new-application form's fields.
-        for e in &mut errors {
-            if let Some(f) = e.get("field").and_then(Value::as_str).map(str::to_string) {
-                e["target"] = format!("f-app-{f}").into();
-            }
+    // The summary links to the field of the form concerned.
+    let target_of = |field: &str| match view.problem_in {
+        ProblemIn::NewApp => Some(format!("f-app-{field}")),
+        ProblemIn::Subscribe(app) => apps.iter().position(|(a, _)| a.id == app).map(|i| format!("f-product-{}", i + 1)),
+        ProblemIn::Page => None,
+    };
+    for e in &mut errors {
+        if let Some(t) = e.get("field").and_then(Value::as_str).and_then(target_of) {
+            e["target"] = t.into();
         }
     }
     let mut ctx = page.context("Your account", errors);
@@ -972,9 +1109,9 @@ async fn account_page<S: PageStore>(store: &S, mut page: Page<'_>, auth: &Authen
     profile.push(json!({ "label": "Member since", "value": d.created_at.format("%-d %B %Y").to_string() }));
     ctx.insert("profile".into(), Value::Array(profile));
     let delete_key_action = page.url("account/delete-key");
+    let unsubscribe_action = page.url("account/unsubscribe");
     let mut rows = Vec::new();
-    for (i, (app, creds)) in apps.iter().zip(keys).enumerate() {
-        let creds = creds.unwrap_or_default();
+    for (i, (app, creds)) in apps.iter().enumerate() {
         let key_rows: Vec<Value> = creds
             .iter()
             .map(|c| {
@@ -985,15 +1122,24 @@ async fn account_page<S: PageStore>(store: &S, mut page: Page<'_>, auth: &Authen
             })
             .collect();
         let nonce: String = crate::crypto::nonce().chars().filter(char::is_ascii_alphanumeric).collect();
+        let subscribe_here = view.problem_in == ProblemIn::Subscribe(app.id);
+        let mut product_field = fields(
+            std::slice::from_ref(&PRODUCT),
+            view.form.filter(|_| subscribe_here),
+            if subscribe_here { &field_errors } else { &[] },
+            "",
+        )
+        .remove(0);
+        product_field["id"] = format!("f-product-{}", i + 1).into();
+        product_field["label"] = format!("API product for {}", app.name).into();
         let mut app_json = json!({
             "id": app.id, "name": app.name, "products": app.products,
             "keys": { "id": format!("keys-{}", i + 1), "caption": format!("API keys of {}", app.name),
                       "columns": [{ "key": "key", "label": "Key", "mono": true }, { "key": "created", "label": "Created" }],
                       "rows": key_rows, "empty": "No API keys yet." },
             "key_action": page.url("account/keys"), "key_nonce": nonce,
-            "subscribe_action": page.url("account/subscribe"),
-            "product_field": { "name": "product", "id": format!("f-product-{}", i + 1), "label": format!("API product for {}", app.name),
-                               "hint": "Letters, digits, '-', '_' or '.', as the API's documentation names it.", "autocomplete": "off" },
+            "subscribe_action": page.url("account/subscribe"), "unsubscribe_action": unsubscribe_action,
+            "product_field": product_field,
         });
         if let Some(desc) = &app.description {
             app_json["description"] = desc.clone().into();
@@ -1001,32 +1147,38 @@ async fn account_page<S: PageStore>(store: &S, mut page: Page<'_>, auth: &Authen
         rows.push(app_json);
     }
     ctx.insert("apps".into(), Value::Array(rows));
-    ctx.insert(
-        "create_app".into(),
-        json!({ "action": page.url("account/applications"), "fields": fields(&NEW_APP, view.new_app_form, &app_errors, "") }),
-    );
-    if let Some(Value::Array(fs)) = ctx.get_mut("create_app").and_then(|c| c.get_mut("fields")) {
-        for f in fs {
-            let id = format!("f-app-{}", f["name"].as_str().unwrap_or_default());
-            f["id"] = id.into();
-        }
+    let new_app_form = view.form.filter(|_| view.problem_in == ProblemIn::NewApp);
+    let new_app_errors = if view.problem_in == ProblemIn::NewApp { field_errors.as_slice() } else { &[] };
+    let mut new_app_fields = fields(&NEW_APP, new_app_form, new_app_errors, "");
+    for f in &mut new_app_fields {
+        let id = format!("f-app-{}", f["name"].as_str().unwrap_or_default());
+        f["id"] = id.into();
     }
-    if let Some((app_name, key)) = view.new_key {
+    ctx.insert("create_app".into(), json!({ "action": page.url("account/applications"), "fields": new_app_fields }));
+    if let Some((app_id, key)) = view.new_key {
+        let app_name = apps.iter().find(|(a, _)| a.id == app_id).map(|(a, _)| a.name.clone()).unwrap_or_default();
         ctx.insert("new_key".into(), json!({ "app_name": app_name, "key": key }));
     }
-    let dialog = |id: &str, title: &str, text: &str, action: String| json!({ "id": id, "title": title, "text": text, "confirm_label": "Delete", "action": action });
+    let dialog = |id: &str, title: &str, text: &str, label: &str, action: String| json!({ "id": id, "title": title, "text": text, "confirm_label": label, "action": action });
     ctx.insert(
         "delete_app".into(),
         dialog(
             "delete-app",
             "Delete this application?",
             "Its API keys stop working at once. This cannot be undone.",
+            "Delete",
             page.url("account/delete-app"),
         ),
     );
     ctx.insert(
         "delete_key".into(),
-        dialog("delete-key", "Delete this API key?", "Anything using it stops working at once. This cannot be undone.", delete_key_action),
+        dialog(
+            "delete-key",
+            "Delete this API key?",
+            "Anything using it stops working at once. This cannot be undone.",
+            "Delete",
+            delete_key_action,
+        ),
     );
     page.html(status, "portal/account.html", ctx)
 }
