@@ -204,6 +204,15 @@ pub async fn unsubscribe<S: AppStore>(
     store.update_app(&app).await.on_conflict(|| AppError::Conflict("the application changed meanwhile; retry".into()))
 }
 
+/// The developer's applications, each with its API keys, as the account page shows them: one
+/// `Query` of the applications, then the keys of every application concurrently (no ownership
+/// read per application: the list is the developer's own).
+pub async fn apps_with_credentials<S: AppStore>(store: &S, auth: &Authenticated) -> Result<Vec<(Application, Vec<Credential>)>, AppError> {
+    let apps = list_apps(store, auth).await?;
+    let keys = futures::future::try_join_all(apps.iter().map(|a| store.list_credentials(a.developer_id, a.id))).await?;
+    Ok(apps.into_iter().zip(keys).collect())
+}
+
 /// Admin: a developer's applications.
 #[tracing::instrument(skip_all, fields(portal_id = %portal_id, developer_id = %dev_id))]
 pub async fn developer_apps<S: AppStore + DeveloperStore>(

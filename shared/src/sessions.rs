@@ -110,12 +110,27 @@ where
         store.release(&attempt, false).await?;
         return Err(refused);
     }
+    let (logged_in, released) = tokio::join!(start_session(store, config, &portal.settings, dev, None, now), store.release(&attempt, true));
+    released?;
+    logged_in
+}
+
+/// A signed-in developer's new session: stored with its `developer.logged_in` event (kept as
+/// the portal keeps events; `reason` says how, e.g. "sso"), and the activity stamp when the
+/// last one is [`ACTIVITY_RESOLUTION_SECONDS`] old, concurrently.
+async fn start_session<S: SessionStore>(
+    store: &S,
+    config: &Config,
+    settings: &PortalSettings,
+    mut dev: Developer,
+    reason: Option<&str>,
+    now: Timestamp,
+) -> Result<LoggedIn, AppError> {
     let (minted, session) = new_session(&dev, config, now);
-    let expires_at = session.expires_at;
-    let mut dev = dev;
     let touch = dev.last_active_at.is_none_or(|t| (now - t).num_seconds() >= ACTIVITY_RESOLUTION_SECONDS);
-    let signed_in = LifecycleEvent::signed_in(&dev, now).kept_for(&portal.settings);
-    let (stored, released, touched) = tokio::join!(store.put_session(&session, &signed_in), store.release(&attempt, true), async {
+    let mut signed_in = LifecycleEvent::signed_in(&dev, now).kept_for(settings);
+    signed_in.reason = reason.map(str::to_string);
+    let (stored, touched) = tokio::join!(store.put_session(&session, &signed_in), async {
         if touch {
             store.touch_developer(dev.id, now).await
         } else {
@@ -123,12 +138,11 @@ where
         }
     });
     stored?;
-    released?;
     touched?;
     if touch {
         dev.last_active_at = Some(now);
     }
-    Ok(LoggedIn { token: minted.token, expires_at, developer: dev })
+    Ok(LoggedIn { token: minted.token, expires_at: session.expires_at, developer: dev })
 }
 
 /// The `developer.login_failed` event: of the developer, or of no developer for a login that
@@ -180,21 +194,19 @@ fn new_session(dev: &Developer, config: &Config, now: Timestamp) -> (crate::cryp
 }
 
 /// Opens a session for a developer another way has signed in (single sign-on): refused as
-/// login refuses a developer who may not sign in; stored with its `developer.logged_in` event
-/// (`reason: "sso"`) in one transaction; activity stamped.
-pub async fn open_session<S: SessionStore>(store: &S, config: &Config, dev: Developer, now: Timestamp) -> Result<LoggedIn, AppError> {
+/// login refuses a developer who may not sign in; then as after a password ([`start_session`],
+/// the event's `reason` "sso").
+pub async fn open_session<S: SessionStore>(
+    store: &S,
+    config: &Config,
+    settings: &PortalSettings,
+    dev: Developer,
+    now: Timestamp,
+) -> Result<LoggedIn, AppError> {
     if let Some(refused) = access_refusal(dev.state) {
         return Err(refused);
     }
-    let (minted, session) = new_session(&dev, config, now);
-    let mut signed_in = LifecycleEvent::signed_in(&dev, now);
-    signed_in.reason = Some("sso".into());
-    let (stored, touched) = tokio::join!(store.put_session(&session, &signed_in), store.touch_developer(dev.id, now));
-    stored?;
-    touched?;
-    let mut dev = dev;
-    dev.last_active_at = Some(now);
-    Ok(LoggedIn { token: minted.token, expires_at: session.expires_at, developer: dev })
+    start_session(store, config, settings, dev, Some("sso"), now).await
 }
 
 /// An authenticated developer session.

@@ -117,9 +117,21 @@ def test_a_developer_registers_confirms_is_approved_signs_in_and_manages_applica
     assert key[:12] in page.content(), "listed by its prefix"
 
     page.get_by_label("API product for Weather app").fill("orders")
-    page.get_by_role("button", name="Subscribe Weather app").click()
+    page.get_by_role("button", name="Subscribe Weather app", exact=True).click()
     assert "Subscribed." in notice(page)
     assert "orders" in page.locator("main").inner_text()
+    page.get_by_label("API product for Weather app").fill("orders")
+    page.get_by_role("button", name="Subscribe Weather app", exact=True).click()
+    product = page.get_by_label("API product for Weather app")
+    assert product.get_attribute("aria-invalid") == "true", "a second subscription is the field's error"
+    assert "already subscribed" in page.locator(f"#{product.get_attribute('id')}-error").inner_text()
+    check(page, "account-subscribe-error")
+    page.get_by_label("API product for Weather app").fill("billing")
+    page.get_by_role("button", name="Subscribe Weather app", exact=True).click()
+    page.get_by_role("button", name="Unsubscribe Weather app from orders").click()
+    assert "Unsubscribed." in notice(page)
+    subscribed = stack.send("GET", f"/portals/{portal}/applications", token=cookie["value"]).expect(200).body
+    assert [a["products"] for a in subscribed["list"] if a["name"] == "Weather app"] == [["billing"]]
 
     page.get_by_role("button", name="Delete", exact=True).click()
     dialog = page.get_by_role("dialog", name="Delete this API key?")

@@ -183,9 +183,11 @@ impl AppStore for MemStore {
         Ok(())
     }
     async fn get_app(&self, developer_id: Uuid, app_id: Uuid) -> StoreResult<Option<Application>> {
+        self.record("get app");
         Ok(lock(&self.apps).get(&app_id).filter(|a| a.developer_id == developer_id).cloned())
     }
     async fn list_apps(&self, developer_id: Uuid) -> StoreResult<Vec<Application>> {
+        self.record("list apps");
         let mut apps: Vec<Application> = lock(&self.apps).values().filter(|a| a.developer_id == developer_id).cloned().collect();
         apps.sort_by_key(|a| a.id);
         Ok(apps)
@@ -219,6 +221,7 @@ impl AppStore for MemStore {
         Ok(())
     }
     async fn list_credentials(&self, developer_id: Uuid, app_id: Uuid) -> StoreResult<Vec<Credential>> {
+        self.record("list credentials");
         Ok(lock(&self.credentials).iter().filter(|c| c.developer_id == developer_id && c.application_id == app_id).cloned().collect())
     }
     async fn delete_credential(&self, credential: &Credential, event: &LifecycleEvent) -> StoreResult<()> {

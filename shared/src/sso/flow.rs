@@ -109,15 +109,17 @@ where
     let secret = sealer.open(&provider.client_secret_sealed, &secret_context(portal_id, idp_id)).await?;
     let claims = oidc.finish(&provider, secret, callback_url, code, &flow.verifier, &flow.nonce).await?.map_err(refused)?;
     let identity = map_claims(&claims, &provider.claim_mappings).map_err(refused)?;
-    let dev = account(store, &provider, &identity, now).await?;
+    let (dev, portal) = account(store, &provider, &identity, now).await?;
     let dev = sync_teams(store, &provider, &identity, dev, now).await?;
-    let session = open_session(store, config, dev, now).await?;
+    let session = open_session(store, config, &portal.settings, dev, now).await?;
     Ok(SignedIn { session, return_to: flow.return_to })
 }
 
 /// The developer the identity belongs to: by its (issuer, subject) marker; else the builtin
 /// account holding the address, linked only on a provider-verified address; else a new one.
-async fn account<S>(store: &S, provider: &IdentityProvider, id: &SsoIdentity, now: Timestamp) -> Result<Developer, AppError>
+/// With the portal, read beside the marker (its rules make the new account's state, its
+/// retention the sign-in event's).
+async fn account<S>(store: &S, provider: &IdentityProvider, id: &SsoIdentity, now: Timestamp) -> Result<(Developer, Portal), AppError>
 where
     S: SsoStore + PortalStore + DeveloperStore + SessionStore,
 {
@@ -127,7 +129,7 @@ where
     let mut stale = None;
     if let Some(dev_id) = marked? {
         match store.get_developer(dev_id).await? {
-            Some(d) if d.portal_id == portal_id => return Ok(d),
+            Some(d) if d.portal_id == portal_id => return Ok((d, portal)),
             _ => stale = Some(dev_id),
         }
     }
@@ -147,13 +149,13 @@ where
                 .link_subject(portal_id, &provider.issuer_url, &id.subject, holder.id, stale)
                 .await
                 .on_conflict(|| AppError::Conflict("another sign-in linked this identity meanwhile; sign in again".into()))?;
-            Ok(holder)
+            Ok((holder, portal))
         }
         Linking::Unverified => Err(AppError::Conflict(
             "an account with this address exists in this portal, and the identity provider does not assert the address verified, so the sign-in cannot be linked to it".into(),
         )),
         Linking::HeldBySso => Err(AppError::Conflict("this address belongs to another single sign-on account of this portal".into())),
-        Linking::Create => create(store, provider, &portal, id, email.as_ref(), stale, now).await,
+        Linking::Create => Ok((create(store, provider, &portal, id, email.as_ref(), stale, now).await?, portal)),
     }
 }
 

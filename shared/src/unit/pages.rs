@@ -212,3 +212,116 @@ async fn the_sign_in_and_register_pages_link_each_enabled_provider_to_its_start_
     let forgot = text(&browser.send(&store, "GET", &format!("/portal/{}/forgot-password", portal.id), &[]).await);
     assert!(!forgot.contains("Sign in with"));
 }
+
+/// The calls a request made, without the ones before it.
+async fn calls_of(store: &MemStore, b: &mut Browser, method: &str, path: &str, form: &[(&str, &str)]) -> (PageResponse, Vec<String>) {
+    store.take_calls();
+    let r = b.send(store, method, path, form).await;
+    (r, store.take_calls())
+}
+
+#[tokio::test]
+async fn a_page_post_that_succeeds_makes_exactly_the_calls_of_the_json_use_case_it_wraps() {
+    let config = fakes::config();
+    let now = chrono::Utc::now();
+    // Registration: the page, then the use case itself on a world of its own.
+    let (store, portal) = world();
+    let base = web::portal_base(portal.id);
+    let mut b = Browser::default();
+    let token = csrf(&b.send(&store, "GET", &format!("{base}register"), &[]).await);
+    let form = [("csrf_token", token.as_str()), ("name", "Ada Lovelace"), ("email", "ada@example.com"), ("password", PASSWORD)];
+    let (r, page_calls) = calls_of(&store, &mut b, "POST", &format!("{base}register"), &form).await;
+    assert_eq!(r.status, 303, "{}", text(&r));
+    let (direct, portal2) = world();
+    let mut direct = direct;
+    let _ = &mut direct;
+    let body = crate::registration::RegisterBody {
+        email: "ada@example.com".into(),
+        password: PASSWORD.into(),
+        name: "Ada Lovelace".into(),
+        username: None,
+    };
+    direct.take_calls();
+    crate::registration::register(&direct, &config, portal2.id, body, "198.51.100.7", now).await.unwrap();
+    assert_eq!(page_calls, direct.take_calls(), "registration");
+    assert_eq!(page_calls.iter().filter(|c| *c == "get portal").count(), 1, "{page_calls:?}");
+
+    // Sign-in.
+    let token = csrf(&b.send(&store, "GET", &format!("{base}login"), &[]).await);
+    let (r, page_calls) =
+        calls_of(&store, &mut b, "POST", &format!("{base}login"), &[("csrf_token", &token), ("login", "jane"), ("password", PASSWORD)])
+            .await;
+    assert_eq!(r.status, 303);
+    let body = crate::sessions::LoginBody { login: "jane".into(), password: PASSWORD.into() };
+    direct.take_calls();
+    crate::sessions::login(&direct, &config, portal2.id, body, "198.51.100.7", now).await.unwrap();
+    assert_eq!(page_calls, direct.take_calls(), "sign-in");
+}
+
+#[tokio::test]
+async fn the_account_page_reads_the_portal_beside_the_applications_and_no_application_twice() {
+    let (store, portal) = world();
+    let base = web::portal_base(portal.id);
+    let mut b = Browser::default();
+    let token = csrf(&b.send(&store, "GET", &format!("{base}login"), &[]).await);
+    b.send(&store, "POST", &format!("{base}login"), &[("csrf_token", &token), ("login", "jane"), ("password", PASSWORD)]).await;
+    let token = csrf(&b.send(&store, "GET", &format!("{base}account"), &[]).await);
+    for name in ["Weather", "Tides"] {
+        let r = b.send(&store, "POST", &format!("{base}account/applications"), &[("csrf_token", &token), ("name", name)]).await;
+        assert_eq!(r.status, 303);
+    }
+    let (r, calls) = calls_of(&store, &mut b, "GET", &format!("{base}account"), &[]).await;
+    assert_eq!(r.status, 200);
+    let mut sorted = calls.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        ["get portal", "get session and developer", "list apps", "list credentials", "list credentials"],
+        "one read of the portal and none of an application by id: {calls:?}"
+    );
+    assert_eq!(calls[0], "get session and developer", "the session comes first");
+}
+
+#[tokio::test]
+async fn a_refused_subscription_stands_next_to_its_applications_product_field_and_unsubscribing_removes_it() {
+    let (store, portal) = world();
+    let base = web::portal_base(portal.id);
+    let mut b = Browser::default();
+    let token = csrf(&b.send(&store, "GET", &format!("{base}login"), &[]).await);
+    b.send(&store, "POST", &format!("{base}login"), &[("csrf_token", &token), ("login", "jane"), ("password", PASSWORD)]).await;
+    let token = csrf(&b.send(&store, "GET", &format!("{base}account"), &[]).await);
+    for name in ["Weather", "Tides"] {
+        b.send(&store, "POST", &format!("{base}account/applications"), &[("csrf_token", &token), ("name", name)]).await;
+    }
+    let html = text(&b.send(&store, "GET", &format!("{base}account"), &[]).await);
+    let apps: Vec<String> = html.split("name=\"app_id\" value=\"").skip(1).map(|s| s.split('"').next().unwrap().to_string()).collect();
+    let second = apps.iter().rev().find(|a| **a != apps[0]).unwrap().clone();
+    let field = if html.find(&apps[0]).unwrap() < html.find(&second).unwrap() { "f-product-2" } else { "f-product-1" };
+
+    let bad = b
+        .send(
+            &store,
+            "POST",
+            &format!("{base}account/subscribe"),
+            &[("csrf_token", &token), ("app_id", &second), ("product", "no spaces!")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    let html = text(&bad);
+    assert!(html.contains(&format!("id=\"{field}\" name=\"product\" aria-describedby=\"{field}-error")), "{html}");
+    assert!(html.contains(&format!("href=\"#{field}\"")), "the summary links to the field");
+    assert!(html.contains("value=\"no spaces!\""), "the value entered is kept");
+    assert_eq!(html.matches("aria-invalid=\"true\"").count(), 1, "only that application's field");
+
+    let form = [("csrf_token", token.as_str()), ("app_id", second.as_str()), ("product", "weather-api")];
+    assert_eq!(b.send(&store, "POST", &format!("{base}account/subscribe"), &form).await.status, 303);
+    let twice = text(&b.send(&store, "POST", &format!("{base}account/subscribe"), &form).await);
+    assert!(twice.contains(&format!("{field}-error")) && twice.contains("already subscribed"), "{twice}");
+
+    let html = text(&b.send(&store, "GET", &format!("{base}account"), &[]).await);
+    assert!(html.contains("Unsubscribe Tides from weather-api") || html.contains("Unsubscribe Weather from weather-api"));
+    let out = b.send(&store, "POST", &format!("{base}account/unsubscribe"), &form).await;
+    assert_eq!(out.status, 303);
+    let html = text(&b.send(&store, "GET", &format!("{base}account"), &[]).await);
+    assert!(html.contains("Unsubscribed.") && !html.contains("from weather-api"), "{html}");
+}

@@ -322,3 +322,23 @@ async fn a_builtin_account_is_linked_on_a_verified_address_only() {
     assert_eq!(finish(&store, &oidc, &p, &idp, &cookie, &state).await.unwrap().session.developer.id, builtin.id);
     assert_eq!(store.developers.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn an_sso_sign_in_keeps_its_event_as_the_portal_keeps_events_and_stamps_activity_at_most_every_five_minutes() {
+    let (store, mut p, _) = setup();
+    p.settings.audit_retention_days = Some(400);
+    store.add_portal(p.clone());
+    let oidc = FakeOidc::default();
+    oidc.answers(alice(true, &[]));
+    let idp = provider(&store, &p, true, &[]).await;
+    for _ in 0..2 {
+        let (cookie, state) = started(&store, &oidc, &p, &idp).await;
+        finish(&store, &oidc, &p, &idp, &cookie, &state).await.unwrap();
+    }
+    let events = store.events.lock().unwrap().clone();
+    let logins: Vec<_> = events.iter().filter(|e| e.event_type == EventType::LoggedIn).collect();
+    assert_eq!(logins.len(), 2);
+    assert!(logins.iter().all(|e| e.retention_days == Some(400) && e.reason.as_deref() == Some("sso")), "{logins:?}");
+    let touches = store.take_calls().iter().filter(|c| *c == "touch developer").count();
+    assert_eq!(touches, 1, "the second sign-in, seconds later, leaves the stamp as it is");
+}
