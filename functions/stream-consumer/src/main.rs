@@ -14,7 +14,7 @@ use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    gatehouse::logging::init();
     let wiring = Wiring::load(env!("CARGO_PKG_NAME")).await;
     // Mail from a sender IAM does not allow would fail for every portal: refuse to start.
     wiring.config.check_sender()?;
