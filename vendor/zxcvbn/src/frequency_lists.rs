@@ -1,5 +1,5 @@
-//! The ranked dictionaries (Gatehouse's patch): sorted at compile time by build.rs into
-//! `[rank: 2 bytes][word][0x00]` entries and binary-searched in place, so the first estimate
+//! The ranked dictionaries (Gatehouse's patch): sorted at compile time by build.rs and
+//! searched in place, so the first estimate
 //! pays no set-up (upstream collected six HashMaps on first use).
 
 #[derive(Copy, Clone, Debug, Eq, PartialEq, Hash, Default)]
@@ -15,29 +15,55 @@ pub enum DictionaryType {
     UserInputs,
 }
 
-/// One ranked word list, as build.rs wrote it.
+/// Entries per block of the sparse index (build.rs: BLOCK).
+const BLOCK: usize = 32;
+
+/// One ranked word list, as build.rs wrote it: the sorted words (each ended by 0x00), their
+/// ranks (u16, every high byte then every low byte) and the byte offset of every 32nd word.
 #[derive(Clone, Copy)]
-pub(crate) struct Ranked(&'static [u8]);
+pub(crate) struct Ranked {
+    words: &'static [u8],
+    ranks: &'static [u8],
+    index: &'static [u8],
+}
 
 impl Ranked {
+    fn block_start(&self, block: usize) -> usize {
+        let at = block * 4;
+        u32::from_le_bytes([self.index[at], self.index[at + 1], self.index[at + 2], self.index[at + 3]]) as usize
+    }
+
+    fn word_at(&self, start: usize) -> &'static [u8] {
+        let len = self.words[start..].iter().position(|&b| b == 0).unwrap_or(self.words.len() - start);
+        &self.words[start..start + len]
+    }
+
     /// The rank of `word` (1 = most common), if the list holds it.
     pub(crate) fn get(&self, word: &str) -> Option<usize> {
-        let (blob, word) = (self.0, word.as_bytes());
-        let (mut lo, mut hi) = (0, blob.len()); // both on entry boundaries
+        let word = word.as_bytes();
+        // The last block whose first word is not after `word`, then a scan of its words.
+        let (mut lo, mut hi) = (0, self.index.len() / 4);
         while lo < hi {
-            // The entry holding the middle byte starts after the previous 0x00 (or at `lo`).
-            let mut start = lo + (hi - lo) / 2;
-            while start > lo && blob[start - 1] != 0 {
-                start -= 1;
+            let mid = lo + (hi - lo) / 2;
+            if self.word_at(self.block_start(mid)) <= word {
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
-            let text = start + 2;
-            let end = text + blob[text..].iter().position(|&b| b == 0)?;
-            match blob[text..end].cmp(word) {
-                std::cmp::Ordering::Equal => {
-                    return Some((blob[start] as usize - 1) * 255 + blob[start + 1] as usize - 1);
-                }
-                std::cmp::Ordering::Less => lo = end + 1,
-                std::cmp::Ordering::Greater => hi = start,
+        }
+        let block = lo.checked_sub(1)?;
+        let mut at = self.block_start(block);
+        let n = self.ranks.len() / 2;
+        for k in 0..BLOCK {
+            let entry = block * BLOCK + k;
+            if entry >= n {
+                return None;
+            }
+            let here = self.word_at(at);
+            match here.cmp(word) {
+                std::cmp::Ordering::Equal => return Some(usize::from(self.ranks[entry]) << 8 | usize::from(self.ranks[n + entry])),
+                std::cmp::Ordering::Greater => return None,
+                std::cmp::Ordering::Less => at += here.len() + 1,
             }
         }
         None
@@ -46,7 +72,11 @@ impl Ranked {
 
 macro_rules! list {
     ($name:literal) => {
-        Ranked(include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".bin")))
+        Ranked {
+            words: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".words")),
+            ranks: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".ranks")),
+            index: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".index")),
+        }
     };
 }
 
