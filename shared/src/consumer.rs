@@ -20,6 +20,7 @@ use crate::lifecycle::{change_developer, ChangeError, Changed};
 use crate::mail::{render, MailContext, MailKind, Mailer, OutgoingMail, SendError};
 use crate::store::*;
 use crate::tokens::{self, link_for_event};
+use crate::wiring::SecretLoader;
 
 /// How long a claimed-but-unconfirmed send blocks others before it may be retried.
 pub const MAIL_LEASE_SECONDS: i64 = 20;
@@ -56,6 +57,37 @@ pub struct Consumer<S, M> {
     pub mailer: M,
     pub config: Config,
     pub clock: Clock,
+    /// Where the link-token secret comes from when `config` does not hold it yet.
+    secret: Option<Arc<SecretLoader>>,
+    /// `config` with the secret, once a record needed it.
+    keyed: OnceCell<Config>,
+}
+
+impl<S, M> Consumer<S, M> {
+    /// A consumer whose `config` holds the link-token secret already.
+    pub fn new(store: S, mailer: M, config: Config, clock: Clock) -> Self {
+        Self { store, mailer, config, clock, secret: None, keyed: OnceCell::new() }
+    }
+
+    /// A consumer that reads the link-token secret from `secret` when a record first needs it
+    /// (a link to mail): a batch that mails no link, such as the first one of a sandbox
+    /// skipping an unknown portal, never waits for Secrets Manager (issue 18, cold start).
+    pub fn with_secret_loader(store: S, mailer: M, config: Config, clock: Clock, secret: Arc<SecretLoader>) -> Self {
+        Self { secret: Some(secret), ..Self::new(store, mailer, config, clock) }
+    }
+
+    /// The configuration with the link-token secret (an unavailable secret fails the record,
+    /// which the stream retries).
+    async fn keyed(&self) -> Result<&Config, ConsumeError> {
+        let Some(secret) = &self.secret else {
+            return Ok(&self.config);
+        };
+        let config = self
+            .keyed
+            .get_or_try_init(|| async { Ok::<_, AppError>(Config { token_secret: secret.get().await?.clone(), ..self.config.clone() }) })
+            .await?;
+        Ok(config)
+    }
 }
 
 /// Per-batch cache: each portal's settings are read once per batch, by the first record that
@@ -230,7 +262,9 @@ where
                     return Ok(Outcome::Nothing);
                 };
                 // The verification link goes out with every self-registration.
-                if let Some(token) = link_for_event(&self.config, LinkPurpose::Verify, event) {
+                // (An event without a nonce owes no link, and needs no secret.)
+                let keyed = if event.token_nonce.is_some() { self.keyed().await? } else { &self.config };
+                if let Some(token) = link_for_event(keyed, LinkPurpose::Verify, event) {
                     self.mail(event, &portal, MailKind::Verification, developer.clone(), Some(("verify-email", token))).await?;
                 }
                 // An address stored under older rules (a Unicode local part) cannot be mailed or
@@ -258,7 +292,7 @@ where
             // A reset request as the API writes it: an address, no developer. Decided here.
             EventType::ResetRequested if settings.reset_email && event.developer_id.is_none() => self.reset_link(event, &portal).await,
             // An event written by an older version, which issued the link itself.
-            EventType::ResetRequested if settings.reset_email => match link_for_event(&self.config, LinkPurpose::Reset, event) {
+            EventType::ResetRequested if settings.reset_email => match link_for_event(self.keyed().await?, LinkPurpose::Reset, event) {
                 Some(token) => self.mail(event, &portal, MailKind::Reset, developer, Some(("reset-password", token))).await,
                 None => Err(ConsumeError::Malformed("a reset event without its nonce".into())),
             },
@@ -274,7 +308,7 @@ where
                 let (Some(invite), Some(nonce)) = (event.invite_id, event.token_nonce.as_deref()) else {
                     return Err(ConsumeError::Malformed("an invite event without invite id or nonce".into()));
                 };
-                let token = tokens::invite_token(&self.config, invite, nonce).token;
+                let token = tokens::invite_token(self.keyed().await?, invite, nonce).token;
                 self.mail(event, &portal, MailKind::Invite, developer, Some(("invite", token))).await
             }
             _ => Ok(Outcome::Nothing),
@@ -297,9 +331,9 @@ where
         let Some(dev) = self.store.get_developer(id).await?.filter(|d| d.portal_id == portal.id && lifecycle::may_access(d.state)) else {
             return Ok(Outcome::Nothing);
         };
-        let nonce = tokens::reset_nonce(&self.config, event.id);
-        let link =
-            tokens::link_with_nonce(&self.config, &dev, LinkPurpose::Reset, nonce, portal.settings.reset_token_ttl_seconds, event.at);
+        let keyed = self.keyed().await?;
+        let nonce = tokens::reset_nonce(keyed, event.id);
+        let link = tokens::link_with_nonce(keyed, &dev, LinkPurpose::Reset, nonce, portal.settings.reset_token_ttl_seconds, event.at);
         if !self.store.put_link(&link).await? {
             return Ok(Outcome::Nothing);
         }
@@ -308,7 +342,7 @@ where
         issued.developer = dev.snapshot();
         issued.token_nonce = Some(link.nonce.clone());
         issued.expires_at = Some(link.expires_at);
-        let Some(token) = link_for_event(&self.config, LinkPurpose::Reset, &issued) else {
+        let Some(token) = link_for_event(keyed, LinkPurpose::Reset, &issued) else {
             return Ok(Outcome::Nothing);
         };
         self.mail(&issued, portal, MailKind::Reset, dev.email.clone().into_iter().collect(), Some(("reset-password", token))).await

@@ -260,7 +260,7 @@ where
     F: Fn(Request) -> Fut + Send + Sync,
     Fut: Future<Output = HttpResult> + Send,
 {
-    lambda_http::tracing::init_default_subscriber();
+    crate::logging::init();
     let handler = &handler;
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
         let started = Instant::now();

@@ -32,6 +32,7 @@ pub mod http;
 pub mod invites;
 pub mod kms;
 pub mod lifecycle;
+pub mod logging;
 pub mod mail;
 pub mod oidc;
 pub mod pages;

@@ -84,8 +84,8 @@ class WhatSamHashes(unittest.TestCase):
         code_uris = {r["Properties"].get("CodeUri") for r in rust_functions(load_template(TEMPLATE)).values()}
         self.files = {p.resolve().relative_to(ROOT) for uri in code_uris for p in hashed_files(ROOT / str(uri))}
 
-    def test_it_covers_the_manifest_the_lock_file_shared_and_every_function(self):
-        tracked = subprocess.run(["git", "ls-files", "Cargo.toml", "Cargo.lock", "shared", "functions"],
+    def test_it_covers_the_manifest_the_lock_file_shared_the_patched_crates_and_every_function(self):
+        tracked = subprocess.run(["git", "ls-files", "Cargo.toml", "Cargo.lock", "shared", "functions", "vendor"],
                                  cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
         self.assertGreater(len(tracked), 2)
         self.assertEqual(set(map(Path, tracked)) - set(self.files), set())

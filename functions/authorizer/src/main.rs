@@ -89,7 +89,7 @@ impl Authorizer {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    gatehouse::logging::init();
     let wiring = Wiring::load(env!("CARGO_PKG_NAME")).await;
     let authorizer = Authorizer {
         store: wiring.dynamo(),

@@ -3,35 +3,24 @@
 #![recursion_limit = "256"]
 
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use gatehouse::config::Config;
 use gatehouse::consumer::Consumer;
-use gatehouse::dynamo::Dynamo;
-use gatehouse::ses::Ses;
 use gatehouse::wiring::Wiring;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    gatehouse::logging::init();
     let wiring = Wiring::load(env!("CARGO_PKG_NAME")).await;
     // Mail from a sender IAM does not allow would fail for every portal: refuse to start.
     wiring.config.check_sender()?;
-    // Link mails need the token secret: fetched while the runtime starts polling.
-    let secret = wiring.token_secret();
-    let (store, mailer, clock) = (wiring.dynamo(), wiring.ses(), wiring.clock);
-    let consumer: OnceCell<Consumer<Dynamo, Ses>> = OnceCell::new();
-    let (consumer, secret, config) = (&consumer, &secret, &wiring.config);
+    // Link mails need the token secret: fetched while the runtime starts polling, and waited
+    // for only by the first record that mails a link.
+    let secret = std::sync::Arc::new(wiring.token_secret());
+    let consumer = Consumer::with_secret_loader(wiring.dynamo(), wiring.ses(), wiring.config.clone(), wiring.clock, secret);
+    let consumer = &consumer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let (store, mailer) = (store.clone(), mailer.clone());
         async move {
-            let consumer = consumer
-                .get_or_try_init(|| async {
-                    let config = Config { token_secret: secret.get().await?.clone(), ..config.clone() };
-                    Ok::<_, gatehouse::AppError>(Consumer { store, mailer, config, clock })
-                })
-                .await?;
             // Records are parsed one by one, so one malformed record fails alone.
             let records = event.payload.get("Records").and_then(Value::as_array).cloned().unwrap_or_default();
             let result = consumer.handle_batch(&records).await;

@@ -11,7 +11,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    gatehouse::logging::init();
     let wiring = Wiring::load(env!("CARGO_PKG_NAME")).await;
     let (store, queue, clock) = (wiring.dynamo(), wiring.delivery_queue()?, wiring.clock);
     let sender = HttpSender::new(UrlPolicy { allow_loopback_http: wiring.config.webhook_allow_loopback_http });

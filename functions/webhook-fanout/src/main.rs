@@ -10,7 +10,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    gatehouse::logging::init();
     let wiring = Wiring::load(env!("CARGO_PKG_NAME")).await;
     let (store, queue, clock) = (wiring.dynamo(), wiring.delivery_queue()?, wiring.clock);
     let (store, queue) = (&store, &queue);

@@ -13,7 +13,7 @@ fn consumer(settings: PortalSettings, mailer: MemMailer) -> (Consumer<MemStore, 
     let store = MemStore::default();
     let portal = fakes::portal(PortalSettings { admin_emails: vec!["admin@test.example".into()], ..settings });
     store.add_portal(portal.clone());
-    (Consumer { store, mailer, config: fakes::config(), clock: Clock::default() }, portal)
+    (Consumer::new(store, mailer, fakes::config(), Clock::default()), portal)
 }
 
 /// A pending self-registered developer and its `developer.registered` event (no verification
@@ -122,4 +122,31 @@ async fn an_admin_decision_racing_the_auto_approval_wins_and_the_consumer_backs_
     assert_eq!(auto.unwrap(), Outcome::Nothing, "the lost race is no failure");
     assert_eq!(c.store.developer(dev.id).unwrap().state, DeveloperState::Rejected, "the admin's decision stands");
     assert_eq!(c.store.events().len(), 1, "no approval event");
+}
+
+/// A consumer reading its secret from a loader that cannot get it (no secret configured).
+fn consumer_without_a_secret(settings: PortalSettings) -> (Consumer<MemStore, MemMailer>, Portal) {
+    let (c, portal) = consumer(settings, MemMailer::default());
+    let config = crate::config::Config { token_secret: Default::default(), ..c.config.clone() };
+    let loader = std::sync::Arc::new(crate::wiring::SecretLoader::start(&aws_types::SdkConfig::builder().build(), None));
+    (Consumer::with_secret_loader(c.store, c.mailer, config, Clock::default(), loader), portal)
+}
+
+#[tokio::test]
+async fn records_that_mail_no_link_never_wait_for_the_token_secret() {
+    let (c, portal) = consumer_without_a_secret(PortalSettings::default());
+    let (_, event) = registered(&c, &portal);
+    let mut elsewhere = event.clone();
+    elsewhere.portal_id = uuid::Uuid::new_v4();
+    assert_eq!(run(&c, &elsewhere).await.unwrap(), Outcome::Skipped, "an unknown portal is skipped");
+    assert_eq!(run(&c, &event).await.unwrap(), Outcome::Mailed(MailKind::AccessRequest), "the access request carries no link");
+}
+
+#[tokio::test]
+async fn a_record_that_mails_a_link_fails_while_the_secret_is_unavailable_and_mails_nothing() {
+    let (c, portal) = consumer_without_a_secret(PortalSettings::default());
+    let (_, mut event) = registered(&c, &portal);
+    event.token_nonce = Some("a-nonce-of-the-verification-link".into());
+    assert!(matches!(run(&c, &event).await, Err(ConsumeError::App(_))), "failed: the stream retries it");
+    assert!(c.mailer.sent().is_empty());
 }

@@ -35,7 +35,7 @@ fn consumer(concurrency: usize) -> (C, Portal) {
     let portal = fakes::portal(PortalSettings { admin_emails: vec!["admin@test.example".into()], ..Default::default() });
     store.add_portal(portal.clone());
     let config = crate::config::Config { consumer_concurrency: concurrency, ..fakes::config() };
-    (Consumer { store, mailer: Interleaving::default(), config, clock: Clock::default() }, portal)
+    (Consumer::new(store, Interleaving::default(), config, Clock::default()), portal)
 }
 
 /// `n` pending developers, each with its `developer.registered` (owing the access request to

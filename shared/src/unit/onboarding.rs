@@ -129,7 +129,7 @@ async fn a_reset_link_from_the_consumer_sets_the_password_once() {
     store.add_developer(dev.clone());
     recovery::request_reset(&store, portal.id, ResetRequest { email: "R@example.com".into() }, now).await.unwrap();
     let event = store.events().pop().expect("the neutral request event");
-    let c = Consumer { store, mailer: MemMailer::default(), config: fakes::config(), clock: Clock::default() };
+    let c = Consumer::new(store, MemMailer::default(), fakes::config(), Clock::default());
     assert_eq!(
         c.handle_record(&MemStore::record_of(&event), &Default::default()).await.unwrap(),
         Outcome::Mailed(crate::mail::MailKind::Reset)
