@@ -155,7 +155,9 @@ pub async fn delivery_batch<S: WebhookStore + DeliveryStore + ReplayStore, Q: De
     let attempts = messages.iter().map(|(id, body)| async move {
         let result = match serde_json::from_str::<Queued>(body) {
             Ok(Queued::Delivery(message)) => attempt(store, queue, sender, schedule, &message, now).await.map(|h| format!("{h:?}")),
-            Ok(Queued::Replay(message)) => crate::replay::step(store, queue, sender, schedule, &message, now).await.map(|h| format!("{h:?}")),
+            Ok(Queued::Replay(message)) => {
+                crate::replay::step(store, queue, sender, schedule, &message, now).await.map(|h| format!("{h:?}"))
+            }
             Err(e) => Err(e.into()),
         };
         match result {

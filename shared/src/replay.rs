@@ -74,7 +74,8 @@ pub async fn start<S: PortalStore + WebhookStore + ReplayStore, Q: ReplayQueue>(
     let (since, until) = (time("since", &body.since), time("until", &body.until));
     f.finish()?;
     let (since, until) = (since.expect("checked"), until.expect("checked"));
-    let (portal, webhook) = tokio::try_join!(crate::access::portal_for(store, token, portal_id), crate::webhooks::get(store, token, portal_id, webhook_id))?;
+    let (portal, webhook) =
+        tokio::try_join!(crate::access::portal_for(store, token, portal_id), crate::webhooks::get(store, token, portal_id, webhook_id))?;
     if let Err((field, why)) = check_window(since, until, portal.settings.audit_retention_days(), now) {
         return Err(AppError::field(field, why));
     }
@@ -133,8 +134,10 @@ pub async fn step<S: WebhookStore + DeliveryStore + ReplayStore, Q: DeliveryQueu
     message: &ReplayMessage,
     now: Timestamp,
 ) -> Result<Stepped, BoxError> {
-    let (replay, webhook) =
-        tokio::try_join!(store.get_replay(message.webhook_id, message.replay_id), store.get_webhook(message.portal_id, message.webhook_id))?;
+    let (replay, webhook) = tokio::try_join!(
+        store.get_replay(message.webhook_id, message.replay_id),
+        store.get_webhook(message.portal_id, message.webhook_id)
+    )?;
     let (Some(mut replay), Some(webhook)) = (replay, webhook) else {
         return Ok(Stepped::Dropped);
     };

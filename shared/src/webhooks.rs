@@ -193,7 +193,10 @@ pub async fn list_deliveries<S: WebhookStore + DeliveryLog>(
 ) -> Result<Page<Delivery>, AppError> {
     let mut f = Fields::default();
     let status = params.status.as_deref().map(str::trim).filter(|s| !s.is_empty()).and_then(|raw| {
-        f.check("status", serde_json::from_value::<DeliveryStatus>(raw.into()).map_err(|_| "must be pending, succeeded or failed".to_string()))
+        f.check(
+            "status",
+            serde_json::from_value::<DeliveryStatus>(raw.into()).map_err(|_| "must be pending, succeeded or failed".to_string()),
+        )
     });
     let limit = parse_limit(params.limit.as_deref(), &mut f);
     f.finish()?;

@@ -123,7 +123,8 @@ mod tests {
     }
 
     fn event(t: EventType) -> LifecycleEvent {
-        let mut e = LifecycleEvent::of_nobody(t, Uuid::nil(), DeveloperSnapshot { email: None, name: String::new(), username: None }, at(0));
+        let mut e =
+            LifecycleEvent::of_nobody(t, Uuid::nil(), DeveloperSnapshot { email: None, name: String::new(), username: None }, at(0));
         e.actor = Actor::admin("tok");
         e
     }

@@ -104,8 +104,11 @@ impl crate::replay::ReplayQueue for FakeQueue {
 impl DeliveryLog for MemStore {
     async fn list_deliveries(&self, q: &DeliveryQuery) -> StoreResult<Page<crate::domain::delivery::Delivery>> {
         self.record("query deliveries");
-        let mut list: Vec<_> =
-            lock(&self.deliveries).values().filter(|d| d.webhook_id == q.webhook_id && q.status.is_none_or(|s| d.status == s)).cloned().collect();
+        let mut list: Vec<_> = lock(&self.deliveries)
+            .values()
+            .filter(|d| d.webhook_id == q.webhook_id && q.status.is_none_or(|s| d.status == s))
+            .cloned()
+            .collect();
         list.sort_by_key(|d| std::cmp::Reverse(d.event_id));
         let after = match q.cursor.as_deref() {
             None => None,

@@ -18,7 +18,14 @@ use crate::store::AdminToken;
 use crate::webhooks::{self as hooks, DeliveryParams, NewWebhook};
 
 fn admin(scope: &str) -> AdminToken {
-    AdminToken { id: "tok".into(), name: "ops".into(), scope: scope.into(), token_hash: "h".into(), created_at: Utc::now(), expires_at: None }
+    AdminToken {
+        id: "tok".into(),
+        name: "ops".into(),
+        scope: scope.into(),
+        token_hash: "h".into(),
+        created_at: Utc::now(),
+        expires_at: None,
+    }
 }
 
 fn field_of(e: AppError) -> Vec<String> {
@@ -71,7 +78,10 @@ async fn a_test_is_an_event_of_the_log_delivered_signed_to_its_endpoint_only_wha
     assert_eq!(headers[0], ("webhook-id", e.id.to_string()));
     assert!(headers[2].1.starts_with("v1,"));
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!((body["type"].as_str(), body["data"]["data"]["webhook_id"].as_str()), (Some("webhook.test"), Some(invites.id.to_string().as_str())));
+    assert_eq!(
+        (body["type"].as_str(), body["data"]["data"]["webhook_id"].as_str()),
+        (Some("webhook.test"), Some(invites.id.to_string().as_str()))
+    );
     assert!(!body.to_string().contains(&invites.secret) && !body.to_string().contains(&approvals.secret), "no secret in the event");
 }
 
@@ -161,9 +171,13 @@ async fn a_replay_re_delivers_the_windows_wanted_events_oldest_first_with_their_
     sender.received.lock().unwrap().clear();
 
     let now = Utc::now();
-    let window = ReplayWindow { since: Some((t0 + Duration::seconds(5)).to_rfc3339()), until: Some((t0 + Duration::seconds(20)).to_rfc3339()) };
+    let window =
+        ReplayWindow { since: Some((t0 + Duration::seconds(5)).to_rfc3339()), until: Some((t0 + Duration::seconds(20)).to_rfc3339()) };
     let id = replay::start(&store, &queue, &admin("*"), portal.id, approvals.id, window, now).await.unwrap();
-    assert_eq!(queue.replays.lock().unwrap().clone(), [ReplayMessage { portal_id: portal.id, webhook_id: approvals.id, replay_id: id, after: None }]);
+    assert_eq!(
+        queue.replays.lock().unwrap().clone(),
+        [ReplayMessage { portal_id: portal.id, webhook_id: approvals.id, replay_id: id, after: None }]
+    );
     let steps = run_replay(&store, &queue, &sender, now).await;
     assert_eq!(steps.len(), 4, "one event a step, then the end: {steps:?}");
     assert_eq!(steps[3], Stepped::Finished);
@@ -189,7 +203,10 @@ async fn a_copy_of_a_replay_step_does_nothing_and_a_long_window_pages_without_lo
     let window = ReplayWindow { since: Some(t0.to_rfc3339()), until: Some((t0 + Duration::seconds(200)).to_rfc3339()) };
     replay::start(&store, &queue, &admin("*"), portal.id, approvals.id, window, now).await.unwrap();
     let first = queue.replays.lock().unwrap()[0].clone();
-    assert_eq!(replay::step(&store, &queue, &sender, &RetrySchedule::default(), &first, now).await.unwrap(), Stepped::Replayed(Handled::Attempted(Next::Done)));
+    assert_eq!(
+        replay::step(&store, &queue, &sender, &RetrySchedule::default(), &first, now).await.unwrap(),
+        Stepped::Replayed(Handled::Attempted(Next::Done))
+    );
     queue.replays.lock().unwrap().remove(0);
     assert_eq!(replay::step(&store, &queue, &sender, &RetrySchedule::default(), &first, now).await.unwrap(), Stepped::Dropped, "a copy");
     assert_eq!(queue.replays.lock().unwrap().len(), 1, "the copy queued no second chain");
@@ -250,7 +267,8 @@ async fn the_worker_runs_replay_steps_and_deliveries_from_the_same_queue() {
     let window = ReplayWindow { since: Some((t0 - Duration::seconds(1)).to_rfc3339()), until: Some(now.to_rfc3339()) };
     replay::start(&store, &queue, &admin("*"), portal.id, approvals.id, window, now).await.unwrap();
     let step = serde_json::to_string(&queue.replays.lock().unwrap()[0]).unwrap();
-    let failed = delivery_batch(&store, &queue, &sender, &RetrySchedule::default(), &[("m1".into(), step), ("m2".into(), "{}".into())], now).await;
+    let failed =
+        delivery_batch(&store, &queue, &sender, &RetrySchedule::default(), &[("m1".into(), step), ("m2".into(), "{}".into())], now).await;
     assert_eq!(failed, ["m2"], "an unreadable body fails alone");
     assert_eq!(ids(&sender), [a.id.to_string()]);
 }
