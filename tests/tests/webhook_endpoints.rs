@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use reqwest::Method;
 use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test]
 async fn an_admin_registers_an_endpoint_and_gets_its_secret_only_once() {
