@@ -7,7 +7,6 @@ mod common;
 use common::*;
 use reqwest::Method;
 use serde_json::json;
-use std::time::Duration;
 
 #[tokio::test]
 async fn an_admin_registers_an_endpoint_and_gets_its_secret_only_once() {
@@ -113,69 +112,6 @@ async fn an_endpoint_is_changed_rotated_and_deleted_and_another_portal_never_see
     s.admin(Method::GET, &path, None).await.assert_problem(404);
     s.admin(Method::DELETE, &path, None).await.assert_problem(404);
     assert_eq!(s.send(Method::GET, &format!("/portals/{portal}/webhooks"), None, None).await.status, 401, "an admin token is required");
-}
-
-#[tokio::test]
-async fn the_deliveries_list_pages_newest_first_filters_by_status_and_refuses_bad_input() {
-    let s = stack();
-    let portal = s.portal(json!({})).await;
-    // A loopback port nothing listens on: every attempt fails and is retried (pending).
-    let created = s
-        .admin(
-            Method::POST,
-            &format!("/portals/{portal}/webhooks"),
-            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["invite.*"]})),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["id"].as_str().unwrap().to_string();
-    let path = format!("/portals/{portal}/webhooks/{id}");
-
-    let mut events = Vec::new();
-    for _ in 0..3 {
-        let sent = s.admin(Method::POST, &format!("{path}/test"), None).await;
-        assert_eq!(sent.status, 202, "{}", sent.body);
-        events.push(sent.body["event_id"].as_str().expect("the test event's id").to_string());
-    }
-    let all = eventually(Duration::from_secs(90), || async {
-        let r = s.admin(Method::GET, &format!("{path}/deliveries"), None).await;
-        let list = r.body["list"].as_array().cloned().unwrap_or_default();
-        (list.len() == 3 && list.iter().all(|d| d["attempts"].as_u64() >= Some(1))).then_some(list)
-    })
-    .await
-    .expect("three test deliveries, each attempted");
-    let newest_first: Vec<_> = events.iter().rev().cloned().collect();
-    assert_eq!(all.iter().map(|d| d["event_id"].as_str().unwrap().to_string()).collect::<Vec<_>>(), newest_first);
-    for d in &all {
-        assert_eq!((d["type"].as_str(), d["status"].as_str()), (Some("webhook.test"), Some("pending")), "{d}");
-        assert!(d["last_error"].is_string() && d["next_attempt_at"].is_string() && d["delivered_at"].is_null(), "{d}");
-    }
-
-    let first = s.admin(Method::GET, &format!("{path}/deliveries?limit=2"), None).await;
-    assert_eq!(first.status, 200, "{}", first.body);
-    let cursor = first.body["next_cursor"].as_str().expect("a second page").to_string();
-    let second = s.admin(Method::GET, &format!("{path}/deliveries?limit=2&cursor={cursor}"), None).await;
-    let paged: Vec<_> = [&first, &second]
-        .iter()
-        .flat_map(|r| r.body["list"].as_array().unwrap().iter().map(|d| d["event_id"].as_str().unwrap().to_string()))
-        .collect();
-    assert_eq!(paged, newest_first, "two pages, nothing twice, nothing left out");
-    assert!(second.body["next_cursor"].is_null(), "{}", second.body);
-
-    let pending = s.admin(Method::GET, &format!("{path}/deliveries?status=pending"), None).await;
-    assert_eq!(pending.body["list"].as_array().map(Vec::len), Some(3), "{}", pending.body);
-    let succeeded = s.admin(Method::GET, &format!("{path}/deliveries?status=succeeded"), None).await;
-    assert_eq!(succeeded.status, 200, "{}", succeeded.body);
-    assert_eq!(succeeded.body["list"], json!([]));
-
-    for bad in ["status=done", "limit=0", "cursor=not-a-cursor"] {
-        s.admin(Method::GET, &format!("{path}/deliveries?{bad}"), None).await.assert_problem(400);
-    }
-    let other = s.portal(json!({})).await;
-    s.admin(Method::GET, &format!("/portals/{other}/webhooks/{id}/deliveries"), None).await.assert_problem(404);
-    s.admin(Method::POST, &format!("/portals/{other}/webhooks/{id}/test"), None).await.assert_problem(404);
-    let missing = uuid::Uuid::new_v4();
-    s.admin(Method::GET, &format!("/portals/{portal}/webhooks/{missing}/deliveries"), None).await.assert_problem(404);
 }
 
 #[tokio::test]
