@@ -8,11 +8,12 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::delivery::{payload, Delivery, DeliveryStatus, Next, Outcome};
+use crate::domain::delivery::{payload, receives, Delivery, DeliveryStatus, Next, Outcome};
 use crate::domain::webhooks::{queue_delay, RetrySchedule};
 use crate::domain::{LifecycleEvent, Timestamp};
 use crate::error::{error_chain, BoxError};
-use crate::store::{DeliveryStore, OutboxFeed, StoreError, WebhookStore};
+use crate::replay::{Queued, ReplayQueue};
+use crate::store::{DeliveryStore, OutboxFeed, ReplayStore, StoreError, WebhookStore};
 
 /// A queued delivery: which one, nothing else (the worker reads the rest).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,7 +46,7 @@ pub async fn fan_out<S: WebhookStore + DeliveryStore, Q: DeliveryQueue>(
     now: Timestamp,
 ) -> Result<usize, BoxError> {
     let mut queued = 0;
-    for webhook in store.list_webhooks(event.portal_id).await?.iter().filter(|w| w.wants(event.event_type)) {
+    for webhook in store.list_webhooks(event.portal_id).await?.iter().filter(|w| w.enabled && receives(w.id, &w.events, event)) {
         let delivery = Delivery::new(webhook, event, now);
         let created = store.create_delivery(&delivery).await?;
         let queue_it = created
@@ -139,10 +140,11 @@ pub async fn fan_out_batch<S: WebhookStore + DeliveryStore + OutboxFeed, Q: Deli
     Vec::new()
 }
 
-/// An SQS batch for `webhook-delivery`: `(message id, body)` pairs attempted concurrently;
-/// returns the ids of the messages that failed (they reappear after the visibility
-/// timeout and, after `maxReceiveCount`, go to the DLQ). An unreadable body fails alone.
-pub async fn delivery_batch<S: WebhookStore + DeliveryStore, Q: DeliveryQueue, H: WebhookSender>(
+/// An SQS batch for `webhook-delivery`: `(message id, body)` pairs (a delivery's attempt or
+/// a replay's step) run concurrently; returns the ids of the messages that failed (they
+/// reappear after the visibility timeout and, after `maxReceiveCount`, go to the DLQ). An
+/// unreadable body fails alone.
+pub async fn delivery_batch<S: WebhookStore + DeliveryStore + ReplayStore, Q: DeliveryQueue + ReplayQueue, H: WebhookSender>(
     store: &S,
     queue: &Q,
     sender: &H,
@@ -151,13 +153,16 @@ pub async fn delivery_batch<S: WebhookStore + DeliveryStore, Q: DeliveryQueue, H
     now: Timestamp,
 ) -> Vec<String> {
     let attempts = messages.iter().map(|(id, body)| async move {
-        let result = match serde_json::from_str::<DeliveryMessage>(body) {
-            Ok(message) => attempt(store, queue, sender, schedule, &message, now).await,
+        let result = match serde_json::from_str::<Queued>(body) {
+            Ok(Queued::Delivery(message)) => attempt(store, queue, sender, schedule, &message, now).await.map(|h| format!("{h:?}")),
+            Ok(Queued::Replay(message)) => {
+                crate::replay::step(store, queue, sender, schedule, &message, now).await.map(|h| format!("{h:?}"))
+            }
             Err(e) => Err(e.into()),
         };
         match result {
             Ok(handled) => {
-                tracing::info!(message_id = %id, ?handled, "delivery message");
+                tracing::info!(message_id = %id, %handled, "delivery message");
                 None
             }
             Err(e) => {

@@ -39,6 +39,7 @@ pub mod pages;
 pub mod portals;
 pub mod recovery;
 pub mod registration;
+pub mod replay;
 pub mod routes;
 pub mod ses;
 pub mod sessions;

@@ -58,6 +58,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/portals/{portal_id}/webhooks/{webhook_id}"),
     ("DELETE", "/api/portals/{portal_id}/webhooks/{webhook_id}"),
     ("POST", "/api/portals/{portal_id}/webhooks/{webhook_id}/rotate-secret"),
+    ("POST", "/api/portals/{portal_id}/webhooks/{webhook_id}/test"),
+    ("GET", "/api/portals/{portal_id}/webhooks/{webhook_id}/deliveries"),
+    ("POST", "/api/portals/{portal_id}/webhooks/{webhook_id}/replay"),
     ("GET", "/example/orders"),
     // The developer pages (HTML, issue 15) and their hashed static files.
     ("GET", "/portal/{portal_id}"),

@@ -30,17 +30,30 @@ pub fn parse_message(body: &str) -> Result<DeliveryMessage, BoxError> {
     Ok(serde_json::from_str(body)?)
 }
 
-impl DeliveryQueue for Sqs {
-    async fn enqueue(&self, message: &DeliveryMessage, delay_seconds: u64) -> Result<(), BoxError> {
+impl Sqs {
+    async fn send(&self, body: String, delay_seconds: u64) -> Result<(), BoxError> {
         let delay = delay_seconds.min(MAX_QUEUE_DELAY) as i32;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
-            .message_body(message_body(message)?)
+            .message_body(body)
             .delay_seconds(delay)
             .send()
             .await
             .map_err(|e| -> BoxError { format!("SQS SendMessage: {}", error_chain(&e)).into() })?;
         Ok(())
+    }
+}
+
+impl DeliveryQueue for Sqs {
+    async fn enqueue(&self, message: &DeliveryMessage, delay_seconds: u64) -> Result<(), BoxError> {
+        self.send(message_body(message)?, delay_seconds).await
+    }
+}
+
+/// A replay's next step: a `SendMessage` on the same queue, no delay.
+impl crate::replay::ReplayQueue for Sqs {
+    async fn enqueue_replay(&self, message: &crate::replay::ReplayMessage) -> Result<(), BoxError> {
+        self.send(serde_json::to_string(message)?, 0).await
     }
 }

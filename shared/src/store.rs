@@ -551,3 +551,37 @@ pub trait DeliveryStore: Send + Sync {
     /// An event still kept.
     fn get_event(&self, event_id: Uuid) -> impl Future<Output = StoreResult<Option<LifecycleEvent>>> + Send;
 }
+
+/// A page of an endpoint's deliveries, newest first, optionally of one status.
+#[derive(Debug, Clone)]
+pub struct DeliveryQuery {
+    pub webhook_id: Uuid,
+    pub status: Option<crate::domain::delivery::DeliveryStatus>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+/// The deliveries list (a `Query` of the endpoint's partition, no index).
+pub trait DeliveryLog: Send + Sync {
+    fn list_deliveries(&self, query: &DeliveryQuery) -> impl Future<Output = StoreResult<Page<crate::domain::delivery::Delivery>>> + Send;
+}
+
+/// Replays of an endpoint (items in its partition) and the portal's event feed they walk.
+pub trait ReplayStore: Send + Sync {
+    /// Stores a new replay (`attribute_not_exists(pk)`).
+    fn create_replay(&self, replay: &crate::domain::replay::Replay) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_replay(&self, webhook_id: Uuid, id: Uuid) -> impl Future<Output = StoreResult<Option<crate::domain::replay::Replay>>> + Send;
+    /// Replaces the replay if its stored version is still `replay.version - 1`
+    /// ([`StoreError::Conflict`] otherwise: another copy of the step took it).
+    fn update_replay(&self, replay: &crate::domain::replay::Replay) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Up to `limit` kept events of the portal in `[since, until]`, oldest first, after the
+    /// event `after` (the portal's feed, gsi2).
+    fn feed_after(
+        &self,
+        portal_id: Uuid,
+        since: Timestamp,
+        until: Timestamp,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<LifecycleEvent>>> + Send;
+}

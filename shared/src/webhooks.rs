@@ -5,11 +5,12 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::access::portal_for;
+use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::webhooks::{parse_event_filters, UrlPolicy, Webhook, WebhookUrl};
-use crate::domain::Timestamp;
+use crate::domain::{Actor, DeveloperSnapshot, EventSubject, EventType, LifecycleEvent, Timestamp};
 use crate::error::AppError;
-use crate::fields::{parse_description, Fields};
-use crate::store::{AdminToken, OnConflict, PortalStore, WebhookStore};
+use crate::fields::{parse_description, parse_limit, Fields};
+use crate::store::{AdminToken, DeliveryLog, DeliveryQuery, EventLog, OnConflict, Page, PortalStore, WebhookStore};
 
 /// A portal has at most this many endpoints.
 pub const MAX_WEBHOOKS_PER_PORTAL: usize = 20;
@@ -146,4 +147,62 @@ pub async fn rotate_secret<S: WebhookStore>(
     w.rotate(crate::signing::new_secret(), now);
     store.update_webhook(&w).await.on_conflict(conflict)?;
     Ok(w.secret)
+}
+
+/// `POST .../webhooks/{id}/test`: records a `webhook.test` event (the admin its actor, the
+/// endpoint's id its data) in the event log like every event; the fan-out delivers it to that
+/// endpoint only, through the same queue and worker. A disabled endpoint is a 409.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id, webhook_id = %id))]
+pub async fn send_test<S: WebhookStore + EventLog>(
+    store: &S,
+    token: &AdminToken,
+    portal_id: Uuid,
+    id: Uuid,
+    now: Timestamp,
+) -> Result<LifecycleEvent, AppError> {
+    let w = get(store, token, portal_id, id).await?;
+    if !w.enabled {
+        return Err(AppError::Conflict("the webhook is disabled; enable it to test it".into()));
+    }
+    let nobody = DeveloperSnapshot { email: None, name: String::new(), username: None };
+    let mut event = LifecycleEvent::of_nobody(EventType::WebhookTest, portal_id, nobody, now);
+    event.actor = Actor::admin(&token.id);
+    event.subject = Some(EventSubject { webhook_id: Some(w.id), ..EventSubject::default() });
+    store.record_event(&event, false).await?;
+    Ok(event)
+}
+
+/// The query parameters of `GET .../deliveries` as they arrive.
+#[derive(Debug, Default, Clone)]
+pub struct DeliveryParams {
+    pub status: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// `GET .../webhooks/{id}/deliveries`: the endpoint's deliveries, newest first, optionally of
+/// one status. The endpoint read (access, and 404 for another portal's endpoint) and the page's
+/// query run concurrently.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id, webhook_id = %id))]
+pub async fn list_deliveries<S: WebhookStore + DeliveryLog>(
+    store: &S,
+    token: &AdminToken,
+    portal_id: Uuid,
+    id: Uuid,
+    params: &DeliveryParams,
+) -> Result<Page<Delivery>, AppError> {
+    let mut f = Fields::default();
+    let status = params.status.as_deref().map(str::trim).filter(|s| !s.is_empty()).and_then(|raw| {
+        f.check(
+            "status",
+            serde_json::from_value::<DeliveryStatus>(raw.into()).map_err(|_| "must be pending, succeeded or failed".to_string()),
+        )
+    });
+    let limit = parse_limit(params.limit.as_deref(), &mut f);
+    f.finish()?;
+    let cursor = params.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_string);
+    let query = DeliveryQuery { webhook_id: id, status, limit, cursor };
+    let (webhook, page) = tokio::join!(get(store, token, portal_id, id), store.list_deliveries(&query));
+    webhook?;
+    Ok(page?)
 }

@@ -93,7 +93,14 @@ class Template(unittest.TestCase):
         self.assertEqual(alarm["MetricName"], "ApproximateNumberOfMessagesVisible")
 
     def test_the_webhook_functions_may_only_read_and_put_items_and_send_to_their_queue(self):
-        self.assertEqual({a for a in actions("webhook-delivery") if a.startswith("dynamodb:")}, {"dynamodb:GetItem", "dynamodb:PutItem"})
+        self.assertEqual(
+            {a for a in actions("webhook-delivery") if a.startswith("dynamodb:")}, {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+        )
+        # The delivery worker queries only the portal's event feed (a replay step), never the table.
+        queries = [r for st in policies(TEMPLATE, PARAMS)["webhook-delivery"] if "dynamodb:Query" in st["actions"] for r in st["resources"]]
+        self.assertEqual(queries, ["arn:res:Table/index/gsi2"])
+        sends = [r for st in policies(TEMPLATE, PARAMS)["webhooks"] if "sqs:SendMessage" in st["actions"] for r in st["resources"]]
+        self.assertEqual(sends, ["arn:res:WebhookDeliveryQueue"], "a replay's first step")
         self.assertFalse({"dynamodb:UpdateItem", "dynamodb:DeleteItem"} & actions("webhook-fanout"))
         for name in ("webhook-fanout", "webhook-delivery"):
             sends = [r for st in policies(TEMPLATE, PARAMS)[name] if "sqs:SendMessage" in st["actions"] for r in st["resources"]]

@@ -113,3 +113,98 @@ async fn an_endpoint_is_changed_rotated_and_deleted_and_another_portal_never_see
     s.admin(Method::DELETE, &path, None).await.assert_problem(404);
     assert_eq!(s.send(Method::GET, &format!("/portals/{portal}/webhooks"), None, None).await.status, 401, "an admin token is required");
 }
+
+#[tokio::test]
+async fn a_replay_window_is_validated_and_another_portals_webhook_is_not_found() {
+    let s = stack();
+    let portal = s.portal(json!({})).await;
+    let created = s
+        .admin(
+            Method::POST,
+            &format!("/portals/{portal}/webhooks"),
+            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["invite.*"]})),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let path = format!("/portals/{portal}/webhooks/{id}/replay");
+    let now = chrono::Utc::now();
+    let at = |h: i64| (now + chrono::Duration::hours(h)).to_rfc3339();
+    for (body, field) in [
+        (json!({"since": at(0), "until": at(-1)}), "until"),
+        (json!({"since": "yesterday", "until": at(0)}), "since"),
+        (json!({"since": at(-24 * 400), "until": at(0)}), "since"),
+    ] {
+        let r = s.admin(Method::POST, &path, Some(body.clone())).await;
+        r.assert_problem(400);
+        assert_eq!(r.error_fields(), [field], "{body}: {}", r.body);
+    }
+    s.admin(Method::POST, &path, Some(json!({"since": at(-1)}))).await.assert_problem(400);
+    let ok = s.admin(Method::POST, &path, Some(json!({"since": at(-1), "until": at(0)}))).await;
+    assert_eq!(ok.status, 202, "{}", ok.body);
+    assert!(uuid::Uuid::parse_str(ok.body["replay_id"].as_str().unwrap_or_default()).is_ok(), "{}", ok.body);
+    let other = s.portal(json!({})).await;
+    s.admin(Method::POST, &format!("/portals/{other}/webhooks/{id}/replay"), Some(json!({"since": at(-1), "until": at(0)})))
+        .await
+        .assert_problem(404);
+}
+
+#[tokio::test]
+async fn the_deliveries_list_pages_newest_first_filters_by_status_and_refuses_bad_input_and_other_portals() {
+    let s = stack();
+    let portal = s.portal(json!({})).await;
+    // Nothing listens on port 9: every attempt is refused, so the deliveries stay pending.
+    let hook = s
+        .admin(
+            Method::POST,
+            &format!("/portals/{portal}/webhooks"),
+            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["invite.*"]})),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
+    let id = hook.body["id"].as_str().unwrap().to_string();
+    let mut events = vec![];
+    for _ in 0..3 {
+        let r = s.admin(Method::POST, &format!("/portals/{portal}/webhooks/{id}/test"), None).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        events.push(r.body["event_id"].as_str().unwrap().to_string());
+    }
+    let path = format!("/portals/{portal}/webhooks/{id}/deliveries");
+    let all = eventually(std::time::Duration::from_secs(180), || async {
+        let r = s.admin(Method::GET, &format!("{path}?status=pending"), None).await;
+        (r.body["list"].as_array().map(Vec::len) == Some(3)).then_some(r.body)
+    })
+    .await
+    .expect("three pending deliveries");
+    let newest_first: Vec<String> = events.iter().rev().cloned().collect();
+    let listed: Vec<String> = all["list"].as_array().unwrap().iter().map(|d| d["event_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(listed, newest_first);
+    assert_eq!(all["list"][0]["type"], "webhook.test");
+
+    let first = s.admin(Method::GET, &format!("{path}?limit=2"), None).await;
+    assert_eq!(first.body["list"].as_array().map(Vec::len), Some(2), "{}", first.body);
+    let cursor = first.body["next_cursor"].as_str().expect("a next page").to_string();
+    let second = s.admin(Method::GET, &format!("{path}?limit=2&cursor={cursor}"), None).await;
+    assert_eq!(second.body["list"][0]["event_id"].as_str(), Some(events[0].as_str()), "{}", second.body);
+    assert!(second.body["next_cursor"].is_null());
+    let none = s.admin(Method::GET, &format!("{path}?status=succeeded"), None).await;
+    assert_eq!(none.body["list"], json!([]));
+
+    let bad = s.admin(Method::GET, &format!("{path}?status=sent"), None).await;
+    bad.assert_problem(400);
+    assert_eq!(bad.error_fields(), ["status"]);
+    let foreign_cursor = s.admin(Method::GET, &format!("{path}?status=failed&cursor={cursor}"), None).await;
+    foreign_cursor.assert_problem(400);
+    assert_eq!(foreign_cursor.error_fields(), ["cursor"], "a cursor of another filter");
+    s.admin(Method::GET, &format!("{path}?cursor=nonsense"), None).await.assert_problem(400);
+    let other = s.portal(json!({})).await;
+    s.admin(Method::GET, &format!("/portals/{other}/webhooks/{id}/deliveries"), None).await.assert_problem(404);
+    s.admin(Method::POST, &format!("/portals/{other}/webhooks/{id}/test"), None).await.assert_problem(404);
+    let replay = s
+        .admin(
+            Method::POST,
+            &format!("/portals/{other}/webhooks/{id}/replay"),
+            Some(json!({"since": "2026-12-01T00:00:00Z", "until": "2026-12-01T01:00:00Z"})),
+        )
+        .await;
+    replay.assert_problem(404);
+}

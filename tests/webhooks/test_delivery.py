@@ -3,7 +3,10 @@ an endpoint registered through the admin API on a loopback receiver gets a regis
 event signed (verified by the official `standardwebhooks` library); while the receiver
 answers 503 the delivery is retried on the stack's short schedule
 (GATEHOUSE_WEBHOOK_RETRY_SCHEDULE) and, once it answers 200, arrives with the same
-webhook-id.
+webhook-id. A test delivery from the API arrives signed and shows in the deliveries list and
+the audit trail; a replay of a window re-delivers exactly that window's matching events, in
+order, with their webhook-ids; the deliveries list shows attempts, codes and the next attempt
+while the receiver is down.
 
 Run from the workspace root with the stack up:  python3 -m unittest tests/webhooks/test_delivery.py
 """
@@ -111,6 +114,123 @@ class Delivery(unittest.TestCase):
             self.assertEqual(payload["data"]["id"], headers.get("webhook-id"), "webhook-id is the event id")
             self.assertNotIn("token_nonce", json.dumps(payload))
         self.assertEqual(len(requests), 3, "delivered on the third attempt, no more")
+
+
+    def setUp(self):
+        env = local_env()
+        self.api, self.token = env["GATEHOUSE_API"], env["GATEHOUSE_ADMIN_TOKEN"]
+        # A portal of its own, so no other test's events fall into a replayed window.
+        status, portal = call("POST", f"{self.api}/portals", {"name": f"Hooks {uuid.uuid4().hex[:6]}"}, self.token)
+        self.assertEqual(status, 201, portal)
+        self.portal = portal["id"]
+
+    def hook(self, receiver, events):
+        status, hook = call("POST", f"{self.api}/portals/{self.portal}/webhooks", {"url": receiver.url, "events": events}, self.token)
+        self.assertEqual(status, 201, hook)
+        self.addCleanup(call, "DELETE", f"{self.api}/portals/{self.portal}/webhooks/{hook['id']}", None, self.token)
+        return hook
+
+    def register(self):
+        email = f"hook-{uuid.uuid4().hex[:10]}@example.com"
+        status, body = call("POST", f"{self.api}/portals/{self.portal}/register",
+                            {"email": email, "password": "correct horse battery staple", "name": "Hook Test"})
+        self.assertEqual(status, 202, body)
+        return email
+
+    def deliveries(self, hook, query=""):
+        status, page = call("GET", f"{self.api}/portals/{self.portal}/webhooks/{hook['id']}/deliveries{query}", None, self.token)
+        self.assertEqual(status, 200, page)
+        return page
+
+    def test_a_test_delivery_arrives_signed_to_that_endpoint_only_and_shows_in_its_deliveries_and_the_audit_trail(self):
+        receiver, other = Receiver(down=0), Receiver(down=0)
+        self.addCleanup(receiver.close)
+        self.addCleanup(other.close)
+        hook = self.hook(receiver, ["invite.*"])
+        self.hook(other, ["webhook.*"])
+        status, answer = call("POST", f"{self.api}/portals/{self.portal}/webhooks/{hook['id']}/test", None, self.token)
+        self.assertEqual(status, 202, answer)
+        requests = wait_until(lambda: list(receiver.requests), "the test delivery")
+        headers, body = requests[0]
+        payload = Webhook(hook["secret"]).verify(body, {k.lower(): v for k, v in headers.items()})
+        self.assertEqual((payload["type"], payload["data"]["id"]), ("webhook.test", answer["event_id"]))
+        self.assertEqual(payload["data"]["data"]["webhook_id"], hook["id"])
+        self.assertEqual(payload["data"]["actor"]["kind"], "admin")
+        self.assertNotIn("whsec_", body)
+        listed = wait_until(lambda: [d for d in self.deliveries(hook, "?status=succeeded")["list"] if d["event_id"] == answer["event_id"]],
+                            "the succeeded delivery in the list")
+        self.assertEqual((listed[0]["type"], listed[0]["attempts"], listed[0]["last_status_code"]), ("webhook.test", 1, 200))
+        status, trail = call("GET", f"{self.api}/portals/{self.portal}/events?type=webhook.test", None, self.token)
+        self.assertEqual(status, 200, trail)
+        self.assertEqual([e["id"] for e in trail["list"]], [answer["event_id"]])
+        time.sleep(2)  # give a wrongly fanned-out copy the time to arrive
+        self.assertEqual(other.requests, [], "the other endpoint's filters take webhook.* but a test is for its endpoint only")
+
+    def test_a_replay_re_delivers_exactly_the_windows_matching_events_in_order_with_their_webhook_ids(self):
+        receiver = Receiver(down=0)
+        self.addCleanup(receiver.close)
+        hook = self.hook(receiver, ["developer.registered"])
+        self.register()
+        first = wait_until(lambda: len(receiver.requests) >= 1 and list(receiver.requests), "the event before the window")
+        time.sleep(1.1)
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        time.sleep(1.1)
+        for _ in range(3):
+            self.register()
+        inside = wait_until(lambda: len(receiver.requests) >= 4 and list(receiver.requests)[1:], "the three events in the window")
+        time.sleep(1.1)
+        until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        time.sleep(1.1)
+        self.register()
+        wait_until(lambda: len(receiver.requests) >= 5, "the event after the window")
+        window_ids = sorted(h.get("webhook-id") for h, _ in inside)  # UUIDv7: sorted is oldest first
+        outside = {first[0][0].get("webhook-id"), receiver.requests[4][0].get("webhook-id")}
+        with receiver.lock:
+            receiver.requests.clear()
+
+        status, answer = call("POST", f"{self.api}/portals/{self.portal}/webhooks/{hook['id']}/replay",
+                              {"since": since, "until": until}, self.token)
+        self.assertEqual(status, 202, answer)
+        self.assertIn("replay_id", answer)
+        replayed = wait_until(lambda: len(receiver.requests) >= 3 and list(receiver.requests), "the replayed events")
+        time.sleep(3)  # anything outside the window would arrive by now
+        ids = [h.get("webhook-id") for h, _ in receiver.requests]
+        self.assertEqual(ids, window_ids, "exactly the window, oldest first, the original webhook-ids")
+        self.assertFalse(outside & set(ids))
+        for headers, body in replayed:
+            Webhook(hook["secret"]).verify(body, {k.lower(): v for k, v in headers.items()})
+        listed = {d["event_id"]: d for d in self.deliveries(hook)["list"]}
+        self.assertEqual({listed[i]["status"] for i in window_ids}, {"succeeded"})
+
+    def test_a_bad_replay_window_is_a_400_problem(self):
+        receiver = Receiver(down=0)
+        self.addCleanup(receiver.close)
+        hook = self.hook(receiver, ["developer.*"])
+        url = f"{self.api}/portals/{self.portal}/webhooks/{hook['id']}/replay"
+        for body in [{"since": "yesterday", "until": "2026-01-01T00:00:00Z"}, {"since": "2026-12-02T10:00:00Z", "until": "2026-12-02T09:00:00Z"},
+                     {"until": "2026-12-02T09:00:00Z"}, {"since": "2020-01-01T00:00:00Z", "until": "2020-01-02T00:00:00Z"}]:
+            status, problem = call("POST", url, body, self.token)
+            self.assertEqual(status, 400, (body, problem))
+        status, _ = call("POST", f"{self.api}/portals/{self.portal}/webhooks/{uuid.uuid4()}/replay",
+                         {"since": "2026-12-02T09:00:00Z", "until": "2026-12-02T10:00:00Z"}, self.token)
+        self.assertEqual(status, 404)
+
+    def test_the_deliveries_list_shows_attempts_codes_and_the_next_attempt_while_the_receiver_is_down(self):
+        receiver = Receiver(down=1000)
+        self.addCleanup(receiver.close)
+        hook = self.hook(receiver, ["developer.registered"])
+        self.register()
+        wait_until(lambda: len(receiver.requests) >= 2, "two failed attempts")
+
+        def pending():
+            page = self.deliveries(hook, "?status=pending")
+            return page["list"] and page["list"][0]["attempts"] >= 2 and page["list"]
+        d = wait_until(pending, "the pending delivery with its attempts")[0]
+        self.assertEqual((d["type"], d["status"], d["last_status_code"], d["delivered_at"]), ("developer.registered", "pending", 503, None))
+        self.assertIsNotNone(d["next_attempt_at"])
+        self.assertEqual(self.deliveries(hook, "?status=succeeded")["list"], [])
+        status, problem = call("GET", f"{self.api}/portals/{self.portal}/webhooks/{hook['id']}/deliveries?status=sent", None, self.token)
+        self.assertEqual(status, 400, problem)
 
 
 if __name__ == "__main__":

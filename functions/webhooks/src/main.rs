@@ -1,15 +1,17 @@
 //! Webhook endpoints of a portal (admin token):
 //! `POST|GET /api/portals/{portal_id}/webhooks`, `GET|PATCH|DELETE .../webhooks/{webhook_id}`,
-//! `POST .../webhooks/{webhook_id}/rotate-secret`.
+//! `POST .../webhooks/{webhook_id}/rotate-secret`, `POST .../test`, `GET .../deliveries`,
+//! `POST .../replay` (its first step goes on the delivery queue).
 
 use gatehouse::domain::webhooks::UrlPolicy;
-use gatehouse::http::{self, json, no_content, parse_json, parse_uuid, route_not_found, segments, HttpResult};
-use gatehouse::webhooks;
+use gatehouse::http::{self, json, no_content, parse_json, parse_uuid, query, route_not_found, segments, HttpResult};
+use gatehouse::sqs::Sqs;
+use gatehouse::webhooks::{self, DeliveryParams};
 use gatehouse::wiring::{Ctx, Wiring};
 use lambda_http::{http::Method, Request};
 use serde_json::json as j;
 
-async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
+async fn handle(ctx: &Ctx, queue: Option<&Sqs>, req: Request) -> HttpResult {
     let path = segments(&req);
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     let now = ctx.now(&req);
@@ -42,12 +44,29 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
         (Method::POST, [id, "rotate-secret"]) => {
             json(200, &j!({ "secret": webhooks::rotate_secret(store, &token, portal, parse_uuid(id, "webhook")?, now).await? }))
         }
+        (Method::POST, [id, "test"]) => {
+            let event = webhooks::send_test(store, &token, portal, parse_uuid(id, "webhook")?, now).await?;
+            json(202, &j!({ "event_id": event.id }))
+        }
+        (Method::GET, [id, "deliveries"]) => {
+            let params = DeliveryParams { status: query(&req, "status"), limit: query(&req, "limit"), cursor: query(&req, "cursor") };
+            let page = webhooks::list_deliveries(store, &token, portal, parse_uuid(id, "webhook")?, &params).await?;
+            let list: Vec<_> = page.items.iter().map(|d| j!(d.view())).collect();
+            json(200, &j!({ "list": list, "next_cursor": page.next_cursor }))
+        }
+        (Method::POST, [id, "replay"]) => {
+            let queue = queue.ok_or_else(|| gatehouse::error::AppError::Unavailable("the delivery queue is not configured".into()))?;
+            let id = parse_uuid(id, "webhook")?;
+            let replay_id = gatehouse::replay::start(store, queue, &token, portal, id, parse_json(&req)?, now).await?;
+            json(202, &j!({ "replay_id": replay_id }))
+        }
         _ => Err(route_not_found()),
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Wiring::load(env!("CARGO_PKG_NAME")).await.ctx();
-    http::serve(|req| handle(&ctx, req)).await
+    let wiring = Wiring::load(env!("CARGO_PKG_NAME")).await;
+    let (ctx, queue) = (wiring.ctx(), wiring.delivery_queue().ok());
+    http::serve(|req| handle(&ctx, queue.as_ref(), req)).await
 }

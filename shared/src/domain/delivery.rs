@@ -147,6 +147,30 @@ pub fn excerpt(text: &str) -> String {
     text.chars().take(EXCERPT_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
+/// Whether an endpoint (its id and event filters) receives `event`: a `webhook.test` event
+/// only its own endpoint, whatever its filters; any other event every endpoint whose filters
+/// match it.
+pub fn receives(webhook_id: Uuid, filters: &[String], event: &LifecycleEvent) -> bool {
+    if event.event_type == EventType::WebhookTest {
+        return event.subject.as_ref().and_then(|s| s.webhook_id) == Some(webhook_id);
+    }
+    filters.iter().filter_map(|f| super::audit::TypeFilter::parse(f).ok()).any(|f| f.matches(event.event_type))
+}
+
+impl Delivery {
+    /// A new attempt cycle of this delivery (a replay): pending, due now, its attempts counted
+    /// from zero under the retry schedule again.
+    pub fn restart(&mut self, now: DateTime<Utc>) {
+        self.status = DeliveryStatus::Pending;
+        self.attempts = 0;
+        self.last_status_code = None;
+        self.last_error = None;
+        self.next_attempt_at = Some(now);
+        self.delivered_at = None;
+        self.version += 1;
+    }
+}
+
 /// An answer status is a success only when it is 2xx.
 pub fn is_success(status: u16) -> bool {
     (200..300).contains(&status)

@@ -7,6 +7,7 @@ pub mod idp;
 pub mod lifecycle;
 pub mod model;
 pub mod records;
+pub mod replay;
 pub mod settings;
 pub mod templates;
 pub mod types;

@@ -386,6 +386,9 @@ pub enum EventType {
     CredentialCreated,
     #[serde(rename = "credential.deleted")]
     CredentialDeleted,
+    /// A test delivery asked for by an admin: delivered to its endpoint only.
+    #[serde(rename = "webhook.test")]
+    WebhookTest,
 }
 
 impl EventType {
@@ -465,6 +468,9 @@ pub struct EventSubject {
     pub application_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_id: Option<Uuid>,
+    /// The endpoint of a `webhook.test` event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<Uuid>,
     /// The team's or application's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

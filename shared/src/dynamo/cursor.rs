@@ -31,7 +31,7 @@ pub(crate) fn encode(f: String, k: BTreeMap<String, String>) -> String {
 
 /// A query's key shape: the attributes of its cursors and the partition they must be in.
 pub(crate) struct KeyShape<'a> {
-    pub attrs: [&'a str; 4],
+    pub attrs: Vec<&'a str>,
     pub partition_attr: &'a str,
     pub partition: &'a str,
 }
@@ -39,7 +39,12 @@ pub(crate) struct KeyShape<'a> {
 impl<'a> KeyShape<'a> {
     /// The shape of a query on a GSI (`<index>pk`/`<index>sk`) of the table.
     pub fn index(pk_attr: &'a str, sk_attr: &'a str, partition: &'a str) -> Self {
-        Self { attrs: ["pk", "sk", pk_attr, sk_attr], partition_attr: pk_attr, partition }
+        Self { attrs: vec!["pk", "sk", pk_attr, sk_attr], partition_attr: pk_attr, partition }
+    }
+
+    /// The shape of a query on one of the table's own partitions (`pk`/`sk`).
+    pub fn table(partition: &'a str) -> Self {
+        Self { attrs: vec!["pk", "sk"], partition_attr: "pk", partition }
     }
 }
 

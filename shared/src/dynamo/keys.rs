@@ -33,6 +33,7 @@ pub mod kind {
     pub const THROTTLE: &str = "throttle";
     pub const WEBHOOK: &str = "webhook";
     pub const DELIVERY: &str = "delivery";
+    pub const REPLAY: &str = "replay";
 }
 
 // Sort keys of the items that are alone (or first) in their collection.
@@ -65,6 +66,11 @@ pub const DELIVERY_PREFIX: &str = "DELIVERY#";
 
 pub fn delivery(event_id: Uuid) -> String {
     format!("{DELIVERY_PREFIX}{event_id}")
+}
+
+/// A replay of an endpoint, in its partition: `WEBHOOK#<webhook>` / `REPLAY#<replay id>`.
+pub fn replay(id: Uuid) -> String {
+    format!("REPLAY#{id}")
 }
 const EMAIL_MARKER: &str = "#EMAIL#";
 

@@ -32,6 +32,7 @@ mod models;
 mod ops;
 mod outbox;
 mod portals;
+mod replays;
 mod search;
 mod sessions;
 mod teams;

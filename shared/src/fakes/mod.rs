@@ -61,6 +61,8 @@ pub struct MemStore {
     pub webhooks: Mutex<HashMap<Uuid, crate::domain::webhooks::Webhook>>,
     /// (webhook, event) → delivery.
     pub deliveries: Mutex<HashMap<(Uuid, Uuid), crate::domain::delivery::Delivery>>,
+    /// (webhook, replay) → replay.
+    pub replays: Mutex<HashMap<(Uuid, Uuid), crate::domain::replay::Replay>>,
     /// Every call, in order: its name and, for reads and writes by key, what kind of item.
     pub calls: Mutex<Vec<String>>,
 }

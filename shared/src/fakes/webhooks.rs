@@ -87,10 +87,88 @@ impl DeliveryStore for MemStore {
     }
 }
 
-/// The delivery queue in memory: every message with its delay, in order.
+/// The delivery queue in memory: every message with its delay, in order (replay steps apart).
 #[derive(Default)]
 pub struct FakeQueue {
     pub sent: Mutex<Vec<(crate::delivery::DeliveryMessage, u64)>>,
+    pub replays: Mutex<Vec<crate::replay::ReplayMessage>>,
+}
+
+impl crate::replay::ReplayQueue for FakeQueue {
+    async fn enqueue_replay(&self, message: &crate::replay::ReplayMessage) -> Result<(), BoxError> {
+        lock(&self.replays).push(message.clone());
+        Ok(())
+    }
+}
+
+impl DeliveryLog for MemStore {
+    async fn list_deliveries(&self, q: &DeliveryQuery) -> StoreResult<Page<crate::domain::delivery::Delivery>> {
+        self.record("query deliveries");
+        let mut list: Vec<_> = lock(&self.deliveries)
+            .values()
+            .filter(|d| d.webhook_id == q.webhook_id && q.status.is_none_or(|s| d.status == s))
+            .cloned()
+            .collect();
+        list.sort_by_key(|d| std::cmp::Reverse(d.event_id));
+        let after = match q.cursor.as_deref() {
+            None => None,
+            Some(c) => Some(c.parse::<Uuid>().map_err(|_| StoreError::BadCursor)?),
+        };
+        let mut items: Vec<_> = list.into_iter().filter(|d| after.is_none_or(|a| d.event_id < a)).collect();
+        let limit = q.limit.clamp(1, 100);
+        let next_cursor = (items.len() > limit).then(|| items[limit - 1].event_id.to_string());
+        items.truncate(limit);
+        Ok(Page { items, total: None, next_cursor })
+    }
+}
+
+impl ReplayStore for MemStore {
+    async fn create_replay(&self, r: &crate::domain::replay::Replay) -> StoreResult<()> {
+        let _tx = self.tx();
+        self.record("create replay");
+        let mut all = lock(&self.replays);
+        if all.contains_key(&(r.webhook_id, r.id)) {
+            return Err(StoreError::Conflict);
+        }
+        all.insert((r.webhook_id, r.id), r.clone());
+        Ok(())
+    }
+
+    async fn get_replay(&self, webhook_id: Uuid, id: Uuid) -> StoreResult<Option<crate::domain::replay::Replay>> {
+        self.record("get replay");
+        Ok(lock(&self.replays).get(&(webhook_id, id)).cloned())
+    }
+
+    async fn update_replay(&self, r: &crate::domain::replay::Replay) -> StoreResult<()> {
+        let _tx = self.tx();
+        self.record("update replay");
+        match lock(&self.replays).get_mut(&(r.webhook_id, r.id)) {
+            Some(stored) if stored.version + 1 == r.version => {
+                *stored = r.clone();
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn feed_after(
+        &self,
+        portal_id: Uuid,
+        since: Timestamp,
+        until: Timestamp,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> StoreResult<Vec<LifecycleEvent>> {
+        self.record("query feed");
+        let mut list: Vec<LifecycleEvent> = lock(&self.events)
+            .iter()
+            .filter(|e| e.portal_id == portal_id && e.at >= since && e.at <= until && after.is_none_or(|a| e.id > a))
+            .cloned()
+            .collect();
+        list.sort_by_key(|e| e.id);
+        list.truncate(limit.max(1));
+        Ok(list)
+    }
 }
 
 impl crate::delivery::DeliveryQueue for FakeQueue {

@@ -8,5 +8,6 @@ mod deliveries;
 mod lifecycle;
 mod onboarding;
 mod pages;
+mod replays;
 mod sso;
 mod webhooks;
