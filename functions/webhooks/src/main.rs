@@ -40,7 +40,8 @@ async fn handle(ctx: &Ctx, req: Request) -> HttpResult {
             no_content()
         }
         (Method::POST, [id, "rotate-secret"]) => {
-            json(200, &j!({ "secret": webhooks::rotate_secret(store, &token, portal, parse_uuid(id, "webhook")?, now).await? }))
+            let overlap = ctx.config.webhook_rotation_overlap_seconds;
+            json(200, &j!({ "secret": webhooks::rotate_secret(store, &token, portal, parse_uuid(id, "webhook")?, overlap, now).await? }))
         }
         _ => Err(route_not_found()),
     }

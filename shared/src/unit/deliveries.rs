@@ -5,7 +5,7 @@
 
 use crate::delivery::{attempt, delivery_batch, fan_out, fan_out_batch, DeliveryMessage, Handled};
 use crate::domain::delivery::{DeliveryStatus, Next, Outcome};
-use crate::domain::webhooks::{RetrySchedule, UrlPolicy};
+use crate::domain::webhooks::{DeliveryRules, RetrySchedule, UrlPolicy};
 use crate::domain::*;
 use crate::fakes::{self, FakeQueue, FakeSender, MemStore};
 use crate::store::AdminToken;
@@ -54,7 +54,7 @@ async fn an_event_becomes_one_delivery_per_matching_endpoint_and_a_replayed_reco
     assert_eq!(store.deliveries.lock().unwrap().len(), 1);
     let sender = FakeSender::default();
     let message = sent[0].0.clone();
-    attempt(&store, &queue, &sender, &RetrySchedule::default(), &message, now).await.unwrap();
+    attempt(&store, &queue, &sender, &DeliveryRules::default(), &message, now).await.unwrap();
     queue.sent.lock().unwrap().clear();
     assert_eq!(fan_out(&store, &queue, &event, now).await.unwrap(), 0, "after an attempt a replay queues nothing");
     assert!(queue.sent.lock().unwrap().is_empty());
@@ -73,7 +73,7 @@ async fn a_receiver_that_is_down_gets_the_same_webhook_id_on_the_schedule_until_
         Outcome::Failed { status: Some(503), error: "unavailable".into() },
         Outcome::Failed { status: None, error: "connection refused".into() },
     ]);
-    let schedule = RetrySchedule(vec![0, 5, 60]);
+    let schedule = DeliveryRules { schedule: RetrySchedule(vec![0, 5, 60]), ..Default::default() };
 
     assert_eq!(attempt(&store, &queue, &sender, &schedule, &message, t0).await.unwrap(), Handled::Attempted(Next::RetryIn(0)));
     assert_eq!(attempt(&store, &queue, &sender, &schedule, &message, t0).await.unwrap(), Handled::Attempted(Next::RetryIn(5)));
@@ -115,7 +115,7 @@ async fn a_wait_longer_than_the_queue_allows_is_chained_and_spent_retries_fail_t
         .lock()
         .unwrap()
         .extend([Outcome::Failed { status: Some(500), error: "boom".into() }, Outcome::Failed { status: Some(500), error: "boom".into() }]);
-    let schedule = RetrySchedule(vec![2_000]);
+    let schedule = DeliveryRules { schedule: RetrySchedule(vec![2_000]), ..Default::default() };
     assert_eq!(attempt(&store, &queue, &sender, &schedule, &message, t0).await.unwrap(), Handled::Attempted(Next::RetryIn(2_000)));
     let t1 = t0 + chrono::Duration::seconds(900);
     assert_eq!(attempt(&store, &queue, &sender, &schedule, &message, t1).await.unwrap(), Handled::Waiting);
@@ -136,7 +136,7 @@ async fn a_message_of_a_deleted_endpoint_is_dropped_without_sending() {
     let message = queue.sent.lock().unwrap()[0].0.clone();
     hooks::delete(&store, &admin(), event.portal_id, hooks_[0].id).await.unwrap();
     let sender = FakeSender::default();
-    assert_eq!(attempt(&store, &queue, &sender, &RetrySchedule::default(), &message, now).await.unwrap(), Handled::Dropped);
+    assert_eq!(attempt(&store, &queue, &sender, &DeliveryRules::default(), &message, now).await.unwrap(), Handled::Dropped);
     assert!(sender.received.lock().unwrap().is_empty());
 }
 
@@ -169,7 +169,7 @@ async fn a_delivery_batch_fails_only_the_unreadable_message_and_delivers_the_oth
     queue.sent.lock().unwrap().clear();
     let sender = FakeSender::default();
     let batch = [("m-1".to_string(), "{garbage".to_string()), ("m-2".to_string(), serde_json::to_string(&message).unwrap())];
-    assert_eq!(delivery_batch(&store, &queue, &sender, &RetrySchedule::default(), &batch, now).await, ["m-1"]);
+    assert_eq!(delivery_batch(&store, &queue, &sender, &DeliveryRules::default(), &batch, now).await, ["m-1"]);
     assert_eq!(sender.received.lock().unwrap().len(), 1);
     let d = store.deliveries.lock().unwrap().values().next().unwrap().clone();
     assert_eq!(d.status, DeliveryStatus::Succeeded);
