@@ -536,7 +536,6 @@ pub trait WebhookStore: Send + Sync {
     fn delete_webhook(&self, portal_id: Uuid, id: Uuid) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
-/// Webhook deliveries, one per (endpoint, event), and the events they carry.
 /// The health of webhook endpoints, as the delivery worker keeps it.
 pub trait WebhookHealthStore: Send + Sync {
     /// Starts the failing clock (`Some`, only if not already running) or stops it (`None`);
@@ -557,6 +556,7 @@ pub trait WebhookHealthStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
+/// Webhook deliveries, one per (endpoint, event), and the events they carry.
 pub trait DeliveryStore: Send + Sync {
     /// Stores a new delivery; `false` (and nothing written) when it exists already, e.g. for
     /// a stream record seen twice.
