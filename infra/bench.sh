@@ -4,7 +4,8 @@
 # Runtime API emulator (budget < 50 ms) and its start-up penalty next to the floor probes'
 # (infra/bench/floor: target <= 1.5x the sdk probe's); DynamoDB round trips per API operation next to the
 # minimum docs/design.md claims; stream consumer throughput with auto-approval; Argon2id hash
-# time. Exits 1 when a budget fails, 2 when the benchmark itself fails.
+# time; webhook deliveries per second end to end and round trips per delivery on a running local
+# stack (section 7). Exits 1 when a budget fails, 2 when the benchmark itself fails.
 #
 #   bash infra/bench.sh
 #
@@ -12,7 +13,8 @@
 # (x86_64) and `sam build` (arm64, as the README deploys; .aws-sam/build, and a valid cache
 # after `make test`). Then infra/bench/bench.py starts its own moto on a
 # free port, a counting proxy and the function processes, all on 127.0.0.1, and stops them on
-# exit; a running `infra/local/up.sh` stack is neither used nor touched. Logs and state:
+# exit; a running `infra/local/up.sh` stack is used only by section 7 (webhook delivery end to
+# end, infra/bench/webhooks.py; skipped when none answers, run it in the stack's namespace). Logs and state:
 # .gatehouse/bench/. Knobs (environment):
 #   GATEHOUSE_BENCH_STARTS=10          cold starts per function (at least 10)
 #   GATEHOUSE_BENCH_BATCHES=3          stream consumer batches of 100 records (plus one sequential)
@@ -20,6 +22,7 @@
 #   GATEHOUSE_BENCH_BUILD_TIMEOUT=5400 seconds for each of the two release builds
 #   GATEHOUSE_BENCH_SKIP_BUILD=1       use the binaries already in target/ and .aws-sam/build
 #   GATEHOUSE_CONSUMER_CONCURRENCY=N   the concurrent consumer of section 4 (default: the code's, 32)
+#   GATEHOUSE_BENCH_WEBHOOK_DEVELOPERS=50  registrations delivered to one endpoint in section 7
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)

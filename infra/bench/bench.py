@@ -6,7 +6,7 @@ binaries (`target/release/<function>`) and the arm64 build of `sam build` (`.aws
 to exist. It starts its own moto server (`infra/local/moto_server.py`, on a free port), a
 counting proxy in front of it and one Lambda Runtime API emulator per function process, all on
 127.0.0.1, and stops every process it started on exit (also on Ctrl-C, SIGTERM or its own
-time limit). Nothing of a running `infra/local/up.sh` stack is used or touched.
+time limit). Nothing of a running `infra/local/up.sh` stack is used or touched, except by section 7.
 
 1. zip size of each function (arm64 release, as `sam deploy` zips what `sam build` built), within
    the budget of infra/check_sam_build.py (which infra/test.sh runs);
@@ -28,6 +28,11 @@ time limit). Nothing of a running `infra/local/up.sh` stack is used or touched.
 6. no-enumeration timing: password reset and failed login for known (approved) accounts vs
    unknown addresses, interleaved, medians within 10 % of each other (a budget), and the calls
    each path makes at the proxy (which must be the same).
+7. webhook delivery end to end on the local stack, only when one answers (`.gatehouse/local.env`,
+   same network namespace; infra/bench/webhooks.py, the one part that uses the stack): events
+   delivered per second from the first registration to the last delivery verified by
+   `standardwebhooks`, and DynamoDB round trips per delivery from the fault proxy's call
+   record next to docs/design.md §2c's claim.
 
 Exit status: 0 all budgets met, 1 a budget failed, 2 the benchmark itself failed.
 """
@@ -1089,6 +1094,9 @@ class Bench:
             if "6" in sections:
                 log(f"6/6 no-enumeration timing ({self.args.timing_samples} known and unknown each)")
                 self.timing()
+            if "7" in sections:
+                log("7 webhook delivery on the local stack (if one answers)")
+                self.webhooks()
         except Exception as e:
             if not isinstance(e, (BenchError, FunctionFailed, subprocess.TimeoutExpired)):
                 import traceback
@@ -1105,6 +1113,23 @@ class Bench:
         self.results.notes += self.notes(load0, load1, time.monotonic() - t_start)
         print(self.results.render())
         return 1 if self.results.budget_failed else 0
+
+    # ---------------------------------------------------------------- 7. webhooks (local stack)
+
+    def webhooks(self) -> None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import webhooks  # noqa: PLC0415 - needs standardwebhooks only when section 7 runs
+
+        env = webhooks.stack_env(self.root)
+        if env is None:
+            self.results.add(webhooks.SECTION, "skipped", "no local stack answers", "", "",
+                             "start one (bash infra/local/up.sh --detach) in the same network namespace")
+            return
+        n = int(os.environ.get("GATEHOUSE_BENCH_WEBHOOK_DEVELOPERS", "50"))
+        for row in webhooks.measure(env, n):
+            self.results.add(*row)
+            if row[4] == "NO":
+                self.results.budget_failed = True
 
     def notes(self, load0, load1, elapsed) -> list[str]:
         sizes = self.ctx.get("zip_sizes", {})
@@ -1175,8 +1200,8 @@ def main() -> int:
     ap.add_argument("--starts", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_STARTS", "10")))
     ap.add_argument("--batches", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_BATCHES", "3")))
     ap.add_argument("--batch-size", type=int, default=100)
-    ap.add_argument("--sections", default=os.environ.get("GATEHOUSE_BENCH_SECTIONS", "1,2,3,4,5,6"),
-                    help="which of the six measurements to report (GATEHOUSE_BENCH_SECTIONS)")
+    ap.add_argument("--sections", default=os.environ.get("GATEHOUSE_BENCH_SECTIONS", "1,2,3,4,5,6,7"),
+                    help="which of the seven measurements to report (GATEHOUSE_BENCH_SECTIONS)")
     ap.add_argument("--timing-samples", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_TIMING_SAMPLES", "201")),
                     help="known and unknown requests each in the timing section")
     ap.add_argument("--profile", default="release", help="binaries from target/<profile>/ (debug: only to try the bench out)")

@@ -65,10 +65,14 @@ grep -v '^GATEHOUSE_ADMIN_TOKEN=' "$state/local.env" >"$state/functions.env"
 # Webhook endpoints may be plain http on loopback locally (the test receivers).
 echo 'GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP=1' >>"$state/functions.env"
 # The webhook delivery queue (the sidecar creates it, named after its logical id so the IAM
-# check maps it to the template's queue) and a retry schedule of seconds, not hours.
+# check maps it to the template's queue) a retry schedule of seconds, not hours, and the worker's periods in seconds.
 {
   echo "GATEHOUSE_WEBHOOK_QUEUE_URL=http://127.0.0.1:$proxy_port/123456789012/WebhookDeliveryQueue"
   echo "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE=${GATEHOUSE_WEBHOOK_RETRY_SCHEDULE:-1,1,2}"
+  # An endpoint failing every delivery for 6 s (not 5 days) is disabled; a rotated-out
+  # secret keeps signing for 4 s (not 24 h).
+  echo "GATEHOUSE_WEBHOOK_DISABLE_AFTER_SECONDS=${GATEHOUSE_WEBHOOK_DISABLE_AFTER_SECONDS:-6}"
+  echo "GATEHOUSE_WEBHOOK_ROTATION_OVERLAP_SECONDS=${GATEHOUSE_WEBHOOK_ROTATION_OVERLAP_SECONDS:-4}"
 } >>"$state/functions.env"
 setsid bash -c "cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port $lambda_port --concurrency $concurrency --env-file '$state/functions.env' 2>&1 \
   | sed -u -E 's/([A-Z_]*(TOKEN|SECRET)[A-Z_]*)=(\"[^\"]*\"|[^ ]*)/\\1=<redacted>/g' >'$state/logs/functions.log'" </dev/null >/dev/null 2>&1 &

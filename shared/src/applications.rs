@@ -142,13 +142,8 @@ pub async fn delete_credential<S: AppStore>(
 /// The event of an application or credential change by its developer (the key itself, its
 /// hash and prefix never go into it).
 fn app_event(event_type: EventType, dev: &Developer, app: &Application, credential: Option<Uuid>, now: Timestamp) -> LifecycleEvent {
-    let subject = EventSubject {
-        application_id: Some(app.id),
-        credential_id: credential,
-        name: Some(app.name.clone()),
-        team_id: None,
-        webhook_id: None,
-    };
+    let subject =
+        EventSubject { application_id: Some(app.id), credential_id: credential, name: Some(app.name.clone()), ..EventSubject::default() };
     let mut e = LifecycleEvent::about(event_type, dev, Actor::developer(dev.id), subject, now);
     e.from_state = Some(dev.state);
     e.to_state = Some(dev.state);

@@ -107,6 +107,12 @@ pub struct Config {
     /// `GATEHOUSE_WEBHOOK_RETRY_SCHEDULE` [the Standard Webhooks one]: comma-separated retry
     /// delays in seconds (local stacks shorten it).
     pub webhook_retry_schedule: crate::domain::webhooks::RetrySchedule,
+    /// `GATEHOUSE_WEBHOOK_DISABLE_AFTER_SECONDS` [432000: 5 days]: an endpoint failing every
+    /// delivery this long since its last success is disabled (local stacks shorten it).
+    pub webhook_disable_after_seconds: i64,
+    /// `GATEHOUSE_WEBHOOK_ROTATION_OVERLAP_SECONDS` [86400]: how long a rotated-out secret keeps
+    /// signing beside the new one (local stacks shorten it).
+    pub webhook_rotation_overlap_seconds: i64,
 }
 
 /// Parses `GATEHOUSE_ALLOWED_SENDER_DOMAINS`; without it, only the default sender's domain.
@@ -118,6 +124,21 @@ pub fn parse_sender_domains(raw: Option<&str>, sender: &str) -> Result<Vec<Domai
         listed.iter().map(|d| d.to_string()).collect()
     };
     domains.iter().map(|d| Domain::parse(d).map_err(|e| format!("GATEHOUSE_ALLOWED_SENDER_DOMAINS: {d:?} {e}"))).collect()
+}
+
+/// A positive number of seconds; anything else is ignored (the default applies).
+fn positive_seconds(raw: Option<String>) -> Option<i64> {
+    raw.and_then(|v| v.trim().parse::<i64>().ok()).filter(|v| *v > 0)
+}
+
+/// The webhook worker's rules from the configuration.
+impl Config {
+    pub fn delivery_rules(&self) -> crate::domain::webhooks::DeliveryRules {
+        crate::domain::webhooks::DeliveryRules {
+            schedule: self.webhook_retry_schedule.clone(),
+            disable_after_seconds: self.webhook_disable_after_seconds,
+        }
+    }
 }
 
 /// Developer chains of one stream batch the consumer works at once (see docs/design.md).
@@ -159,6 +180,10 @@ impl Config {
             webhook_allow_loopback_http: var("GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP").as_deref() == Some("1"),
             webhook_queue_url: var("GATEHOUSE_WEBHOOK_QUEUE_URL"),
             webhook_retry_schedule: crate::domain::webhooks::RetrySchedule::parse(raw("GATEHOUSE_WEBHOOK_RETRY_SCHEDULE").as_deref()),
+            webhook_disable_after_seconds: positive_seconds(var("GATEHOUSE_WEBHOOK_DISABLE_AFTER_SECONDS"))
+                .unwrap_or(crate::domain::webhooks::DISABLE_AFTER_SECONDS),
+            webhook_rotation_overlap_seconds: positive_seconds(var("GATEHOUSE_WEBHOOK_ROTATION_OVERLAP_SECONDS"))
+                .unwrap_or(crate::domain::webhooks::ROTATION_OVERLAP_SECONDS),
         }
     }
 

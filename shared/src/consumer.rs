@@ -304,6 +304,7 @@ where
             }
             EventType::Approved if settings.approved_email => self.mail(event, &portal, MailKind::Approved, developer, None).await,
             EventType::RegistrationAttempted => self.mail(event, &portal, MailKind::RegistrationAttempted, developer, None).await,
+            EventType::WebhookDisabled => self.mail(event, &portal, MailKind::WebhookDisabled, settings.admin_emails.clone(), None).await,
             EventType::InviteSent if settings.invite_email => {
                 let (Some(invite), Some(nonce)) = (event.invite_id, event.token_nonce.as_deref()) else {
                     return Err(ConsumeError::Malformed("an invite event without invite id or nonce".into()));
@@ -418,6 +419,8 @@ where
             developer_name: event.developer.name.clone(),
             developer_email: event.developer.email.clone().unwrap_or_default(),
             developer_username: event.developer.username.clone(),
+            webhook_url: event.subject.as_ref().and_then(|s| s.url.clone()),
+            failing_since: event.subject.as_ref().and_then(|s| s.failing_since).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
         };
         // What can never be sent is recorded and skipped: it must not hold the records after it.
         let permanent = |reason: String| async move {

@@ -8,12 +8,12 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::delivery::{payload, receives, Delivery, DeliveryStatus, Next, Outcome};
-use crate::domain::webhooks::{queue_delay, RetrySchedule};
+use crate::domain::delivery::{order_wait, payload, receives, waits_for, Delivery, DeliveryStatus, Next, Outcome};
+use crate::domain::webhooks::{queue_delay, DeliveryRules, Health, Webhook};
 use crate::domain::{LifecycleEvent, Timestamp};
 use crate::error::{error_chain, BoxError};
 use crate::replay::{Queued, ReplayQueue};
-use crate::store::{DeliveryStore, OutboxFeed, ReplayStore, StoreError, WebhookStore};
+use crate::store::{DeliveryStore, OutboxFeed, ReplayStore, StoreError, WebhookHealthStore, WebhookStore};
 
 /// A queued delivery: which one, nothing else (the worker reads the rest).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,15 +68,22 @@ pub enum Handled {
     Dropped,
     /// Not due yet: queued again for the rest of a chained wait.
     Waiting,
+    /// An older delivery to the same endpoint about the same developer is still pending:
+    /// queued again until just after its next attempt.
+    WaitingForOlder,
     Attempted(Next),
 }
 
-/// One attempt of a queued delivery.
-pub async fn attempt<S: WebhookStore + DeliveryStore, Q: DeliveryQueue, H: WebhookSender>(
+/// One attempt of a queued delivery: dropped when finished or orphaned, queued again when not
+/// due or when an older delivery of the same developer is pending (per-developer order), else
+/// signed, sent, recorded, its retry queued, and the endpoint's health kept (the failing clock
+/// started or stopped; disabled with a `webhook.disabled` event after failing for the rules'
+/// period).
+pub async fn attempt<S: WebhookStore + WebhookHealthStore + DeliveryStore, Q: DeliveryQueue, H: WebhookSender>(
     store: &S,
     queue: &Q,
     sender: &H,
-    schedule: &RetrySchedule,
+    rules: &DeliveryRules,
     message: &DeliveryMessage,
     now: Timestamp,
 ) -> Result<Handled, BoxError> {
@@ -96,10 +103,25 @@ pub async fn attempt<S: WebhookStore + DeliveryStore, Q: DeliveryQueue, H: Webho
         queue.enqueue(message, delay).await?;
         return Ok(Handled::Waiting);
     }
+    if let Some(developer) = delivery.developer_id {
+        let older = store.older_pending(webhook.id, developer, delivery.event_id).await?;
+        if let Some(first) = waits_for(&older, now) {
+            let delay = order_wait(first, now);
+            delivery.wait_for_order(delay, now);
+            match store.update_delivery(&delivery).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict) => return Ok(Handled::Dropped),
+                Err(e) => return Err(e.into()),
+            }
+            queue.enqueue(message, delay).await?;
+            return Ok(Handled::WaitingForOlder);
+        }
+    }
     let body = payload(&event);
     let headers = crate::signing::webhook_headers(&webhook.signing_secrets(now), &event.id.to_string(), now.timestamp(), &body)?;
     let outcome = sender.post(&webhook.url, &headers, &body).await;
-    let next = delivery.record(outcome, schedule, now);
+    let delivered = matches!(outcome, Outcome::Delivered { .. });
+    let next = delivery.record(outcome, &rules.schedule, now);
     match store.update_delivery(&delivery).await {
         Ok(()) => {}
         // Another copy of the message got there first: it owns the delivery now.
@@ -109,7 +131,41 @@ pub async fn attempt<S: WebhookStore + DeliveryStore, Q: DeliveryQueue, H: Webho
     if let Next::RetryIn(seconds) = next {
         queue.enqueue(message, queue_delay(seconds).0).await?;
     }
+    // The delivery is recorded and its retry queued: a failure to keep the endpoint's health
+    // is logged, not retried (the next attempt judges it again).
+    if let Err(e) = keep_health(store, &webhook, delivered, rules, now).await {
+        tracing::warn!(webhook_id = %webhook.id, error = %error_chain(e.as_ref()), "endpoint health not recorded");
+    }
     Ok(Handled::Attempted(next))
+}
+
+/// The endpoint's health after an attempt: the failing clock starts at the first failure and
+/// stops at a success (one `UpdateItem` on a transition only); an endpoint failing for the
+/// whole period is disabled together with its `webhook.disabled` event (one transaction),
+/// which the stream consumer mails to the portal's admins.
+async fn keep_health<S: WebhookHealthStore>(
+    store: &S,
+    webhook: &Webhook,
+    delivered: bool,
+    rules: &DeliveryRules,
+    now: Timestamp,
+) -> Result<(), BoxError> {
+    match webhook.after_attempt(delivered, rules.disable_after_seconds, now) {
+        Health::Unchanged => {}
+        Health::StartedFailing(since) => store.set_failing_since(webhook.portal_id, webhook.id, Some(since)).await?,
+        Health::Recovered => store.set_failing_since(webhook.portal_id, webhook.id, None).await?,
+        Health::Disable => {
+            let since = webhook.failing_since.unwrap_or(now);
+            let mut disabled = webhook.clone();
+            disabled.enabled = false;
+            disabled.bump(now);
+            let event = LifecycleEvent::webhook_disabled(webhook, since, now);
+            if store.disable_webhook(&disabled, &event).await? {
+                tracing::warn!(webhook_id = %webhook.id, failing_since = %since, "endpoint disabled after failing every delivery");
+            }
+        }
+    }
+    Ok(())
 }
 
 fn sequence_number(record: &serde_json::Value) -> String {
@@ -144,20 +200,22 @@ pub async fn fan_out_batch<S: WebhookStore + DeliveryStore + OutboxFeed, Q: Deli
 /// a replay's step) run concurrently; returns the ids of the messages that failed (they
 /// reappear after the visibility timeout and, after `maxReceiveCount`, go to the DLQ). An
 /// unreadable body fails alone.
-pub async fn delivery_batch<S: WebhookStore + DeliveryStore + ReplayStore, Q: DeliveryQueue + ReplayQueue, H: WebhookSender>(
+pub async fn delivery_batch<
+    S: WebhookStore + WebhookHealthStore + DeliveryStore + ReplayStore,
+    Q: DeliveryQueue + ReplayQueue,
+    H: WebhookSender,
+>(
     store: &S,
     queue: &Q,
     sender: &H,
-    schedule: &RetrySchedule,
+    rules: &DeliveryRules,
     messages: &[(String, String)],
     now: Timestamp,
 ) -> Vec<String> {
     let attempts = messages.iter().map(|(id, body)| async move {
         let result = match serde_json::from_str::<Queued>(body) {
-            Ok(Queued::Delivery(message)) => attempt(store, queue, sender, schedule, &message, now).await.map(|h| format!("{h:?}")),
-            Ok(Queued::Replay(message)) => {
-                crate::replay::step(store, queue, sender, schedule, &message, now).await.map(|h| format!("{h:?}"))
-            }
+            Ok(Queued::Delivery(message)) => attempt(store, queue, sender, rules, &message, now).await.map(|h| format!("{h:?}")),
+            Ok(Queued::Replay(message)) => crate::replay::step(store, queue, sender, rules, &message, now).await.map(|h| format!("{h:?}")),
             Err(e) => Err(e.into()),
         };
         match result {

@@ -34,6 +34,9 @@ pub struct MailContext {
     pub developer_name: String,
     pub developer_email: String,
     pub developer_username: Option<String>,
+    /// The endpoint of a webhook notification, and since when it failed.
+    pub webhook_url: Option<String>,
+    pub failing_since: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +86,8 @@ mod tests {
             developer_name: "<script>alert(1)</script>".into(),
             developer_email: "jane@acme.com".into(),
             developer_username: None,
+            webhook_url: None,
+            failing_since: None,
         }
     }
 

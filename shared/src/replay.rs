@@ -13,11 +13,11 @@ use crate::delivery::{attempt, DeliveryMessage, DeliveryQueue, Handled, WebhookS
 use crate::domain::audit::parse_time;
 use crate::domain::delivery::Delivery;
 use crate::domain::replay::{check_window, Replay, ReplayStatus, REPLAY_PAGE};
-use crate::domain::webhooks::{RetrySchedule, Webhook};
+use crate::domain::webhooks::{DeliveryRules, Webhook};
 use crate::domain::{LifecycleEvent, Timestamp};
 use crate::error::{AppError, BoxError};
 use crate::fields::Fields;
-use crate::store::{AdminToken, DeliveryStore, PortalStore, ReplayStore, StoreError, WebhookStore};
+use crate::store::{AdminToken, DeliveryStore, PortalStore, ReplayStore, StoreError, WebhookHealthStore, WebhookStore};
 
 /// One step of a replay: which replay, and the cursor it expects (a copy of a message whose
 /// step was taken finds the cursor moved and is dropped).
@@ -126,11 +126,11 @@ async fn restart_delivery<S: DeliveryStore>(store: &S, webhook: &Webhook, event:
 }
 
 /// One step of a replay (a message of the delivery queue).
-pub async fn step<S: WebhookStore + DeliveryStore + ReplayStore, Q: DeliveryQueue + ReplayQueue, H: WebhookSender>(
+pub async fn step<S: WebhookStore + WebhookHealthStore + DeliveryStore + ReplayStore, Q: DeliveryQueue + ReplayQueue, H: WebhookSender>(
     store: &S,
     queue: &Q,
     sender: &H,
-    schedule: &RetrySchedule,
+    rules: &DeliveryRules,
     message: &ReplayMessage,
     now: Timestamp,
 ) -> Result<Stepped, BoxError> {
@@ -155,7 +155,7 @@ pub async fn step<S: WebhookStore + DeliveryStore + ReplayStore, Q: DeliveryQueu
         Some(event) => {
             restart_delivery(store, &webhook, &event, now).await?;
             let delivery = DeliveryMessage { portal_id: webhook.portal_id, webhook_id: webhook.id, event_id: event.id };
-            match attempt(store, queue, sender, schedule, &delivery, now).await {
+            match attempt(store, queue, sender, rules, &delivery, now).await {
                 Ok(handled) => Stepped::Replayed(handled),
                 Err(e) => {
                     // The delivery is pending: the queue attempts it later.

@@ -536,6 +536,26 @@ pub trait WebhookStore: Send + Sync {
     fn delete_webhook(&self, portal_id: Uuid, id: Uuid) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// The health of webhook endpoints, as the delivery worker keeps it.
+pub trait WebhookHealthStore: Send + Sync {
+    /// Starts the failing clock (`Some`, only if not already running) or stops it (`None`);
+    /// neither changes the endpoint's version.
+    fn set_failing_since(
+        &self,
+        portal_id: Uuid,
+        webhook_id: Uuid,
+        since: Option<crate::domain::Timestamp>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Writes the disabled endpoint (stored version still `webhook.version - 1`) and its
+    /// `webhook.disabled` event together; `false` (nothing written) when the endpoint changed
+    /// meanwhile.
+    fn disable_webhook(
+        &self,
+        webhook: &crate::domain::webhooks::Webhook,
+        event: &LifecycleEvent,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
 /// Webhook deliveries, one per (endpoint, event), and the events they carry.
 pub trait DeliveryStore: Send + Sync {
     /// Stores a new delivery; `false` (and nothing written) when it exists already, e.g. for
@@ -548,6 +568,14 @@ pub trait DeliveryStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Option<crate::domain::delivery::Delivery>>> + Send;
     /// Replaces the delivery if its stored version is still `delivery.version - 1`.
     fn update_delivery(&self, delivery: &crate::domain::delivery::Delivery) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The pending deliveries to `webhook_id` about `developer_id` of events older than
+    /// `event_id`, oldest first (at most a page).
+    fn older_pending(
+        &self,
+        webhook_id: Uuid,
+        developer_id: Uuid,
+        event_id: Uuid,
+    ) -> impl Future<Output = StoreResult<Vec<crate::domain::delivery::Delivery>>> + Send;
     /// An event still kept.
     fn get_event(&self, event_id: Uuid) -> impl Future<Output = StoreResult<Option<LifecycleEvent>>> + Send;
 }

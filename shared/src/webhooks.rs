@@ -69,6 +69,7 @@ pub async fn create<S: PortalStore + WebhookStore>(
         secret: crate::signing::new_secret(),
         previous_secret: None,
         previous_until: None,
+        failing_since: None,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -120,6 +121,10 @@ pub async fn update<S: WebhookStore>(
         w.description = description;
     }
     if let Some(enabled) = patch.enabled {
+        // Enabled again (after being disabled for failing): the failing clock starts afresh.
+        if enabled && !w.enabled {
+            w.failing_since = None;
+        }
         w.enabled = enabled;
     }
     w.bump(now);
@@ -134,17 +139,18 @@ pub async fn delete<S: WebhookStore>(store: &S, token: &AdminToken, portal_id: U
 }
 
 /// `POST .../webhooks/{id}/rotate-secret`: a new secret (shown once); the old one keeps
-/// signing beside it for 24 hours.
+/// signing beside it for `overlap_seconds` (24 hours; `GATEHOUSE_WEBHOOK_ROTATION_OVERLAP_SECONDS`).
 #[tracing::instrument(skip_all, fields(portal_id = %portal_id, webhook_id = %id))]
 pub async fn rotate_secret<S: WebhookStore>(
     store: &S,
     token: &AdminToken,
     portal_id: Uuid,
     id: Uuid,
+    overlap_seconds: i64,
     now: Timestamp,
 ) -> Result<String, AppError> {
     let mut w = get(store, token, portal_id, id).await?;
-    w.rotate(crate::signing::new_secret(), now);
+    w.rotate(crate::signing::new_secret(), overlap_seconds, now);
     store.update_webhook(&w).await.on_conflict(conflict)?;
     Ok(w.secret)
 }

@@ -92,13 +92,14 @@ class Template(unittest.TestCase):
         alarm = RESOURCES["WebhookDeliveryDeadLetterQueueAlarm"]["Properties"]
         self.assertEqual(alarm["MetricName"], "ApproximateNumberOfMessagesVisible")
 
-    def test_the_webhook_functions_may_only_read_and_put_items_and_send_to_their_queue(self):
+    def test_the_webhook_functions_may_only_read_put_and_update_items_query_two_indexes_and_send_to_their_queue(self):
         self.assertEqual(
-            {a for a in actions("webhook-delivery") if a.startswith("dynamodb:")}, {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+            {a for a in actions("webhook-delivery") if a.startswith("dynamodb:")},
+            {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"},
         )
-        # The delivery worker queries only the portal's event feed (a replay step), never the table.
+        # The per-developer order's pending chain (gsi1) and a replay step's event feed (gsi2), never the table.
         queries = [r for st in policies(TEMPLATE, PARAMS)["webhook-delivery"] if "dynamodb:Query" in st["actions"] for r in st["resources"]]
-        self.assertEqual(queries, ["arn:res:Table/index/gsi2"])
+        self.assertEqual(sorted(queries), ["arn:res:Table/index/gsi1", "arn:res:Table/index/gsi2"])
         sends = [r for st in policies(TEMPLATE, PARAMS)["webhooks"] if "sqs:SendMessage" in st["actions"] for r in st["resources"]]
         self.assertEqual(sends, ["arn:res:WebhookDeliveryQueue"], "a replay's first step")
         self.assertFalse({"dynamodb:UpdateItem", "dynamodb:DeleteItem"} & actions("webhook-fanout"))
@@ -106,6 +107,15 @@ class Template(unittest.TestCase):
             sends = [r for st in policies(TEMPLATE, PARAMS)[name] if "sqs:SendMessage" in st["actions"] for r in st["resources"]]
             self.assertIn("arn:res:WebhookDeliveryQueue", sends, name)
             self.assertNotIn("*", sends, name)
+
+    def test_the_webhook_worker_periods_are_parameters_defaulting_to_five_days_and_a_day(self):
+        params = TEMPLATE["Parameters"]
+        self.assertEqual(params["WebhookDisableAfterSeconds"]["Default"], 5 * 86400)
+        self.assertEqual(params["WebhookRotationOverlapSeconds"]["Default"], 86400)
+        delivery = FUNCTIONS["webhook-delivery"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(delivery["GATEHOUSE_WEBHOOK_DISABLE_AFTER_SECONDS"], {"Ref": "WebhookDisableAfterSeconds"})
+        endpoints = FUNCTIONS["webhooks"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(endpoints["GATEHOUSE_WEBHOOK_ROTATION_OVERLAP_SECONDS"], {"Ref": "WebhookRotationOverlapSeconds"})
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import json
 import threading
 import time
 import unittest
+import urllib.parse
 import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,10 +49,11 @@ def call(method, url, body=None, token=None):
 
 
 class Receiver:
-    """A loopback webhook receiver: answers `down` 503s first, then 200; keeps every request."""
+    """A loopback webhook receiver: answers `down` 503s first, then 200; keeps every request.
+    `refuse(type, body)` may answer 503 for chosen requests instead (the status is kept too)."""
 
-    def __init__(self, down):
-        self.down, self.lock, self.requests = down, threading.Lock(), []
+    def __init__(self, down, refuse=None):
+        self.down, self.refuse, self.lock, self.requests, self.statuses = down, refuse, threading.Lock(), [], []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,6 +65,9 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append((dict(self.headers.items()), body))
                     status = 503 if len(receiver.requests) <= receiver.down else 200
+                    if receiver.refuse and receiver.refuse(json.loads(body)["type"], body):
+                        status = 503
+                    receiver.statuses.append(status)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -114,6 +119,140 @@ class Delivery(unittest.TestCase):
             self.assertEqual(payload["data"]["id"], headers.get("webhook-id"), "webhook-id is the event id")
             self.assertNotIn("token_nonce", json.dumps(payload))
         self.assertEqual(len(requests), 3, "delivered on the third attempt, no more")
+
+    def endpoint(self, env, receiver, events):
+        api, token, portal = env["GATEHOUSE_API"], env["GATEHOUSE_ADMIN_TOKEN"], env["GATEHOUSE_PORTAL_ID"]
+        status, hook = call("POST", f"{api}/portals/{portal}/webhooks", {"url": receiver.url, "events": events}, token)
+        self.assertEqual(status, 201, hook)
+        self.addCleanup(call, "DELETE", f"{api}/portals/{portal}/webhooks/{hook['id']}", None, token)
+        return hook
+
+    def register(self, env, email=None):
+        email = email or f"hook-{uuid.uuid4().hex[:10]}@example.com"
+        status, registered = call("POST", f"{env['GATEHOUSE_API']}/portals/{env['GATEHOUSE_PORTAL_ID']}/register",
+                                  {"email": email, "password": "correct horse battery staple", "name": "Hook Test"})
+        self.assertEqual(status, 202, registered)
+        return email, registered
+
+    def test_a_developers_approval_arrives_only_after_its_registration_that_the_receiver_refused_for_a_while(self):
+        env = local_env()
+        api, token = env["GATEHOUSE_API"], env["GATEHOUSE_ADMIN_TOKEN"]
+        refused = []
+
+        def refuse(event_type, _body):
+            # The registration's first 3 attempts (about 2 s on the stack's 1,1,2 schedule:
+            # under its 6 s disabling period), then it is accepted.
+            if event_type == "developer.registered" and len(refused) < 3:
+                refused.append(1)
+                return True
+            return False
+        receiver = Receiver(down=0, refuse=refuse)
+        self.addCleanup(receiver.close)
+        self.endpoint(env, receiver, ["developer.registered", "developer.approved"])
+        email, registered = self.register(env)
+        portal = env["GATEHOUSE_PORTAL_ID"]
+
+        def approval():
+            url, mine = f"{api}/approvals?event=developer_registration&status=pending&portal_id={portal}", None
+            while url and not mine:
+                status, page = call("GET", url, None, token)
+                self.assertEqual(status, 200, page)
+                mine = next((a for a in page["list"] if a["developer_id"] == registered["id"]), None)
+                url = page.get("next_cursor") and f"{api}/approvals?event=developer_registration&status=pending&portal_id={portal}&cursor={page['next_cursor']}"
+            return mine
+        mine = wait_until(approval, "the registration's approval")
+        status, accepted = call("POST", f"{api}/approvals/{mine['id']}/accept", None, token)
+        self.assertEqual(status, 200, accepted)
+
+        def both():
+            with receiver.lock:
+                got = [(json.loads(b)["type"], st) for (_, b), st in zip(receiver.requests, receiver.statuses)
+                       if json.loads(b)["data"]["data"]["developer"]["email"] == email]
+            return any(t == "developer.approved" and st == 200 for t, st in got) and got
+        got = wait_until(both, "the approval delivered", timeout=120)
+        first_ok = next(i for i, (t, st) in enumerate(got) if t == "developer.registered" and st == 200)
+        approvals_sent = [i for i, (t, _) in enumerate(got) if t == "developer.approved"]
+        self.assertGreater(len([1 for t, st in got if t == "developer.registered" and st == 503]), 0, got)
+        self.assertTrue(all(i > first_ok for i in approvals_sent), f"the approval was sent before the registration arrived: {got}")
+        self.assertEqual(len(approvals_sent), 1, got)
+
+    def test_an_endpoint_failing_every_delivery_for_the_period_is_disabled_with_an_event_and_a_mail_to_the_admins(self):
+        env = local_env()
+        api, token, portal = env["GATEHOUSE_API"], env["GATEHOUSE_ADMIN_TOKEN"], env["GATEHOUSE_PORTAL_ID"]
+        status, p = call("GET", f"{api}/portals/{portal}", None, token)
+        self.assertEqual(status, 200, p)
+        admins = p["settings"].get("admin_emails") or []
+        if not admins:
+            status, _ = call("PATCH", f"{api}/portals/{portal}", {"settings": {"admin_emails": ["ops@example.com"]}}, token)
+            self.assertEqual(status, 200)
+            self.addCleanup(call, "PATCH", f"{api}/portals/{portal}", {"settings": {"admin_emails": []}}, token)
+            admins = ["ops@example.com"]
+        receiver = Receiver(down=10 ** 6)
+        self.addCleanup(receiver.close)
+        hook = self.endpoint(env, receiver, ["developer.registered"])
+
+        def disabled():
+            # The stack disables after GATEHOUSE_WEBHOOK_DISABLE_AFTER_SECONDS (6 s): events keep
+            # coming, every one fails, until the endpoint is off.
+            status, h = call("GET", f"{api}/portals/{portal}/webhooks/{hook['id']}", None, token)
+            if h and not h["enabled"]:
+                return h
+            self.register(env)
+            time.sleep(2)
+            return None
+        wait_until(disabled, "the endpoint disabled", timeout=120)
+
+        def event():
+            status, page = call("GET", f"{api}/portals/{portal}/events?type=webhook.disabled&limit=20", None, token)
+            self.assertEqual(status, 200, page)
+            return next((e for e in page["list"] if e["data"].get("webhook_id") == hook["id"]), None)
+        e = wait_until(event, "the webhook.disabled event in the audit trail")
+        self.assertEqual(e["data"]["url"], receiver.url)
+        self.assertEqual(e["actor"]["kind"], "system")
+
+        def mailed():
+            with _HTTP.open(f"{env['GATEHOUSE_MAILBOX']}?to={urllib.parse.quote(admins[0])}", timeout=30) as r:
+                box = r.read().decode()
+            # The HTML part escapes the URL's slashes: look for its host and port.
+            return receiver.url.split("/")[2] in box and "webhook endpoint was disabled" in box
+        wait_until(mailed, "the admins' mail")
+        with receiver.lock:
+            before = len(receiver.requests)
+        self.register(env)
+        time.sleep(3)
+        with receiver.lock:
+            self.assertEqual(len(receiver.requests), before, "a disabled endpoint gets nothing")
+
+    def test_after_a_rotation_both_secrets_sign_and_after_the_overlap_only_the_new_one(self):
+        env = local_env()
+        api, token, portal = env["GATEHOUSE_API"], env["GATEHOUSE_ADMIN_TOKEN"], env["GATEHOUSE_PORTAL_ID"]
+        receiver = Receiver(down=0)
+        self.addCleanup(receiver.close)
+        hook = self.endpoint(env, receiver, ["developer.registered"])
+        old = hook["secret"]
+        status, rotated = call("POST", f"{api}/portals/{portal}/webhooks/{hook['id']}/rotate-secret", {}, token)
+        self.assertEqual(status, 200, rotated)
+        new = rotated["secret"]
+        self.assertNotEqual(old, new)
+
+        def delivered(email):
+            with receiver.lock:
+                return next(((h, b) for h, b in receiver.requests if email in b), None)
+        email, _ = self.register(env)
+        headers, body = wait_until(lambda: delivered(email), "a delivery during the overlap")
+        headers = {k.lower(): v for k, v in headers.items()}
+        self.assertEqual(len(headers["webhook-signature"].split(" ")), 2, headers["webhook-signature"])
+        for secret in (old, new):
+            self.assertEqual(Webhook(secret).verify(body, headers)["type"], "developer.registered")
+
+        time.sleep(5)  # the stack's overlap is GATEHOUSE_WEBHOOK_ROTATION_OVERLAP_SECONDS=4
+        email, _ = self.register(env)
+        headers, body = wait_until(lambda: delivered(email), "a delivery after the overlap")
+        headers = {k.lower(): v for k, v in headers.items()}
+        self.assertEqual(len(headers["webhook-signature"].split(" ")), 1, headers["webhook-signature"])
+        self.assertEqual(Webhook(new).verify(body, headers)["type"], "developer.registered")
+        with self.assertRaises(Exception):
+            Webhook(old).verify(body, headers)
 
 
     def setUp(self):

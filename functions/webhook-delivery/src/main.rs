@@ -15,11 +15,12 @@ async fn main() -> Result<(), Error> {
     let wiring = Wiring::load(env!("CARGO_PKG_NAME")).await;
     let (store, queue, clock) = (wiring.dynamo(), wiring.delivery_queue()?, wiring.clock);
     let sender = HttpSender::new(UrlPolicy { allow_loopback_http: wiring.config.webhook_allow_loopback_http });
-    let (store, queue, sender, schedule) = (&store, &queue, &sender, &wiring.config.webhook_retry_schedule);
+    let rules = wiring.config.delivery_rules();
+    let (store, queue, sender, rules) = (&store, &queue, &sender, &rules);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let messages: Vec<(String, String)> =
             event.payload.records.into_iter().map(|m| (m.message_id.unwrap_or_default(), m.body.unwrap_or_default())).collect();
-        let failures = delivery_batch(store, queue, sender, schedule, &messages, clock.now()).await;
+        let failures = delivery_batch(store, queue, sender, rules, &messages, clock.now()).await;
         tracing::info!(messages = messages.len(), failures = failures.len(), "batch");
         let mut response = SqsBatchResponse::default();
         for id in failures {

@@ -42,7 +42,8 @@ async fn handle(ctx: &Ctx, queue: Option<&Sqs>, req: Request) -> HttpResult {
             no_content()
         }
         (Method::POST, [id, "rotate-secret"]) => {
-            json(200, &j!({ "secret": webhooks::rotate_secret(store, &token, portal, parse_uuid(id, "webhook")?, now).await? }))
+            let overlap = ctx.config.webhook_rotation_overlap_seconds;
+            json(200, &j!({ "secret": webhooks::rotate_secret(store, &token, portal, parse_uuid(id, "webhook")?, overlap, now).await? }))
         }
         (Method::POST, [id, "test"]) => {
             let event = webhooks::send_test(store, &token, portal, parse_uuid(id, "webhook")?, now).await?;

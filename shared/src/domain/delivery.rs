@@ -28,6 +28,10 @@ pub struct Delivery {
     pub portal_id: Uuid,
     pub webhook_id: Uuid,
     pub event_id: Uuid,
+    /// The developer the event is about: deliveries about one developer reach an endpoint in
+    /// event order. None: unordered.
+    #[serde(default)]
+    pub developer_id: Option<Uuid>,
     pub event_type: EventType,
     pub status: DeliveryStatus,
     pub attempts: u32,
@@ -77,6 +81,7 @@ impl Delivery {
             portal_id: webhook.portal_id,
             webhook_id: webhook.id,
             event_id: event.id,
+            developer_id: event.developer_id,
             event_type: event.event_type,
             status: DeliveryStatus::Pending,
             attempts: 0,
@@ -121,6 +126,13 @@ impl Delivery {
         }
     }
 
+    /// Waits `delay_seconds` for an older delivery of the same developer (no attempt made):
+    /// the new due time is recorded, so a waiting delivery never looks abandoned.
+    pub fn wait_for_order(&mut self, delay_seconds: u64, now: DateTime<Utc>) {
+        self.version += 1;
+        self.next_attempt_at = Some(now + chrono::Duration::seconds(delay_seconds as i64));
+    }
+
     pub fn view(&self) -> DeliveryView<'_> {
         DeliveryView {
             event_id: self.event_id,
@@ -133,6 +145,29 @@ impl Delivery {
             delivered_at: self.delivered_at,
         }
     }
+}
+
+/// An older pending delivery whose due time passed this long ago has no worker left (its
+/// message went to the dead-letter queue, or its endpoint was disabled and enabled again): it
+/// no longer holds the deliveries after it. Longer than the longest queue delay (900 s) and
+/// an attempt (15 s), with room for a slow queue.
+pub const ABANDONED_AFTER_SECONDS: i64 = 3_600;
+
+/// The per-developer order: of the older pending deliveries to the same endpoint about the
+/// same developer (oldest first), the one this delivery must wait for, if any. One that
+/// finished (succeeded or given up) is not pending; an abandoned one does not count.
+pub fn waits_for(older_pending: &[Delivery], now: DateTime<Utc>) -> Option<&Delivery> {
+    older_pending.iter().find(|d| {
+        d.status == DeliveryStatus::Pending
+            && d.next_attempt_at.is_some_and(|due| now - due < chrono::Duration::seconds(ABANDONED_AFTER_SECONDS))
+    })
+}
+
+/// How long to wait for `older`: until just after its next attempt (at least 2 s, at most
+/// the queue's 900 s; longer waits are chained).
+pub fn order_wait(older: &Delivery, now: DateTime<Utc>) -> u64 {
+    let until_due = older.next_attempt_at.map_or(0, |due| (due - now).num_seconds());
+    (until_due + 1).clamp(2, super::webhooks::MAX_QUEUE_DELAY as i64) as u64
 }
 
 /// The body every attempt of an event sends: `{"type","timestamp","data":Event}` (the
@@ -214,6 +249,7 @@ mod tests {
             secret: "whsec_x".into(),
             previous_secret: None,
             previous_until: None,
+            failing_since: None,
             created_at: t,
             updated_at: t,
             version: 1,

@@ -389,6 +389,10 @@ pub enum EventType {
     /// A test delivery asked for by an admin: delivered to its endpoint only.
     #[serde(rename = "webhook.test")]
     WebhookTest,
+    /// A webhook endpoint failed every delivery for the whole period since its last success
+    /// and was disabled (`GATEHOUSE_WEBHOOK_DISABLE_AFTER_SECONDS`); the admins are mailed.
+    #[serde(rename = "webhook.disabled")]
+    WebhookDisabled,
 }
 
 impl EventType {
@@ -468,12 +472,17 @@ pub struct EventSubject {
     pub application_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_id: Option<Uuid>,
-    /// The endpoint of a `webhook.test` event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_id: Option<Uuid>,
     /// The team's or application's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The webhook endpoint of a `webhook.*` event (`webhook.test`, `webhook.disabled`), and its URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Since when every delivery to the endpoint failed (`webhook.disabled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<Timestamp>,
 }
 
 impl LifecycleEvent {
@@ -506,6 +515,23 @@ impl LifecycleEvent {
             expires_at: None,
             retention_days: None,
             subject: None,
+        }
+    }
+
+    /// `webhook.disabled`: the worker disabled an endpoint that failed every delivery since
+    /// `failing_since`.
+    pub fn webhook_disabled(webhook: &crate::domain::webhooks::Webhook, failing_since: Timestamp, at: Timestamp) -> Self {
+        let nobody = DeveloperSnapshot { email: None, name: String::new(), username: None };
+        Self {
+            actor: Actor::system("webhook-delivery"),
+            reason: Some("every delivery failed for the whole disabling period".into()),
+            subject: Some(EventSubject {
+                webhook_id: Some(webhook.id),
+                url: Some(webhook.url.clone()),
+                failing_since: Some(failing_since),
+                ..EventSubject::default()
+            }),
+            ..Self::of_nobody(EventType::WebhookDisabled, webhook.portal_id, nobody, at)
         }
     }
 

@@ -23,10 +23,12 @@ pub enum MailKind {
     Verification,
     /// To a developer: the password was changed through `/me/password`.
     PasswordChanged,
+    /// To the portal's admins: a webhook endpoint failed for days and was disabled.
+    WebhookDisabled,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 8] = [
+    pub const ALL: [MailKind; 9] = [
         Self::AccessRequest,
         Self::Approved,
         Self::RegistrationAttempted,
@@ -35,6 +37,7 @@ impl MailKind {
         Self::ResetSuccess,
         Self::Verification,
         Self::PasswordChanged,
+        Self::WebhookDisabled,
     ];
 
     pub fn from_name(name: &str) -> Option<Self> {
@@ -51,6 +54,7 @@ impl MailKind {
             Self::ResetSuccess => "reset_success",
             Self::Verification => "verification",
             Self::PasswordChanged => "password_changed",
+            Self::WebhookDisabled => "webhook_disabled",
         }
     }
 }

@@ -158,9 +158,10 @@ pub fn check_resolved(addrs: &[SocketAddr], allow_loopback: bool) -> Result<Sock
     }
 }
 
-/// Standard Webhooks' recommended schedule: the delay before each retry (immediately, then
-/// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about 28 hours in all).
-pub const STANDARD_SCHEDULE: [u64; 8] = [0, 5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
+/// Standard Webhooks' recommended schedule: the first attempt immediately (at fan-out), then
+/// retries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h: eight attempts over about
+/// 27 hours (at least 24 h, as the contract promises).
+pub const STANDARD_SCHEDULE: [u64; 7] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
 
 /// SQS holds a message back at most this long; longer waits are chained.
 pub const MAX_QUEUE_DELAY: u64 = 900;
@@ -204,8 +205,38 @@ pub fn queue_delay(seconds: u64) -> (u64, u64) {
     (now, seconds - now)
 }
 
-/// How long a rotated-out secret keeps signing beside the new one.
+/// How long a rotated-out secret keeps signing beside the new one (the default of
+/// `GATEHOUSE_WEBHOOK_ROTATION_OVERLAP_SECONDS`).
 pub const ROTATION_OVERLAP_SECONDS: i64 = 24 * 3600;
+
+/// How long an endpoint may fail every delivery, since its last success, before it is
+/// disabled (the default of `GATEHOUSE_WEBHOOK_DISABLE_AFTER_SECONDS`: 5 days).
+pub const DISABLE_AFTER_SECONDS: i64 = 5 * 86_400;
+
+/// The worker's rules: the retry schedule and when a failing endpoint is disabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRules {
+    pub schedule: RetrySchedule,
+    pub disable_after_seconds: i64,
+}
+
+impl Default for DeliveryRules {
+    fn default() -> Self {
+        Self { schedule: RetrySchedule::default(), disable_after_seconds: DISABLE_AFTER_SECONDS }
+    }
+}
+
+/// What an attempt's outcome changes in its endpoint's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Unchanged,
+    /// The first failure since the last success (or since the endpoint was created).
+    StartedFailing(DateTime<Utc>),
+    /// A success after failures.
+    Recovered,
+    /// Every delivery failed for the whole period: disable the endpoint.
+    Disable,
+}
 
 /// At most this many event filters per endpoint.
 pub const MAX_EVENT_FILTERS: usize = 30;
@@ -227,6 +258,9 @@ pub struct Webhook {
     /// The secret before the last rotation, still signing until `previous_until`.
     pub previous_secret: Option<String>,
     pub previous_until: Option<DateTime<Utc>>,
+    /// Since when every attempt failed (none after a success): the disabling rule's clock.
+    #[serde(default)]
+    pub failing_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: u64,
@@ -274,12 +308,26 @@ impl Webhook {
         secrets
     }
 
-    /// Replaces the secret; the old one keeps signing for [`ROTATION_OVERLAP_SECONDS`].
-    pub fn rotate(&mut self, new_secret: String, now: DateTime<Utc>) {
+    /// Replaces the secret; the old one keeps signing for `overlap_seconds`
+    /// ([`ROTATION_OVERLAP_SECONDS`] unless a local stack shortens it).
+    pub fn rotate(&mut self, new_secret: String, overlap_seconds: i64, now: DateTime<Utc>) {
         let old = std::mem::replace(&mut self.secret, new_secret);
         self.previous_secret = Some(old);
-        self.previous_until = Some(now + chrono::Duration::seconds(ROTATION_OVERLAP_SECONDS));
+        self.previous_until = Some(now + chrono::Duration::seconds(overlap_seconds));
         self.bump(now);
+    }
+
+    /// What an attempt made at `now` changes in the endpoint's health: a success after
+    /// failures recovers it; the first failure starts the clock; a failure when every attempt
+    /// has failed for `disable_after_seconds` since then disables it.
+    pub fn after_attempt(&self, delivered: bool, disable_after_seconds: i64, now: DateTime<Utc>) -> Health {
+        match (delivered, self.failing_since) {
+            (true, Some(_)) => Health::Recovered,
+            (true, None) => Health::Unchanged,
+            (false, None) => Health::StartedFailing(now),
+            (false, Some(since)) if now - since >= chrono::Duration::seconds(disable_after_seconds) => Health::Disable,
+            (false, Some(_)) => Health::Unchanged,
+        }
     }
 
     pub fn bump(&mut self, now: DateTime<Utc>) {
@@ -390,9 +438,11 @@ mod tests {
     fn the_retry_schedule_is_standard_webhooks_and_lasts_over_24_hours() {
         let s = RetrySchedule::default();
         assert!(s.total() >= 24 * 3600, "{}", s.total());
-        assert_eq!((s.next_delay(1), s.next_delay(2), s.next_delay(3)), (Some(0), Some(5), Some(300)));
-        assert_eq!(s.next_delay(8), Some(36_000));
-        assert_eq!(s.next_delay(9), None, "every retry spent");
+        // The first attempt is immediate; the retries wait 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+        assert_eq!(s.0, [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000]);
+        assert_eq!((s.next_delay(1), s.next_delay(2), s.next_delay(3)), (Some(5), Some(300), Some(1_800)));
+        assert_eq!(s.next_delay(7), Some(36_000));
+        assert_eq!(s.next_delay(8), None, "eight attempts, then every retry is spent");
         assert_eq!(RetrySchedule::parse(Some("1, 2,3")), RetrySchedule(vec![1, 2, 3]));
         assert_eq!(RetrySchedule::parse(Some("soon")), RetrySchedule::default());
         assert_eq!(RetrySchedule::parse(None), RetrySchedule::default());
@@ -417,10 +467,26 @@ mod tests {
             secret: "whsec_new".into(),
             previous_secret: None,
             previous_until: None,
+            failing_since: None,
             created_at: t,
             updated_at: t,
             version: 1,
         }
+    }
+
+    #[test]
+    fn an_endpoint_failing_every_delivery_for_the_whole_period_since_its_last_success_is_disabled() {
+        let mut w = endpoint(&["developer.*"]);
+        let t0 = w.created_at;
+        let period = DISABLE_AFTER_SECONDS;
+        assert_eq!(w.after_attempt(true, period, t0), Health::Unchanged);
+        assert_eq!(w.after_attempt(false, period, t0), Health::StartedFailing(t0), "the first failure starts the clock");
+        w.failing_since = Some(t0);
+        let almost = t0 + chrono::Duration::seconds(period - 1);
+        assert_eq!(w.after_attempt(false, period, almost), Health::Unchanged, "4 days 23:59:59 of failures: still enabled");
+        assert_eq!(w.after_attempt(false, period, t0 + chrono::Duration::days(5)), Health::Disable);
+        assert_eq!(w.after_attempt(true, period, t0 + chrono::Duration::days(5)), Health::Recovered, "a success resets the clock");
+        assert_eq!(DeliveryRules::default().disable_after_seconds, 5 * 86_400);
     }
 
     #[test]
@@ -447,7 +513,7 @@ mod tests {
         let mut w = endpoint(&["developer.*"]);
         w.secret = "whsec_old".into();
         let t = w.created_at;
-        w.rotate("whsec_new".into(), t);
+        w.rotate("whsec_new".into(), ROTATION_OVERLAP_SECONDS, t);
         assert_eq!(w.version, 2);
         assert_eq!(w.signing_secrets(t), ["whsec_new", "whsec_old"]);
         assert_eq!(w.signing_secrets(t + chrono::Duration::seconds(ROTATION_OVERLAP_SECONDS - 1)), ["whsec_new", "whsec_old"]);

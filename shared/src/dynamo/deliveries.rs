@@ -5,8 +5,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::attr::{classify, conflict_is, key, n, to_item};
-use super::models::{EventItem, Model};
+use super::attr::{classify, conflict_is, key, n, s, to_item};
+use super::models::{decode, EventItem, Model};
+use super::ops::Query;
 use super::{keys, read_version, Dynamo};
 use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::{EventType, LifecycleEvent, Timestamp, EVENT_RETENTION_DAYS};
@@ -23,6 +24,14 @@ pub(crate) struct DeliveryItem {
     pub portal_id: Uuid,
     pub webhook_id: Uuid,
     pub event_id: Uuid,
+    /// The developer the event is about (none: the delivery is unordered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub developer_id: Option<Uuid>,
+    /// While pending and about a developer: [`keys::pending_chain`] / [`keys::delivery`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
     #[serde(rename = "type")]
     pub event_type: EventType,
     pub status: DeliveryStatus,
@@ -47,6 +56,9 @@ impl Model for DeliveryItem {
             portal_id: d.portal_id,
             webhook_id: d.webhook_id,
             event_id: d.event_id,
+            developer_id: d.developer_id,
+            gsi1pk: d.developer_id.filter(|_| d.status == DeliveryStatus::Pending).map(|dev| keys::pending_chain(d.webhook_id, dev)),
+            gsi1sk: d.developer_id.filter(|_| d.status == DeliveryStatus::Pending).map(|_| keys::delivery(d.event_id)),
             event_type: d.event_type,
             status: d.status,
             attempts: d.attempts,
@@ -64,6 +76,7 @@ impl Model for DeliveryItem {
             portal_id: self.portal_id,
             webhook_id: self.webhook_id,
             event_id: self.event_id,
+            developer_id: self.developer_id,
             event_type: self.event_type,
             status: self.status,
             attempts: self.attempts,
@@ -111,6 +124,14 @@ impl DeliveryStore for Dynamo {
             .map_err(classify)
     }
 
+    /// One `Query` of gsi1 (`gsi1pk = :chain AND gsi1sk < :mine`, oldest first, one page of
+    /// at most 25): the sparse index holds only pending deliveries about a developer.
+    async fn older_pending(&self, webhook_id: Uuid, developer_id: Uuid, event_id: Uuid) -> StoreResult<Vec<Delivery>> {
+        let values = vec![(":p", s(keys::pending_chain(webhook_id, developer_id))), (":s", s(keys::delivery(event_id)))];
+        let items = self.query(&Query::new(Some("gsi1"), "gsi1pk = :p AND gsi1sk < :s", values), None, Some(25)).await?;
+        items.into_iter().map(decode::<DeliveryItem>).collect()
+    }
+
     async fn get_event(&self, event_id: Uuid) -> StoreResult<Option<LifecycleEvent>> {
         self.get_as::<EventItem>(key(keys::event(event_id), keys::EVENT_SK)).await
     }
@@ -128,6 +149,7 @@ mod tests {
             portal_id: Uuid::now_v7(),
             webhook_id: Uuid::now_v7(),
             event_id: Uuid::now_v7(),
+            developer_id: Some(Uuid::now_v7()),
             event_type: EventType::Registered,
             status: DeliveryStatus::Pending,
             attempts: 2,
@@ -149,6 +171,20 @@ mod tests {
         assert_eq!(stored.sk, format!("DELIVERY#{}", d.event_id));
         assert_eq!(stored.kind, "delivery");
         assert_eq!(stored.ttl, d.created_at.timestamp() + EVENT_RETENTION_DAYS * DAY, "kept as long as an event by default");
-        assert_eq!(stored.into_domain(), d);
+        assert_eq!(stored.gsi1pk, Some(format!("WEBHOOK#{}#DEV#{}#PENDING", d.webhook_id, d.developer_id.unwrap())));
+        assert_eq!(stored.gsi1sk.as_deref(), Some(stored.sk.as_str()));
+        assert_eq!(stored.clone().into_domain(), d);
+    }
+
+    #[test]
+    fn a_finished_delivery_or_one_about_no_developer_leaves_the_pending_chain_index() {
+        let mut done = delivery();
+        done.status = DeliveryStatus::Succeeded;
+        let mut unordered = delivery();
+        unordered.developer_id = None;
+        for d in [done, unordered] {
+            let item = to_item(&DeliveryItem::from_domain(&d)).unwrap();
+            assert!(!item.contains_key("gsi1pk") && !item.contains_key("gsi1sk"), "{item:?}");
+        }
     }
 }

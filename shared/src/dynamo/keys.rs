@@ -72,6 +72,13 @@ pub fn delivery(event_id: Uuid) -> String {
 pub fn replay(id: Uuid) -> String {
     format!("REPLAY#{id}")
 }
+
+/// The gsi1 partition of the pending deliveries to one endpoint about one developer (sort key:
+/// [`delivery`], oldest first): the per-developer order's one `Query`. Sparse: a delivery
+/// leaves it when it succeeds or fails for good.
+pub fn pending_chain(webhook_id: Uuid, developer_id: Uuid) -> String {
+    format!("{WEBHOOK_PREFIX}{webhook_id}#DEV#{developer_id}#PENDING")
+}
 const EMAIL_MARKER: &str = "#EMAIL#";
 
 pub fn portal(id: Uuid) -> String {

@@ -190,6 +190,8 @@ pub fn config() -> crate::config::Config {
         webhook_allow_loopback_http: false,
         webhook_queue_url: None,
         webhook_retry_schedule: Default::default(),
+        webhook_disable_after_seconds: crate::domain::webhooks::DISABLE_AFTER_SECONDS,
+        webhook_rotation_overlap_seconds: crate::domain::webhooks::ROTATION_OVERLAP_SECONDS,
     }
 }
 

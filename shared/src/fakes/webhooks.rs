@@ -81,9 +81,58 @@ impl DeliveryStore for MemStore {
         }
     }
 
+    async fn older_pending(
+        &self,
+        webhook_id: Uuid,
+        developer_id: Uuid,
+        event_id: Uuid,
+    ) -> StoreResult<Vec<crate::domain::delivery::Delivery>> {
+        self.record("query pending chain");
+        let mut older: Vec<_> = lock(&self.deliveries)
+            .values()
+            .filter(|d| {
+                d.webhook_id == webhook_id
+                    && d.developer_id == Some(developer_id)
+                    && d.event_id < event_id
+                    && d.status == crate::domain::delivery::DeliveryStatus::Pending
+            })
+            .cloned()
+            .collect();
+        older.sort_by_key(|d| d.event_id);
+        Ok(older)
+    }
+
     async fn get_event(&self, event_id: Uuid) -> StoreResult<Option<LifecycleEvent>> {
         self.record("get event");
         Ok(lock(&self.events).iter().find(|e| e.id == event_id).cloned())
+    }
+}
+
+impl WebhookHealthStore for MemStore {
+    async fn set_failing_since(&self, portal_id: Uuid, webhook_id: Uuid, since: Option<crate::domain::Timestamp>) -> StoreResult<()> {
+        let _tx = self.tx();
+        self.record("update webhook health");
+        if let Some(w) = lock(&self.webhooks).get_mut(&webhook_id).filter(|w| w.portal_id == portal_id) {
+            match since {
+                Some(t) if w.failing_since.is_none() => w.failing_since = Some(t),
+                None => w.failing_since = None,
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn disable_webhook(&self, w: &Webhook, event: &LifecycleEvent) -> StoreResult<bool> {
+        let _tx = self.tx();
+        self.record("disable webhook");
+        match lock(&self.webhooks).get_mut(&w.id) {
+            Some(stored) if stored.portal_id == w.portal_id && stored.version + 1 == w.version => {
+                *stored = w.clone();
+                lock(&self.events).push(event.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 

@@ -45,5 +45,10 @@ pub(super) fn default_templates(kind: MailKind) -> (&'static str, &'static str, 
                 "Hello {{ developer_name }},\n\nthe password of your account on {{ portal_name }} has just been changed from your account, and your other sessions were signed out. If this was not you, reset your password{% if login_url %} at {{ login_url }}{% endif %} and contact the portal's administrators at once.\n",
                 "<p>Hello {{ developer_name }},</p>\n<p>the password of your account on {{ portal_name }} has just been changed from your account, and your other sessions were signed out. If this was not you, reset your password{% if login_url %} at <a href=\"{{ login_url }}\">{{ login_url }}</a>{% endif %} and contact the portal's administrators at once.</p>\n",
             ),
+            MailKind::WebhookDisabled => (
+                "[{{ portal_name }}] A webhook endpoint was disabled",
+                "Every delivery to the webhook endpoint {{ webhook_url }} of {{ portal_name }} has failed since {{ failing_since }}, so it was disabled: it receives no more events.\n\nOnce the receiver works again, enable the endpoint in the admin console{% if portal_url %} ({{ portal_url }}){% endif %} or with PATCH .../webhooks/{id} {\"enabled\": true}.\n",
+                "<p>Every delivery to the webhook endpoint <code>{{ webhook_url }}</code> of {{ portal_name }} has failed since {{ failing_since }}, so it was disabled: it receives no more events.</p>\n<p>Once the receiver works again, enable the endpoint in the admin console{% if portal_url %} (<a href=\"{{ portal_url }}\">{{ portal_url }}</a>){% endif %} or with <code>PATCH .../webhooks/{id} {\"enabled\": true}</code>.</p>\n",
+            ),
         }
 }

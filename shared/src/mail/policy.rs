@@ -5,8 +5,18 @@ use super::render::{environment, render_part, FILTERS, TESTS};
 use super::{MailContext, TemplateOverride};
 
 /// The placeholders every template may use.
-pub const PLACEHOLDERS: [&str; 8] =
-    ["portal_name", "portal_url", "login_url", "link_url", "expires_at", "developer_name", "developer_email", "developer_username"];
+pub const PLACEHOLDERS: [&str; 10] = [
+    "portal_name",
+    "portal_url",
+    "login_url",
+    "link_url",
+    "expires_at",
+    "developer_name",
+    "developer_email",
+    "developer_username",
+    "webhook_url",
+    "failing_since",
+];
 
 const MAX_TEMPLATE_CHARS: usize = 20_000;
 
@@ -133,6 +143,8 @@ pub(super) fn worst_case_context() -> MailContext {
         developer_name: "N".repeat(100),
         developer_email: format!("{}@{}.example.com", "e".repeat(64), "d".repeat(60)),
         developer_username: Some("u".repeat(32)),
+        webhook_url: Some(format!("https://{}.example.com/{}", "h".repeat(60), "p".repeat(1900))),
+        failing_since: Some("2030-12-31 23:59 UTC".into()),
     }
 }
 

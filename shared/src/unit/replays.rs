@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::delivery::{attempt, delivery_batch, fan_out, DeliveryMessage, Handled};
 use crate::domain::delivery::{DeliveryStatus, Next, Outcome};
 use crate::domain::replay::ReplayStatus;
-use crate::domain::webhooks::{RetrySchedule, UrlPolicy, Webhook};
+use crate::domain::webhooks::{DeliveryRules, RetrySchedule, UrlPolicy, Webhook};
 use crate::domain::*;
 use crate::error::AppError;
 use crate::fakes::{self, FakeQueue, FakeSender, MemStore};
@@ -73,7 +73,7 @@ async fn a_test_is_an_event_of_the_log_delivered_signed_to_its_endpoint_only_wha
     let message = queue.sent.lock().unwrap()[0].0.clone();
     assert_eq!(message.webhook_id, invites.id, "although its filters are invite.*");
     let sender = FakeSender::default();
-    attempt(&store, &queue, &sender, &RetrySchedule::default(), &message, now).await.unwrap();
+    attempt(&store, &queue, &sender, &DeliveryRules::default(), &message, now).await.unwrap();
     let (_, headers, body) = sender.received.lock().unwrap()[0].clone();
     assert_eq!(headers[0], ("webhook-id", e.id.to_string()));
     assert!(headers[2].1.starts_with("v1,"));
@@ -110,7 +110,7 @@ async fn the_deliveries_list_is_newest_first_filtered_by_status_and_paged_with_c
     }
     let sender = FakeSender::default();
     sender.script.lock().unwrap().extend([Outcome::Failed { status: Some(503), error: "down".into() }]);
-    let schedule = RetrySchedule(vec![60]);
+    let schedule = DeliveryRules { schedule: RetrySchedule(vec![60]), ..DeliveryRules::default() };
     for e in &events[..2] {
         let m = DeliveryMessage { portal_id: portal.id, webhook_id: approvals.id, event_id: e.id };
         attempt(&store, &queue, &sender, &schedule, &m, t0).await.unwrap();
@@ -148,7 +148,7 @@ async fn run_replay(store: &MemStore, queue: &FakeQueue, sender: &FakeSender, no
     loop {
         let next = queue.replays.lock().unwrap().pop();
         let Some(m) = next else { return steps };
-        steps.push(replay::step(store, queue, sender, &RetrySchedule::default(), &m, now).await.unwrap());
+        steps.push(replay::step(store, queue, sender, &DeliveryRules::default(), &m, now).await.unwrap());
     }
 }
 
@@ -167,7 +167,7 @@ async fn a_replay_re_delivers_the_windows_wanted_events_oldest_first_with_their_
     let sender = FakeSender::default();
     fan_out(&store, &queue, &a, t0).await.unwrap();
     let first = queue.sent.lock().unwrap().remove(0).0;
-    attempt(&store, &queue, &sender, &RetrySchedule::default(), &first, t0).await.unwrap();
+    attempt(&store, &queue, &sender, &DeliveryRules::default(), &first, t0).await.unwrap();
     sender.received.lock().unwrap().clear();
 
     let now = Utc::now();
@@ -204,11 +204,11 @@ async fn a_copy_of_a_replay_step_does_nothing_and_a_long_window_pages_without_lo
     replay::start(&store, &queue, &admin("*"), portal.id, approvals.id, window, now).await.unwrap();
     let first = queue.replays.lock().unwrap()[0].clone();
     assert_eq!(
-        replay::step(&store, &queue, &sender, &RetrySchedule::default(), &first, now).await.unwrap(),
+        replay::step(&store, &queue, &sender, &DeliveryRules::default(), &first, now).await.unwrap(),
         Stepped::Replayed(Handled::Attempted(Next::Done))
     );
     queue.replays.lock().unwrap().remove(0);
-    assert_eq!(replay::step(&store, &queue, &sender, &RetrySchedule::default(), &first, now).await.unwrap(), Stepped::Dropped, "a copy");
+    assert_eq!(replay::step(&store, &queue, &sender, &DeliveryRules::default(), &first, now).await.unwrap(), Stepped::Dropped, "a copy");
     assert_eq!(queue.replays.lock().unwrap().len(), 1, "the copy queued no second chain");
     let steps = run_replay(&store, &queue, &sender, now).await;
     assert!(steps.contains(&Stepped::Skipped), "a page of unwanted events is passed over: {steps:?}");
@@ -268,7 +268,7 @@ async fn the_worker_runs_replay_steps_and_deliveries_from_the_same_queue() {
     replay::start(&store, &queue, &admin("*"), portal.id, approvals.id, window, now).await.unwrap();
     let step = serde_json::to_string(&queue.replays.lock().unwrap()[0]).unwrap();
     let failed =
-        delivery_batch(&store, &queue, &sender, &RetrySchedule::default(), &[("m1".into(), step), ("m2".into(), "{}".into())], now).await;
+        delivery_batch(&store, &queue, &sender, &DeliveryRules::default(), &[("m1".into(), step), ("m2".into(), "{}".into())], now).await;
     assert_eq!(failed, ["m2"], "an unreadable body fails alone");
     assert_eq!(ids(&sender), [a.id.to_string()]);
 }

@@ -130,7 +130,7 @@ async fn a_rotation_returns_a_new_secret_and_the_old_one_signs_beside_it_for_24_
     let now = chrono::Utc::now();
     let w =
         hooks::create(&store, &token("*"), portal.id, DEPLOYED, new("https://hooks.example.com/", &["developer.*"]), now).await.unwrap();
-    let secret = hooks::rotate_secret(&store, &token("*"), portal.id, w.id, now).await.unwrap();
+    let secret = hooks::rotate_secret(&store, &token("*"), portal.id, w.id, ROTATION_OVERLAP_SECONDS, now).await.unwrap();
     assert!(secret.starts_with("whsec_") && secret != w.secret);
     let stored = hooks::get(&store, &token("*"), portal.id, w.id).await.unwrap();
     assert_eq!(stored.signing_secrets(now), [secret.as_str(), w.secret.as_str()]);
