@@ -27,6 +27,7 @@ mod cursor;
 mod deliveries;
 mod developers;
 mod idps;
+mod console;
 pub mod keys;
 mod models;
 mod ops;
