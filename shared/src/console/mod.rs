@@ -59,6 +59,10 @@ pub const PAGE_SIZE: usize = 20;
 /// At most this many developers in one bulk request.
 pub const MAX_BULK: usize = 50;
 
+/// The console's first page (the portal picker). `/console` itself redirects here: the
+/// session cookie's `Path=/console/` does not cover `/console`.
+pub const HOME: &str = "/console/portals";
+
 const EXPIRED_FORM: &str = "This form expired. Check the fields and send it again.";
 const BAD_TOKEN: &str = "This admin token does not work. Check it and try again: it may be mistyped, expired or revoked.";
 
@@ -94,7 +98,9 @@ pub fn sentence(s: &str) -> String {
 /// first (the use case's optimistic concurrency), never a silent overwrite.
 pub fn decision_message(e: &AppError) -> String {
     match e {
-        AppError::Conflict(m) => format!("Another admin got there first: {}. The page now shows the current state.", m.trim_end_matches('.')),
+        AppError::Conflict(m) => {
+            format!("Another admin got there first: {}. The page now shows the current state.", m.trim_end_matches('.'))
+        }
         e => error_message(e),
     }
 }
@@ -173,11 +179,11 @@ impl<'a> Console<'a> {
     fn context(&mut self, title: &str, errors: Vec<Value>) -> Map<String, Value> {
         let mut ctx = Map::new();
         ctx.insert("title".into(), title.into());
-        ctx.insert("site".into(), json!({ "name": "Gatehouse", "home_url": session::BASE, "kind": "console" }));
+        ctx.insert("site".into(), json!({ "name": "Gatehouse", "home_url": HOME, "kind": "console" }));
         ctx.insert("csrf_token".into(), self.csrf.clone().into());
         if let Some(t) = &self.token {
             ctx.insert("user".into(), json!({ "name": session::who(t), "sign_out_action": "/console/sign-out" }));
-            ctx.insert("nav".into(), json!([{ "label": "Portals", "href": session::BASE }]));
+            ctx.insert("nav".into(), json!([{ "label": "Portals", "href": HOME }]));
         }
         if let Some(key) = self.req.cookie(web::FLASH_COOKIE) {
             if let Some((_, kind, text)) = FLASHES.iter().find(|(k, _, _)| *k == key) {
@@ -219,17 +225,17 @@ impl<'a> Console<'a> {
         let status = crate::http::status_of(e);
         if status >= 500 {
             tracing::error!(error = %crate::error::error_chain(e), "a console page failed");
-            return self.message(status, "Something went wrong", "It has been logged. Try again in a moment.", ("Go to the portals", session::BASE));
+            return self.message(status, "Something went wrong", "It has been logged. Try again in a moment.", ("Go to the portals", HOME));
         }
         if status == 404 {
-            return self.message(404, "Not found", "There is nothing here that this admin token may see.", ("Go to the portals", session::BASE));
+            return self.message(404, "Not found", "There is nothing here that this admin token may see.", ("Go to the portals", HOME));
         }
-        self.message(status, "This did not work", &error_message(e), ("Go to the portals", session::BASE))
+        self.message(status, "This did not work", &error_message(e), ("Go to the portals", HOME))
     }
 }
 
 fn not_found(c: Console<'_>) -> PageResponse {
-    c.message(404, "Page not found", "There is no console page at this address.", ("Go to the portals", session::BASE))
+    c.message(404, "Page not found", "There is no console page at this address.", ("Go to the portals", HOME))
 }
 
 /// Answers one request to `/console/...`.
@@ -252,10 +258,11 @@ pub async fn handle<S: ConsoleStore>(store: &S, config: &Config, req: &PageReque
     }
     let form = req.form();
     if post && !c.session_post_ok(&form) {
-        return c.message(403, "This form expired", EXPIRED_FORM, ("Go to the portals", session::BASE));
+        return c.message(403, "This form expired", EXPIRED_FORM, ("Go to the portals", HOME));
     }
     match (post, rest.as_slice()) {
-        (false, []) => portals(store, c).await,
+        (false, []) => c.redirect(HOME, None),
+        (false, ["portals"]) => portals(store, c).await,
         (false, ["open"]) => open_portal(c),
         (_, ["portals", p, rest @ ..]) => {
             let Ok(portal_id) = p.parse::<Uuid>() else { return not_found(c) };
@@ -330,7 +337,7 @@ async fn sign_in_post<S: ConsoleStore>(store: &S, c: Console<'_>, now: Timestamp
     let set = session::set_cookie(&cookie, c.loopback());
     let to = match token.scope.parse::<Uuid>() {
         Ok(p) => format!("/console/portals/{p}"),
-        Err(_) => session::BASE.to_string(),
+        Err(_) => HOME.to_string(),
     };
     let mut r = c.redirect(&to, None);
     r.cookies.push(set);
@@ -380,7 +387,7 @@ async fn sign_out<S: ConsoleStore>(store: &S, mut c: Console<'_>, now: Timestamp
     let hash = c.req.cookie(session::COOKIE).and_then(session::id_hash);
     if signed_in(store, &mut c, now).await.is_ok() {
         if !c.session_post_ok(&form) {
-            return c.message(403, "This form expired", EXPIRED_FORM, ("Go to the portals", session::BASE));
+            return c.message(403, "This form expired", EXPIRED_FORM, ("Go to the portals", HOME));
         }
         if let Some(h) = &hash {
             if let Err(e) = store.delete_console_session(h).await {
@@ -402,7 +409,9 @@ async fn portals<S: ConsoleStore>(store: &S, mut c: Console<'_>) -> PageResponse
     let mut list = vec![];
     if let Some(p) = scoped {
         match store.get_portal(p).await {
-            Ok(Some(portal)) => list.push(json!({ "name": portal.name, "href": format!("/console/portals/{}", portal.id), "id": portal.id })),
+            Ok(Some(portal)) => {
+                list.push(json!({ "name": portal.name, "href": format!("/console/portals/{}", portal.id), "id": portal.id }))
+            }
             Ok(None) => {}
             Err(e) => return c.error_page(&e.into()),
         }
@@ -420,7 +429,7 @@ async fn portals<S: ConsoleStore>(store: &S, mut c: Console<'_>) -> PageResponse
 fn open_portal(c: Console<'_>) -> PageResponse {
     match c.req.query("portal_id").map(str::trim).unwrap_or_default().parse::<Uuid>() {
         Ok(p) => c.redirect(&format!("/console/portals/{p}"), None),
-        Err(_) => c.message(404, "Not found", "That is not a portal ID. A portal ID is a UUID.", ("Go to the portals", session::BASE)),
+        Err(_) => c.message(404, "Not found", "That is not a portal ID. A portal ID is a UUID.", ("Go to the portals", HOME)),
     }
 }
 
@@ -494,7 +503,8 @@ async fn developers_section<S: ConsoleStore>(
 ) -> Result<Value, AppError> {
     let q = c.req.query("q").map(str::trim).filter(|q| !q.is_empty()).map(str::to_string);
     let cursor = c.req.query("cursor").map(str::to_string).filter(|c| !c.is_empty());
-    let params = ListParams { state: Some(state.as_str().into()), q: q.clone(), limit: Some(PAGE_SIZE.to_string()), cursor: cursor.clone() };
+    let params =
+        ListParams { state: Some(state.as_str().into()), q: q.clone(), limit: Some(PAGE_SIZE.to_string()), cursor: cursor.clone() };
     let page = crate::lifecycle::list_developers(store, token, portal.id, params).await?;
     Ok(views::developers(base, tab, &page, q.as_deref(), cursor.is_some(), &portal.settings))
 }
@@ -513,14 +523,21 @@ async fn invites_section<S: ConsoleStore>(
     Ok(views::invites(base, &page))
 }
 
-async fn teams_section<S: ConsoleStore>(store: &S, token: &AdminToken, portal: &Portal, base: &str, c: &Console<'_>) -> Result<Value, AppError> {
+async fn teams_section<S: ConsoleStore>(
+    store: &S,
+    token: &AdminToken,
+    portal: &Portal,
+    base: &str,
+    c: &Console<'_>,
+) -> Result<Value, AppError> {
     let cursor = c.req.query("cursor").map(str::to_string);
     let page = crate::teams::list_teams(store, token, portal.id, Some(PAGE_SIZE.to_string()), cursor).await?;
     Ok(views::teams(base, &page))
 }
 
 async fn audit_section<S: ConsoleStore>(store: &S, token: &AdminToken, portal: &Portal, c: &Console<'_>) -> Result<Value, AppError> {
-    let params = EventParams { limit: Some(PAGE_SIZE.to_string()), cursor: c.req.query("cursor").map(str::to_string), ..Default::default() };
+    let params =
+        EventParams { limit: Some(PAGE_SIZE.to_string()), cursor: c.req.query("cursor").map(str::to_string), ..Default::default() };
     let page = crate::audit::list_events(store, token, portal.id, None, &params).await?;
     Ok(views::audit(&portal_base(portal), &page))
 }
@@ -533,7 +550,14 @@ async fn webhooks_section<S: ConsoleStore>(store: &S, token: &AdminToken, portal
 // ------------------------------------------------------------------------------ decisions
 
 /// One decision on one developer, through the use case the JSON admin API calls for it.
-async fn act<S: ConsoleStore>(store: &S, token: &AdminToken, portal: &Portal, action: Action, id: Uuid, now: Timestamp) -> Result<(), AppError> {
+async fn act<S: ConsoleStore>(
+    store: &S,
+    token: &AdminToken,
+    portal: &Portal,
+    action: Action,
+    id: Uuid,
+    now: Timestamp,
+) -> Result<(), AppError> {
     let status = |s: &str| DeveloperPatch { status: Some(s.into()), state: None, name: None };
     match action {
         Action::Accept | Action::Reject => {
@@ -565,7 +589,12 @@ async fn decide<S: ConsoleStore>(store: &S, c: Console<'_>, portal: &Portal, for
                 if status >= 500 {
                     return c.error_page(&e);
                 }
-                let view = View { status: Some(status), errors: vec![json!({ "message": decision_message(&e) })], tab: Some(tab), ..Default::default() };
+                let view = View {
+                    status: Some(status),
+                    errors: vec![json!({ "message": decision_message(&e) })],
+                    tab: Some(tab),
+                    ..Default::default()
+                };
                 portal_page(store, c, portal, view, now).await
             }
         };
@@ -593,7 +622,13 @@ async fn decide<S: ConsoleStore>(store: &S, c: Console<'_>, portal: &Portal, for
     bulk_result(c, portal, tab, action, outcomes)
 }
 
-fn bulk_result(mut c: Console<'_>, portal: &Portal, tab: Tab, action: Action, outcomes: Vec<(Option<String>, Result<(), AppError>)>) -> PageResponse {
+fn bulk_result(
+    mut c: Console<'_>,
+    portal: &Portal,
+    tab: Tab,
+    action: Action,
+    outcomes: Vec<(Option<String>, Result<(), AppError>)>,
+) -> PageResponse {
     let done = outcomes.iter().filter(|(_, r)| r.is_ok()).count();
     let rows: Vec<Value> = outcomes
         .iter()
@@ -665,7 +700,10 @@ async fn developer_page<S: ConsoleStore>(store: &S, mut c: Console<'_>, portal: 
     let base = portal_base(portal);
     let mut ctx = c.context(&views::display_name(&dev), vec![]);
     ctx.insert("portal_name".into(), portal.name.clone().into());
-    ctx.insert("back".into(), json!({ "label": format!("Back to {}", portal.name), "href": views::tab_url(&base, Tab::for_state(dev.state)) }));
+    ctx.insert(
+        "back".into(),
+        json!({ "label": format!("Back to {}", portal.name), "href": views::tab_url(&base, Tab::for_state(dev.state)) }),
+    );
     ctx.insert("d".into(), views::developer_detail(&base, &dev, &teams.items, &apps, &keys, &history.items));
     c.html(200, "console/developer.html", ctx)
 }
@@ -697,7 +735,12 @@ async fn membership<S: ConsoleStore>(store: &S, c: Console<'_>, portal: &Portal,
 
 // ------------------------------------------------------------------------------ invites
 
-fn invite_page(mut c: Console<'_>, portal: &Portal, form: Option<&Form>, problem: Option<(u16, Vec<Value>, Vec<(String, String)>)>) -> PageResponse {
+fn invite_page(
+    mut c: Console<'_>,
+    portal: &Portal,
+    form: Option<&Form>,
+    problem: Option<(u16, Vec<Value>, Vec<(String, String)>)>,
+) -> PageResponse {
     let (status, errors, by_field) = problem.unwrap_or((200, vec![], vec![]));
     let mut ctx = c.context("Invite developers", errors);
     ctx.insert("portal_name".into(), portal.name.clone().into());
@@ -770,7 +813,12 @@ async fn invite_action<S: ConsoleStore>(
         Ok(flash) => c.redirect(&back, Some(flash)),
         Err(e) => {
             let status = crate::http::status_of(&e);
-            let view = View { status: Some(status), errors: vec![json!({ "message": error_message(&e) })], tab: Some(Tab::Invites), ..Default::default() };
+            let view = View {
+                status: Some(status),
+                errors: vec![json!({ "message": error_message(&e) })],
+                tab: Some(Tab::Invites),
+                ..Default::default()
+            };
             portal_page(store, c, portal, view, now).await
         }
     }
@@ -803,7 +851,14 @@ async fn settings_post<S: ConsoleStore>(
                 return c.error_page(&e);
             }
             let (field_errors, errors) = views::settings_errors(&e);
-            let view = View { status: Some(status), errors, tab: Some(Tab::Settings), field_errors, posted: Some(form.clone()), ..Default::default() };
+            let view = View {
+                status: Some(status),
+                errors,
+                tab: Some(Tab::Settings),
+                field_errors,
+                posted: Some(form.clone()),
+                ..Default::default()
+            };
             portal_page(store, c, portal, view, now).await
         }
     }
@@ -816,7 +871,12 @@ async fn team_post<S: ConsoleStore>(store: &S, c: Console<'_>, portal: &Portal, 
         Ok(_) => c.redirect(&views::tab_url(&portal_base(portal), Tab::Teams), Some("team_created")),
         Err(e) => {
             let status = crate::http::status_of(&e);
-            let view = View { status: Some(status), errors: vec![json!({ "message": error_message(&e) })], tab: Some(Tab::Teams), ..Default::default() };
+            let view = View {
+                status: Some(status),
+                errors: vec![json!({ "message": error_message(&e) })],
+                tab: Some(Tab::Teams),
+                ..Default::default()
+            };
             portal_page(store, c, portal, view, now).await
         }
     }

@@ -5,7 +5,9 @@
 use serde_json::{json, Map, Value};
 
 use crate::domain::webhooks::Webhook;
-use crate::domain::{Application, Credential, Developer, DeveloperState, FieldError, Invite, LifecycleEvent, PortalSettings, RejectAction, Team};
+use crate::domain::{
+    Application, Credential, Developer, DeveloperState, FieldError, Invite, LifecycleEvent, PortalSettings, RejectAction, Team,
+};
 use crate::error::AppError;
 use crate::pages::web::Form;
 use crate::store::{Page, StateCounts};
@@ -178,7 +180,8 @@ pub fn tabs(base: &str, current: Tab, counts: &StateCounts) -> Value {
     let items: Vec<Value> = Tab::ALL
         .iter()
         .map(|t| {
-            let mut item = json!({ "label": t.label(), "href": tab_url(base, *t), "id": format!("tab-{}", t.key()), "current": *t == current });
+            let mut item =
+                json!({ "label": t.label(), "href": tab_url(base, *t), "id": format!("tab-{}", t.key()), "current": *t == current });
             if let Some(s) = t.state() {
                 item["count"] = counts.get(s).into();
             }
@@ -252,7 +255,8 @@ pub fn developers(base: &str, tab: Tab, page: &Page<Developer>, q: Option<&str>,
         .collect();
     let total = page.total.unwrap_or(rows.len() as u64);
     let shown = rows.len();
-    let mut pager = json!({ "text": if q.is_some() { format!("{shown} shown of {total} matching") } else { format!("{shown} shown of {total}") } });
+    let mut pager =
+        json!({ "text": if q.is_some() { format!("{shown} shown of {total} matching") } else { format!("{shown} shown of {total}") } });
     let mut query = format!("{base}?tab={}", tab.key());
     if let Some(q) = q {
         query.push_str(&format!("&q={}", urlencoded(q)));
@@ -383,7 +387,13 @@ pub fn created_result(d: &Developer) -> Value {
 
 /// The invite use cases' field errors, by the form's field names.
 pub fn invite_errors(e: &AppError) -> (Vec<(String, String)>, Vec<Value>) {
-    let labels = [("emails", "Email addresses"), ("username", "Username"), ("name", "Full name"), ("email", "Email address"), ("password", "One-time password")];
+    let labels = [
+        ("emails", "Email addresses"),
+        ("username", "Username"),
+        ("name", "Full name"),
+        ("email", "Email address"),
+        ("password", "One-time password"),
+    ];
     field_errors(e, &labels, |f| {
         let base = f.split('[').next().unwrap_or(f);
         (base.to_string(), format!("f-invite-{base}"))
@@ -477,7 +487,12 @@ enum Kind {
 /// Every setting of `PATCH /api/portals/{id}` the form edits: `(name, label, kind, hint)`.
 const SETTINGS: [(&str, &str, Kind, Option<&str>); 21] = [
     ("auto_approve", "Approve every registration automatically", Kind::Switch, None),
-    ("trusted_domains", "Trusted email domains", Kind::Lines, Some("One per line: registrations from these domains are approved automatically.")),
+    (
+        "trusted_domains",
+        "Trusted email domains",
+        Kind::Lines,
+        Some("One per line: registrations from these domains are approved automatically."),
+    ),
     ("self_registration", "Developers can register themselves", Kind::Switch, None),
     ("reject_action", "When a developer is rejected", Kind::RejectAction, None),
     ("admin_emails", "Administrators' email addresses", Kind::Lines, Some("One per line: they get the access-request emails.")),
@@ -617,8 +632,11 @@ pub fn developer_detail(
         .map(|t| json!({ "id": t.id, "cells": { "name": t.name },
                          "actions": [{ "label": "Remove", "kind": "secondary", "small": true, "form": "team-actions", "name": "remove", "value": t.id.to_string() }] }))
         .collect();
-    let options: Vec<Value> =
-        teams.iter().filter(|t| !d.teams.contains(&t.id.to_string())).map(|t| json!({ "value": t.id.to_string(), "label": t.name })).collect();
+    let options: Vec<Value> = teams
+        .iter()
+        .filter(|t| !d.teams.contains(&t.id.to_string()))
+        .map(|t| json!({ "value": t.id.to_string(), "label": t.name }))
+        .collect();
     let app_rows: Vec<Value> = apps
         .iter()
         .zip(keys.iter().chain(std::iter::repeat(&Vec::new())))
@@ -661,7 +679,10 @@ mod tests {
         let counts = StateCounts { pending: 3, approved: 1284, rejected: 0, revoked: 12 };
         let t = tabs("/console/portals/p", Tab::Approved, &counts);
         let labels: Vec<&str> = t["items"].as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
-        assert_eq!(labels, ["Requested access", "Approved", "Revoked", "Rejected", "Invites", "Teams", "Audit log", "Webhooks", "Settings"]);
+        assert_eq!(
+            labels,
+            ["Requested access", "Approved", "Revoked", "Rejected", "Invites", "Teams", "Audit log", "Webhooks", "Settings"]
+        );
         assert_eq!(t["items"][0]["count"], 3);
         assert_eq!(t["items"][1]["count"], 1284);
         assert_eq!(t["items"][3]["count"], 0, "an empty state still shows its 0");
@@ -734,7 +755,10 @@ mod tests {
 
     #[test]
     fn the_use_cases_errors_land_next_to_the_invite_fields() {
-        let e = AppError::Invalid(vec![FieldError::new("emails[1]", "must be an email address"), FieldError::new("password", "is too easy to guess")]);
+        let e = AppError::Invalid(vec![
+            FieldError::new("emails[1]", "must be an email address"),
+            FieldError::new("password", "is too easy to guess"),
+        ]);
         let (by_field, summary) = invite_errors(&e);
         assert_eq!(by_field[0], ("emails".to_string(), "Email addresses must be an email address.".to_string()));
         assert_eq!(summary[1]["target"], "f-invite-password");
@@ -744,7 +768,8 @@ mod tests {
 
     #[test]
     fn invite_outcomes_are_reported_per_address() {
-        let v = invite_outcomes(&[json!({ "email": "a@x.com", "status": "pending" }), json!({ "email": "a@x.com", "status": "duplicate" })]);
+        let v =
+            invite_outcomes(&[json!({ "email": "a@x.com", "status": "pending" }), json!({ "email": "a@x.com", "status": "duplicate" })]);
         assert_eq!(v["title"], "Invited 1 of 2");
         assert_eq!(v["table"]["rows"][1]["cells"]["outcome"], "Not sent: listed twice");
     }

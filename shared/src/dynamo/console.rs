@@ -38,7 +38,12 @@ impl Model for ConsoleSessionItem {
     }
 
     fn into_domain(self) -> ConsoleSession {
-        ConsoleSession { id_hash: self.id_hash, admin_token_hash: self.admin_token_hash, created_at: self.created_at, expires_at: self.expires_at }
+        ConsoleSession {
+            id_hash: self.id_hash,
+            admin_token_hash: self.admin_token_hash,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+        }
     }
 }
 

@@ -23,11 +23,11 @@
 mod approvals;
 mod attr;
 mod audit;
+mod console;
 mod cursor;
 mod deliveries;
 mod developers;
 mod idps;
-mod console;
 pub mod keys;
 mod models;
 mod ops;
