@@ -661,7 +661,8 @@ pub fn developer_detail(
                      "rows": history_rows, "empty": "Nothing recorded." },
     });
     if !options.is_empty() {
-        v["add_team"] = json!({ "name": "team_id", "label": "Add to team", "type": "select", "options": options, "id": "f-team_id" });
+        v["add_team"] =
+            json!({ "name": "team_id", "label": "Add to team", "type": "select", "options": options, "id": "f-team_id", "value": "" });
     }
     v
 }
@@ -772,5 +773,75 @@ mod tests {
             invite_outcomes(&[json!({ "email": "a@x.com", "status": "pending" }), json!({ "email": "a@x.com", "status": "duplicate" })]);
         assert_eq!(v["title"], "Invited 1 of 2");
         assert_eq!(v["table"]["rows"][1]["cells"]["outcome"], "Not sent: listed twice");
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+    use crate::pages::render::render;
+
+    fn base(title: &str) -> Map<String, Value> {
+        let mut ctx = Map::new();
+        ctx.insert("title".into(), title.into());
+        ctx.insert("site".into(), json!({ "name": "Gatehouse", "home_url": "/console/portals", "kind": "console" }));
+        ctx.insert("csrf_token".into(), "t".into());
+        ctx.insert("user".into(), json!({ "name": "ops …abcd", "sign_out_action": "/console/sign-out" }));
+        ctx
+    }
+
+    fn html(template: &str, ctx: Map<String, Value>) -> String {
+        render(template, &minijinja::Value::from_serialize(Value::Object(ctx))).unwrap_or_else(|e| panic!("{template}: {e:#}"))
+    }
+
+    fn developer(name: &str) -> Developer {
+        let now = chrono::Utc::now();
+        let mut d = Developer::new_builtin(
+            crate::domain::Origin::Admin,
+            uuid::Uuid::nil(),
+            None,
+            None,
+            &crate::domain::PersonName::parse(name).unwrap(),
+            DeveloperState::Pending,
+            String::new(),
+            now,
+        );
+        d.email = Some(format!("{}@example.com", name.to_lowercase().replace(' ', ".")));
+        d
+    }
+
+    #[test]
+    fn a_developers_detail_page_renders_with_a_team_to_add_and_one_to_remove() {
+        let now = chrono::Utc::now();
+        let team =
+            |n: &str| Team { id: uuid::Uuid::now_v7(), portal_id: uuid::Uuid::nil(), name: n.into(), description: None, created_at: now };
+        let (a, b) = (team("Payments"), team("Platform"));
+        let mut d = developer("Ada Lovelace");
+        d.teams.push(a.id.to_string());
+        let mut ctx = base("Ada Lovelace");
+        ctx.insert("portal_name".into(), "Acme".into());
+        ctx.insert("back".into(), json!({ "label": "Back", "href": "/console/portals" }));
+        ctx.insert("d".into(), developer_detail("/console/portals/p", &d, &[a, b], &[], &[], &[]));
+        let page = html("console/developer.html", ctx);
+        assert!(page.contains("Add to team") && page.contains(">Remove</button>"));
+    }
+
+    #[test]
+    fn a_state_tab_of_twenty_developers_stays_within_the_page_budget() {
+        let rows: Vec<Developer> = (0..20).map(|i| developer(&format!("Person Number{i:02}"))).collect();
+        let page = Page { items: rows, total: Some(1284), next_cursor: Some("c".into()) };
+        let mut ctx = base("Requested access");
+        ctx.insert("portal_name".into(), "Acme".into());
+        ctx.insert("portal_id".into(), uuid::Uuid::nil().to_string().into());
+        ctx.insert("tabs".into(), tabs("/console/portals/p", Tab::Requested, &StateCounts::default()));
+        ctx.insert("current_tab".into(), "tab-requested".into());
+        ctx.insert("tab_key".into(), "requested".into());
+        ctx.insert("section".into(), "developers".into());
+        ctx.insert("invite_url".into(), "/console/portals/p/invite".into());
+        ctx.insert("s".into(), developers("/console/portals/p", Tab::Requested, &page, None, true, &PortalSettings::default()));
+        let out = html("console/portal.html", ctx);
+        assert!(out.len() < 30 * 1024, "{} bytes", out.len());
+        assert_eq!(out.matches("name=\"accept\"").count(), 20);
+        assert!(out.contains("Next page") && out.contains("First page"));
     }
 }
