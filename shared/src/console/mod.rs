@@ -735,12 +735,10 @@ async fn membership<S: ConsoleStore>(store: &S, c: Console<'_>, portal: &Portal,
 
 // ------------------------------------------------------------------------------ invites
 
-fn invite_page(
-    mut c: Console<'_>,
-    portal: &Portal,
-    form: Option<&Form>,
-    problem: Option<(u16, Vec<Value>, Vec<(String, String)>)>,
-) -> PageResponse {
+/// A re-rendered form's status, summary and field errors (`name` → sentence).
+type FormProblem = (u16, Vec<Value>, Vec<(String, String)>);
+
+fn invite_page(mut c: Console<'_>, portal: &Portal, form: Option<&Form>, problem: Option<FormProblem>) -> PageResponse {
     let (status, errors, by_field) = problem.unwrap_or((200, vec![], vec![]));
     let mut ctx = c.context("Invite developers", errors);
     ctx.insert("portal_name".into(), portal.name.clone().into());
