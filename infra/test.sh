@@ -67,6 +67,8 @@ echo "== the browser tests' stack helpers against the local stack"
 GATEHOUSE_REQUIRE_STACK=1 python3 -m pytest tests/browser/test_stack.py -q 2>&1 | tee -a "$log"
 echo "== the developer pages in the browser against the local stack (journeys, CSRF, no JavaScript, axe)"
 GATEHOUSE_REQUIRE_STACK=1 python3 -m pytest tests/browser/test_pages.py -q 2>&1 | tee -a "$log"
+echo "== the admin console in the browser against the local stack (tabs by role and name, counts, dialogs, CSRF, expiry, axe)"
+GATEHOUSE_REQUIRE_STACK=1 python3 -m pytest tests/browser/test_console.py -q 2>&1 | tee -a "$log"
 echo "== single sign-on through the developer pages in the browser (Sign in with, the local provider's form, axe)"
 GATEHOUSE_REQUIRE_STACK=1 python3 -m pytest tests/browser/test_sso_pages.py -q 2>&1 | tee -a "$log"
 

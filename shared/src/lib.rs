@@ -18,6 +18,7 @@ pub mod audit;
 pub mod authorizer;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod consumer;
 pub mod crypto;
 pub mod delivery;

@@ -67,6 +67,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/portal/{portal_id}/{page+}"),
     ("POST", "/portal/{portal_id}/{page+}"),
     ("GET", "/static/{file+}"),
+    // The admin console (HTML, issue 16; absent when ConsoleEnabled is false).
+    ("GET", "/console"),
+    ("GET", "/console/{page+}"),
+    ("POST", "/console/{page+}"),
 ];
 
 /// Whether a request path (as API Gateway matches it: raw, segment by segment, empty segments

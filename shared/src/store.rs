@@ -102,6 +102,24 @@ pub trait AdminTokenStore: Send + Sync {
     fn delete_admin_token(&self, id: &str) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
+/// A console session (issue 16): the admin token exchanged once at sign-in for a short-lived
+/// random id, stored only as its SHA-256. The admin token's own hash is kept so every request
+/// checks the token as the API does (revoked or expired: the session ends with it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleSession {
+    /// SHA-256 hex of the session id (the cookie's value).
+    pub id_hash: String,
+    pub admin_token_hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+pub trait ConsoleSessionStore: Send + Sync {
+    fn put_console_session(&self, session: &ConsoleSession) -> impl Future<Output = StoreResult<()>> + Send;
+    fn get_console_session(&self, id_hash: &str) -> impl Future<Output = StoreResult<Option<ConsoleSession>>> + Send;
+    fn delete_console_session(&self, id_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
 pub trait PortalStore: Send + Sync {
     fn create_portal(&self, portal: &Portal) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_portal(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<Portal>>> + Send;

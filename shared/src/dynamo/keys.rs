@@ -30,6 +30,7 @@ pub mod kind {
     pub const APPLICATION: &str = "application";
     pub const CREDENTIAL: &str = "credential";
     pub const ADMIN_TOKEN: &str = "admin_token";
+    pub const CONSOLE_SESSION: &str = "console_session";
     pub const THROTTLE: &str = "throttle";
     pub const WEBHOOK: &str = "webhook";
     pub const DELIVERY: &str = "delivery";
@@ -46,6 +47,7 @@ pub const EVENT_SK: &str = "EVENT";
 pub const INVITE_SK: &str = "INVITE";
 pub const TEAM_SK: &str = "TEAM";
 pub const ADMIN_TOKEN_SK: &str = "ADMINTOKEN";
+pub const CONSOLE_SESSION_SK: &str = "CONSOLE";
 pub const THROTTLE_SK: &str = "THROTTLE";
 
 /// The gsi2 partition that lists admin tokens (ops CLI).
@@ -109,6 +111,10 @@ pub fn event(id: Uuid) -> String {
 /// The sort key of an event's exactly-once marker for one mail.
 pub fn mail(name: &str) -> String {
     format!("MAIL#{name}")
+}
+/// A console session, by the SHA-256 of its id.
+pub fn console_session(hash: &str) -> String {
+    format!("CONSOLE#{hash}")
 }
 pub fn admin_token(hash: &str) -> String {
     format!("ADMINTOKEN#{hash}")

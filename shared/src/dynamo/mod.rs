@@ -23,6 +23,7 @@
 mod approvals;
 mod attr;
 mod audit;
+mod console;
 mod cursor;
 mod deliveries;
 mod developers;

@@ -275,3 +275,17 @@ impl OutboxFeed for MemStore {
         }
     }
 }
+
+impl crate::store::ConsoleSessionStore for MemStore {
+    async fn put_console_session(&self, session: &crate::store::ConsoleSession) -> StoreResult<()> {
+        lock(&self.console_sessions).push(session.clone());
+        Ok(())
+    }
+    async fn get_console_session(&self, id_hash: &str) -> StoreResult<Option<crate::store::ConsoleSession>> {
+        Ok(lock(&self.console_sessions).iter().find(|s| s.id_hash == id_hash).cloned())
+    }
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
+        lock(&self.console_sessions).retain(|s| s.id_hash != id_hash);
+        Ok(())
+    }
+}

@@ -12,7 +12,7 @@ macro_rules! templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 14] = templates![
+const TEMPLATES: [(&str, &str); 22] = templates![
     "base.html",
     "confirm.html",
     "partials/button.html",
@@ -27,6 +27,14 @@ const TEMPLATES: [(&str, &str); 14] = templates![
     "portal/form.html",
     "portal/message.html",
     "portal/account.html",
+    "console/sign_in.html",
+    "console/message.html",
+    "console/portals.html",
+    "console/portal.html",
+    "console/developer.html",
+    "console/invite.html",
+    "console/invite_forms.html",
+    "console/bulk.html",
 ];
 
 fn asset(name: &str) -> Result<String, Error> {

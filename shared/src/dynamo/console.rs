@@ -1,0 +1,77 @@
+//! Console sessions (issue 16): one item per session, `CONSOLE#<sha256 of the id>` / `CONSOLE`,
+//! reaped by TTL at its expiry (reads refuse an expired one before the reaper runs).
+
+use serde::{Deserialize, Serialize};
+
+use super::attr::{classify, key};
+use super::models::{encode, Model};
+use super::{keys, Dynamo};
+use crate::domain::Timestamp;
+use crate::store::{ConsoleSession, ConsoleSessionStore, StoreResult};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ConsoleSessionItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub ttl: i64,
+    pub id_hash: String,
+    pub admin_token_hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+impl Model for ConsoleSessionItem {
+    type Domain = ConsoleSession;
+
+    fn from_domain(s: &ConsoleSession) -> Self {
+        Self {
+            pk: keys::console_session(&s.id_hash),
+            sk: keys::CONSOLE_SESSION_SK.into(),
+            kind: keys::kind::CONSOLE_SESSION.into(),
+            ttl: s.expires_at.timestamp(),
+            id_hash: s.id_hash.clone(),
+            admin_token_hash: s.admin_token_hash.clone(),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+        }
+    }
+
+    fn into_domain(self) -> ConsoleSession {
+        ConsoleSession {
+            id_hash: self.id_hash,
+            admin_token_hash: self.admin_token_hash,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+impl ConsoleSessionStore for Dynamo {
+    async fn put_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode::<ConsoleSessionItem>(session)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn get_console_session(&self, id_hash: &str) -> StoreResult<Option<ConsoleSession>> {
+        self.get_as::<ConsoleSessionItem>(key(keys::console_session(id_hash), keys::CONSOLE_SESSION_SK)).await
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::console_session(id_hash), keys::CONSOLE_SESSION_SK)))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,396 @@
+"""The admin console (issue 16) in headless Chromium against the local stack: sign-in with an
+admin token, the four state tabs driven by role and name (Accept / Reject; Revoke / Delete;
+Re-approve / Delete; Approve / Delete) with the counts compared with the API's totals after
+each step, bulk actions, a conflict with another admin, search, a developer's detail, the
+Invite developers dialog (the mail arrives), settings seen through the API, a portal-scoped
+token kept to its portal, CSRF and expired sessions refused. Every screen is checked with axe
+(no serious or critical violation), for forbidden markup and size, and photographed.
+
+Run:  gh-netns NAME bash infra/local/up.sh --detach
+      gh-netns NAME python3 -m pytest tests/browser/test_console.py -q
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+from playwright.sync_api import expect
+
+from harness import site as hs
+from harness.stack import REPO, read_env, unique_email, unique_username
+
+HTML_BUDGET = 30 * 1024
+STATES = [("Requested access", "pending"), ("Approved", "approved"), ("Revoked", "revoked"), ("Rejected", "rejected")]
+
+
+@pytest.fixture
+def check(axe, screenshot):
+    """Checks the page as it is now (axe, forbidden markup, size) and photographs it."""
+    def run(page, step: str) -> None:
+        # Playwright's screenshots leave an empty style="" on the inputs (its caret hiding) in the
+        # live DOM; the served pages have none, so only a non-empty one is the page's own.
+        html = re.sub(r'\sstyle=""', "", page.content())
+        assert hs.forbidden_markup(html) == [], step
+        assert len(html.encode()) < HTML_BUDGET, f"{step}: {len(html.encode())} bytes"
+        axe(page)
+        screenshot(page, step)
+    return run
+
+
+@pytest.fixture
+def portal(stack) -> str:
+    """A fresh portal per test: its counts are the test's own."""
+    return stack.create_portal("Acme Console Portal")
+
+
+def sign_in(page, stack, token: str | None = None) -> None:
+    page.goto(stack.console_page("sign-in"))
+    page.get_by_label("Admin token").fill(token or stack.admin_token)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def open_portal(page, stack, portal: str, tab: str = "requested", **query: str) -> int:
+    return page.goto(stack.console_page(f"portals/{portal}", tab=tab, **query)).status
+
+
+def pending(stack, portal: str, name: str) -> str:
+    """A self-registered developer waiting for access; returns its email."""
+    email = unique_email(name.split()[0].lower())
+    stack.registered_developer(portal, email, name=name, verify=False, state=None)
+    return email
+
+
+def row(page, text: str):
+    return page.get_by_role("row").filter(has_text=text)
+
+
+def assert_counts_match_the_api(page, stack, portal: str) -> None:
+    for label, state in STATES:
+        total = stack.developers(portal, state=state, limit="1")["total"]
+        expect(page.get_by_role("tab", name=f"{label} {total}", exact=True)).to_be_visible()
+
+
+def state_of(stack, portal: str, email: str) -> str | None:
+    found = [d for d in stack.developers(portal, q=email)["list"] if d.get("email") == email]
+    return found[0]["state"] if found else None
+
+
+def notice(page) -> str:
+    return page.locator("#gh-live").inner_text()
+
+
+def ops(*args: str) -> str:
+    env = {**os.environ, **read_env()}
+    out = subprocess.run([str(REPO / "target" / "debug" / "gatehouse-ops"), *args], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_an_admin_signs_in_with_a_token_and_gets_a_console_session_cookie_apart_from_the_token(stack, page, check):
+    assert page.goto(stack.console_page("sign-in")).status == 200
+    check(page, "sign-in")
+    page.get_by_label("Admin token").fill("gha_not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.title().startswith("Error: ")
+    assert page.get_by_label("Admin token").input_value() == "", "a token is never written back"
+    check(page, "sign-in-error")
+    page.get_by_label("Admin token").fill(stack.admin_token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Portals", level=1)).to_be_visible()
+    check(page, "portals")
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    session = cookies["gh_console"]
+    assert session["value"].startswith("ghc_") and stack.admin_token not in session["value"]
+    assert session["httpOnly"] and session["sameSite"] == "Lax" and session["path"] == "/console/"
+    assert not session["secure"], "plain http on loopback only"
+    assert "gatehouse_session" not in cookies
+    assert stack.admin_token not in page.url and stack.admin_token not in page.content()
+    # The picker opens a portal by id.
+    page.get_by_label("Portal ID").fill(stack.portal_id)
+    page.get_by_role("button", name="Open portal").click()
+    expect(page.get_by_role("tab", name=re.compile(r"^Requested access \d+$"))).to_be_visible()
+    # Signing out ends the session: the old cookie no longer opens anything.
+    page.get_by_role("button", name="Sign out").click()
+    assert "You are signed out" in notice(page)
+    page.context.add_cookies([{"name": "gh_console", "value": session["value"], "url": stack.pages + "/console/"}])
+    page.goto(stack.console_page("portals"))
+    assert page.url.endswith("/console/sign-in")
+
+
+def test_developers_are_accepted_rejected_revoked_reapproved_approved_and_deleted_by_role_and_name_with_counts_from_the_api(
+        stack, portal, page, check):
+    ada, bob = pending(stack, portal, "Ada Lovelace"), pending(stack, portal, "Bob Babbage")
+    sign_in(page, stack)
+    assert open_portal(page, stack, portal) == 200
+    expect(page.get_by_role("tab", name="Requested access 2", exact=True)).to_have_attribute("aria-selected", "true")
+    assert_counts_match_the_api(page, stack, portal)
+    check(page, "requested")
+
+    row(page, ada).get_by_role("button", name="Accept").click()
+    assert "approved" in notice(page)
+    assert state_of(stack, portal, ada) == "approved"
+    assert_counts_match_the_api(page, stack, portal)
+
+    row(page, bob).get_by_role("button", name="Reject").click()
+    dialog = page.get_by_role("dialog", name="Reject this developer?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Bob Babbage")
+    check(page, "reject-dialog")
+    dialog.get_by_role("button", name="Reject").click()
+    assert state_of(stack, portal, bob) == "rejected"
+    assert_counts_match_the_api(page, stack, portal)
+
+    page.get_by_role("tab", name="Approved 1", exact=True).click()
+    check(page, "approved")
+    row(page, ada).get_by_role("button", name="Revoke").click()
+    page.get_by_role("dialog", name="Revoke this developer?").get_by_role("button", name="Revoke").click()
+    assert state_of(stack, portal, ada) == "revoked"
+    assert_counts_match_the_api(page, stack, portal)
+
+    page.get_by_role("tab", name="Revoked 1", exact=True).click()
+    check(page, "revoked")
+    row(page, ada).get_by_role("button", name="Re-approve").click()
+    assert state_of(stack, portal, ada) == "approved"
+    assert_counts_match_the_api(page, stack, portal)
+
+    page.get_by_role("tab", name="Rejected 1", exact=True).click()
+    check(page, "rejected")
+    row(page, bob).get_by_role("button", name="Approve").click()
+    assert state_of(stack, portal, bob) == "approved"
+    assert_counts_match_the_api(page, stack, portal)
+
+    page.get_by_role("tab", name="Approved 2", exact=True).click()
+    row(page, ada).get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("dialog", name="Delete this developer?")
+    check(page, "delete-dialog")
+    dialog.get_by_role("button", name="Delete").click()
+    assert "deleted" in notice(page)
+    assert state_of(stack, portal, ada) is None
+    expect(page.get_by_role("tab", name="Approved 1", exact=True)).to_be_visible()
+    assert_counts_match_the_api(page, stack, portal)
+
+
+def test_a_cancelled_confirmation_changes_nothing(stack, portal, page):
+    email = pending(stack, portal, "Cleo Cancel")
+    sign_in(page, stack)
+    open_portal(page, stack, portal)
+    row(page, email).get_by_role("button", name="Reject").click()
+    dialog = page.get_by_role("dialog", name="Reject this developer?")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert state_of(stack, portal, email) == "pending"
+
+
+def test_without_javascript_a_reject_is_confirmed_on_its_own_page(stack, portal, page_nojs, check):
+    page = page_nojs
+    email = pending(stack, portal, "Nora Noscript")
+    sign_in(page, stack)
+    open_portal(page, stack, portal)
+    row(page, email).get_by_role("button", name="Reject").click()
+    expect(page.get_by_role("heading", name="Reject this developer?", level=1)).to_be_visible()
+    check(page, "reject-confirm-page")
+    page.get_by_role("button", name="Reject").click()
+    assert state_of(stack, portal, email) == "rejected"
+    assert_counts_match_the_api(page, stack, portal)
+
+
+def test_one_bulk_request_accepts_the_selected_developers_and_reports_each_outcome(stack, portal, page, check):
+    emails = [pending(stack, portal, f"Bulk Person{i}") for i in range(3)]
+    sign_in(page, stack)
+    open_portal(page, stack, portal)
+    page.get_by_role("checkbox", name="Select Bulk Person0").check()
+    page.get_by_role("checkbox", name="Select Bulk Person2").check()
+    page.get_by_role("button", name="Accept selected").click()
+    expect(page.get_by_role("heading", name="Approved 2 of 2", level=1)).to_be_visible()
+    assert page.get_by_role("row").filter(has_text="Bulk Person0").filter(has_text="Approved").count() == 1
+    check(page, "bulk-result")
+    assert [state_of(stack, portal, e) for e in emails] == ["approved", "pending", "approved"]
+    page.get_by_role("link", name="Back to Requested access").click()
+    assert_counts_match_the_api(page, stack, portal)
+
+
+def test_a_decision_another_admin_made_first_shows_as_a_conflict_not_an_overwrite(stack, portal, page, check):
+    email = pending(stack, portal, "Race Condition")
+    sign_in(page, stack)
+    open_portal(page, stack, portal)
+    dev = [d for d in stack.developers(portal, q=email)["list"]][0]
+    stack.set_state(portal, dev["id"], "rejected")  # the other admin, through the API
+    row(page, email).get_by_role("button", name="Accept").click()
+    summary = page.locator(".gh-error-summary")
+    expect(summary).to_contain_text("Another admin got there first")
+    assert page.title().startswith("Error: ")
+    check(page, "conflict")
+    assert state_of(stack, portal, email) == "rejected", "the other admin's decision stands"
+    assert_counts_match_the_api(page, stack, portal)
+
+
+def test_search_finds_developers_by_email_username_or_name_prefix(stack, portal, page, check):
+    pending(stack, portal, "Grace Hopper")
+    pending(stack, portal, "Alan Turing")
+    sign_in(page, stack)
+    open_portal(page, stack, portal)
+    page.get_by_role("searchbox", name="Search developers").fill("gra")
+    page.get_by_role("button", name="Search").click()
+    expect(row(page, "Grace Hopper")).to_have_count(1)
+    expect(row(page, "Alan Turing")).to_have_count(0)
+    assert "1 shown of 1 matching" in page.content()
+    check(page, "search")
+
+
+def test_the_list_pages_through_with_a_cursor_twenty_rows_at_a_time(stack, portal, page):
+    for i in range(21):
+        pending(stack, portal, f"Pager Person{i:02d}")
+    sign_in(page, stack)
+    open_portal(page, stack, portal)
+    expect(page.get_by_role("tab", name="Requested access 21", exact=True)).to_be_visible()
+    assert page.get_by_role("checkbox").count() == 20
+    page.get_by_role("link", name="Next page").click()
+    assert page.get_by_role("checkbox").count() == 1
+    page.get_by_role("link", name="First page").click()
+    assert page.get_by_role("checkbox").count() == 20
+
+
+def test_a_developers_detail_shows_profile_teams_applications_and_history(stack, portal, page, check):
+    email = pending(stack, portal, "Detail Person")
+    team = stack.admin("POST", f"/portals/{portal}/teams", {"name": "Payments"}).expect(201).body
+    sign_in(page, stack)
+    open_portal(page, stack, portal)
+    row(page, email).get_by_role("button", name="Accept").click()
+    page.get_by_role("tab", name="Approved 1", exact=True).click()
+    page.get_by_role("link", name="Detail Person").click()
+    expect(page.get_by_role("heading", name="Detail Person", level=1)).to_be_visible()
+    expect(page.get_by_role("definition").filter(has_text=email)).to_have_count(1)  # the profile (history names it too)
+    page.get_by_label("Add to team").select_option(label="Payments")
+    page.get_by_role("button", name="Add to team").click()
+    assert "added to the team" in notice(page)
+    dev = [d for d in stack.developers(portal, q=email)["list"]][0]
+    assert team["id"] in stack.developer(portal, dev["id"])["teams"]
+    history = page.get_by_role("table").filter(has_text="developer.approved")
+    expect(history).to_have_count(1)
+    check(page, "developer")
+    row(page, "Payments").get_by_role("button", name="Remove").click()
+    assert "removed from the team" in notice(page)
+
+
+def test_an_invite_sent_through_the_dialog_arrives_in_the_mailbox_with_an_outcome_per_address(stack, portal, mailbox, page, check):
+    first, second = unique_email("invitee"), unique_email("invitee")
+    sign_in(page, stack)
+    open_portal(page, stack, portal, tab="invites")
+    check(page, "invites")
+    page.get_by_role("button", name="Invite developers").click()
+    dialog = page.get_by_role("dialog", name="Invite developers")
+    expect(dialog).to_be_visible()
+    check(page, "invite-dialog")
+    dialog.get_by_label("Email addresses").fill(f"{first}, {second}\n{first}")
+    dialog.get_by_role("button", name="Send invites").click()
+    expect(page.get_by_role("heading", name="Invited 2 of 3")).to_be_visible()
+    expect(page.get_by_role("table", name="Outcome per address")).to_contain_text("Not sent: listed twice")
+    check(page, "invite-outcomes")
+    assert mailbox.wait_for(first, "invited")
+    assert mailbox.wait_for(second, "invited")
+    page.goto(stack.console_page(f"portals/{portal}", tab="invites"))
+    row(page, second).get_by_role("button", name="Withdraw").click()
+    assert "withdrawn" in notice(page)
+    row(page, first).get_by_role("button", name="Re-send").click()
+    assert "sent again" in notice(page)
+    assert mailbox.wait_for(first, "invited", n=2)
+
+
+def test_a_username_with_a_one_time_password_is_created_through_the_dialog(stack, portal, page):
+    username = unique_username("otp")
+    sign_in(page, stack)
+    open_portal(page, stack, portal, tab="invites")
+    page.get_by_role("button", name="Invite developers").click()
+    dialog = page.get_by_role("dialog", name="Invite developers")
+    dialog.get_by_label("Username").fill(username)
+    dialog.get_by_label("Full name").fill("Otto Password")
+    dialog.get_by_label("One-time password").fill("marmalade tugboat quarry")
+    dialog.get_by_role("button", name="Create developer").click()
+    expect(page.get_by_role("heading", name=f"Created {username}")).to_be_visible()
+    assert stack.developers(portal, q=username)["list"][0]["state"] == "approved"
+
+
+def test_a_settings_change_is_visible_through_the_api_and_a_bad_value_is_named_at_its_field(stack, portal, page, check):
+    sign_in(page, stack)
+    open_portal(page, stack, portal, tab="settings")
+    check(page, "settings")
+    page.get_by_label("Approve every registration automatically").check()
+    page.get_by_label("Trusted email domains").fill("acme.example\nbeta.example")
+    page.get_by_label("Brand colour").fill("teal")
+    page.get_by_role("button", name="Save settings").click()
+    assert page.title().startswith("Error: ")
+    assert page.get_by_label("Brand colour").get_attribute("aria-invalid") == "true"
+    assert page.get_by_label("Trusted email domains").input_value() == "acme.example\nbeta.example", "values entered are kept"
+    check(page, "settings-error")
+    assert stack.admin("GET", f"/portals/{portal}").expect(200).body["settings"]["auto_approve"] is False, "nothing half-written"
+    page.get_by_label("Brand colour").fill("#0f766e")
+    page.get_by_role("button", name="Save settings").click()
+    assert "Settings saved" in notice(page)
+    settings = stack.admin("GET", f"/portals/{portal}").expect(200).body["settings"]
+    assert settings["auto_approve"] is True
+    assert settings["trusted_domains"] == ["acme.example", "beta.example"]
+    assert settings["brand_color"] == "#0f766e"
+
+
+def test_the_teams_audit_log_and_webhooks_tabs_show_the_portals_records(stack, portal, page, check):
+    pending(stack, portal, "Audit Person")
+    sign_in(page, stack)
+    open_portal(page, stack, portal, tab="teams")
+    page.get_by_label("Team name").fill("Platform")
+    page.get_by_role("button", name="Create team").click()
+    assert "Team created" in notice(page)
+    expect(row(page, "Platform")).to_have_count(1)
+    check(page, "teams")
+    page.get_by_role("tab", name="Audit log").click()
+    expect(page.get_by_role("table")).to_contain_text("developer.registered")
+    check(page, "audit")
+    page.get_by_role("tab", name="Webhooks").click()
+    check(page, "webhooks")
+
+
+def test_a_portal_scoped_admin_sees_only_its_portal(stack, portal, page, check):
+    other = stack.create_portal("Someone else's portal")
+    token = ops("mint-admin-token", "--name", "console-scoped", "--portal", portal)
+    sign_in(page, stack, token)
+    expect(page.get_by_role("tab", name=re.compile(r"^Requested access \d+$"))).to_be_visible()
+    assert f"/console/portals/{portal}" in page.url
+    assert open_portal(page, stack, other) == 404
+    check(page, "other-portal-404")
+    assert page.goto(stack.console_page("portals")).status == 200
+    expect(page.get_by_role("link", name="Acme Console Portal")).to_be_visible()
+
+
+def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(stack, portal, page):
+    email = pending(stack, portal, "Csrf Person")
+    sign_in(page, stack)
+    open_portal(page, stack, portal)
+    dev = stack.developers(portal, q=email)["list"][0]
+    r = page.request.post(stack.console_page(f"portals/{portal}/developers/decide"), form={"accept": dev["id"], "csrf_token": "forged"})
+    assert r.status == 403
+    r = page.request.post(stack.console_page(f"portals/{portal}/developers/decide"), form={"accept": dev["id"]})
+    assert r.status == 403
+    assert state_of(stack, portal, email) == "pending"
+    # The sign-in form too: without its pre-session cookie's token, no session.
+    fresh = page.context.browser.new_context()
+    try:
+        r = fresh.request.post(stack.console_page("sign-in"), form={"token": stack.admin_token}, max_redirects=0)
+        assert r.status == 403
+        assert "gh_console" not in r.headers.get("set-cookie", "")
+    finally:
+        fresh.close()
+
+
+def test_an_expired_console_session_is_refused_and_sends_the_admin_to_sign_in(stack, portal, page, check):
+    sign_in(page, stack)
+    assert open_portal(page, stack, portal) == 200
+    page.context.set_extra_http_headers({"x-gatehouse-clock-offset": "3601"})
+    open_portal(page, stack, portal)
+    assert page.url.endswith("/console/sign-in")
+    assert "session ended" in notice(page)
+    check(page, "session-ended")
+    page.context.set_extra_http_headers({})
+    open_portal(page, stack, portal)
+    assert page.url.endswith("/console/sign-in"), "the cookie was cleared"
