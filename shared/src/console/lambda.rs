@@ -23,7 +23,7 @@ fn failed() -> Response<Body> {
 
 /// Runs the console function.
 pub async fn serve(ctx: &Ctx) -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
+    crate::logging::init();
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
         let started = Instant::now();
         let (method, path) = (req.method().clone(), req.uri().path().to_string());
