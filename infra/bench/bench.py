@@ -414,6 +414,9 @@ class Bench:
             "GATEHOUSE_PORTAL_URL": "http://127.0.0.1:9/portal", "GATEHOUSE_TOKEN_SECRET_ARN": self.secret_arn,
             # The authorizer denies unmapped routes: the bench's route takes any live key.
             "GATEHOUSE_ROUTE_PRODUCTS": "GET:/example/orders=*",
+            # The webhook functions build their queue client at start; the start-up events
+            # send nothing to it.
+            "GATEHOUSE_WEBHOOK_QUEUE_URL": "http://127.0.0.1:9/000000000000/bench-webhook-delivery",
             # Every benchmark request comes from one address: lift the anti-automation limits
             # (their counters are still written, so the round trips stay those of production).
             "GATEHOUSE_REGISTER_LIMIT_PER_CLIENT": "1000000", "GATEHOUSE_REGISTER_LIMIT_PER_PORTAL": "1000000",
