@@ -290,3 +290,25 @@ mod tests {
         assert!(parse_sender_domains(Some("not a domain"), &config.sender).is_err());
     }
 }
+
+/// How the functions log (`crate::logging`): Lambda's advanced logging controls
+/// (`AWS_LAMBDA_LOG_LEVEL`, `AWS_LAMBDA_LOG_FORMAT`) and `RUST_LOG`, read here with the rest of
+/// the environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSettings {
+    pub lambda_level: Option<String>,
+    pub rust_log: Option<String>,
+    /// `AWS_LAMBDA_LOG_FORMAT=JSON`: JSON lines.
+    pub json: bool,
+}
+
+impl LogSettings {
+    pub fn from_env() -> Self {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            lambda_level: env("AWS_LAMBDA_LOG_LEVEL"),
+            rust_log: env("RUST_LOG"),
+            json: env("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
+        }
+    }
+}

@@ -12,8 +12,7 @@ use crate::domain::delivery::{order_wait, payload, receives, waits_for, Delivery
 use crate::domain::webhooks::{queue_delay, DeliveryRules, Health, Webhook};
 use crate::domain::{LifecycleEvent, Timestamp};
 use crate::error::{error_chain, BoxError};
-use crate::replay::{Queued, ReplayQueue};
-use crate::store::{DeliveryStore, OutboxFeed, ReplayStore, StoreError, WebhookHealthStore, WebhookStore};
+use crate::store::{DeliveryStore, OutboxFeed, StoreError, WebhookHealthStore, WebhookStore};
 
 /// A queued delivery: which one, nothing else (the worker reads the rest).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,40 +193,4 @@ pub async fn fan_out_batch<S: WebhookStore + DeliveryStore + OutboxFeed, Q: Deli
         }
     }
     Vec::new()
-}
-
-/// An SQS batch for `webhook-delivery`: `(message id, body)` pairs (a delivery's attempt or
-/// a replay's step) run concurrently; returns the ids of the messages that failed (they
-/// reappear after the visibility timeout and, after `maxReceiveCount`, go to the DLQ). An
-/// unreadable body fails alone.
-pub async fn delivery_batch<
-    S: WebhookStore + WebhookHealthStore + DeliveryStore + ReplayStore,
-    Q: DeliveryQueue + ReplayQueue,
-    H: WebhookSender,
->(
-    store: &S,
-    queue: &Q,
-    sender: &H,
-    rules: &DeliveryRules,
-    messages: &[(String, String)],
-    now: Timestamp,
-) -> Vec<String> {
-    let attempts = messages.iter().map(|(id, body)| async move {
-        let result = match serde_json::from_str::<Queued>(body) {
-            Ok(Queued::Delivery(message)) => attempt(store, queue, sender, rules, &message, now).await.map(|h| format!("{h:?}")),
-            Ok(Queued::Replay(message)) => crate::replay::step(store, queue, sender, rules, &message, now).await.map(|h| format!("{h:?}")),
-            Err(e) => Err(e.into()),
-        };
-        match result {
-            Ok(handled) => {
-                tracing::info!(message_id = %id, %handled, "delivery message");
-                None
-            }
-            Err(e) => {
-                tracing::error!(message_id = %id, error = %error_chain(e.as_ref()), "delivery message failed");
-                Some(id.clone())
-            }
-        }
-    });
-    futures::future::join_all(attempts).await.into_iter().flatten().collect()
 }

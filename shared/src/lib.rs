@@ -22,6 +22,7 @@ pub mod console;
 pub mod consumer;
 pub mod crypto;
 pub mod delivery;
+pub mod delivery_worker;
 pub mod domain;
 pub mod dynamo;
 pub mod dynamo_stream;

@@ -25,9 +25,9 @@ pub fn filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
 
 /// Installs the subscriber (once per process; a second call does nothing).
 pub fn init() {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let filter = filter(env("AWS_LAMBDA_LOG_LEVEL").as_deref(), env("RUST_LOG").as_deref());
-    let json = env("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let settings = crate::config::LogSettings::from_env();
+    let filter = filter(settings.lambda_level.as_deref(), settings.rust_log.as_deref());
+    let json = settings.json;
     let layer = tracing_subscriber::fmt::layer().with_target(false).without_time();
     let registry = tracing_subscriber::registry().with(filter);
     let _ = if json { registry.with(layer.json()).try_init() } else { registry.with(layer).try_init() };

@@ -3,7 +3,7 @@
 //! (`ReportBatchItemFailures`), so one failing message never holds the others.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use gatehouse::delivery::delivery_batch;
+use gatehouse::delivery_worker::delivery_batch;
 use gatehouse::domain::webhooks::UrlPolicy;
 use gatehouse::webhook_http::HttpSender;
 use gatehouse::wiring::Wiring;

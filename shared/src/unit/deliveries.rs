@@ -3,7 +3,8 @@
 //! receiver that is down gets the same webhook-id again on the schedule, waits longer than
 //! the queue allows are chained, and finished or orphaned messages are dropped.
 
-use crate::delivery::{attempt, delivery_batch, fan_out, fan_out_batch, DeliveryMessage, Handled};
+use crate::delivery::{attempt, fan_out, fan_out_batch, DeliveryMessage, Handled};
+use crate::delivery_worker::delivery_batch;
 use crate::domain::delivery::{DeliveryStatus, Next, Outcome};
 use crate::domain::webhooks::{DeliveryRules, RetrySchedule, UrlPolicy};
 use crate::domain::*;

@@ -6,7 +6,8 @@
 use chrono::{Duration, Utc};
 use uuid::Uuid;
 
-use crate::delivery::{attempt, delivery_batch, fan_out, DeliveryMessage, Handled};
+use crate::delivery::{attempt, fan_out, DeliveryMessage, Handled};
+use crate::delivery_worker::delivery_batch;
 use crate::domain::delivery::{DeliveryStatus, Next, Outcome};
 use crate::domain::replay::ReplayStatus;
 use crate::domain::webhooks::{DeliveryRules, RetrySchedule, UrlPolicy, Webhook};
