@@ -269,7 +269,7 @@ class Delivery(unittest.TestCase):
         self.addCleanup(call, "DELETE", f"{self.api}/portals/{self.portal}/webhooks/{hook['id']}", None, self.token)
         return hook
 
-    def register(self):
+    def register_here(self):
         email = f"hook-{uuid.uuid4().hex[:10]}@example.com"
         status, body = call("POST", f"{self.api}/portals/{self.portal}/register",
                             {"email": email, "password": "correct horse battery staple", "name": "Hook Test"})
@@ -309,18 +309,18 @@ class Delivery(unittest.TestCase):
         receiver = Receiver(down=0)
         self.addCleanup(receiver.close)
         hook = self.hook(receiver, ["developer.registered"])
-        self.register()
+        self.register_here()
         first = wait_until(lambda: len(receiver.requests) >= 1 and list(receiver.requests), "the event before the window")
         time.sleep(1.1)
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         time.sleep(1.1)
         for _ in range(3):
-            self.register()
+            self.register_here()
         inside = wait_until(lambda: len(receiver.requests) >= 4 and list(receiver.requests)[1:], "the three events in the window")
         time.sleep(1.1)
         until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         time.sleep(1.1)
-        self.register()
+        self.register_here()
         wait_until(lambda: len(receiver.requests) >= 5, "the event after the window")
         window_ids = sorted(h.get("webhook-id") for h, _ in inside)  # UUIDv7: sorted is oldest first
         outside = {first[0][0].get("webhook-id"), receiver.requests[4][0].get("webhook-id")}
@@ -358,7 +358,7 @@ class Delivery(unittest.TestCase):
         receiver = Receiver(down=1000)
         self.addCleanup(receiver.close)
         hook = self.hook(receiver, ["developer.registered"])
-        self.register()
+        self.register_here()
         wait_until(lambda: len(receiver.requests) >= 2, "two failed attempts")
 
         def pending():
