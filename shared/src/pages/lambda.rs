@@ -5,6 +5,7 @@
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
+use futures::future::BoxFuture;
 use futures::FutureExt;
 use lambda_http::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, COOKIE, HOST, ORIGIN};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -64,8 +65,12 @@ fn panicked() -> Response<Body> {
         .expect("static response")
 }
 
-/// Runs the pages function.
-pub async fn serve(ctx: &Ctx) -> Result<(), lambda_http::Error> {
+/// A page handler as the edge calls it: the pages' `handle` or the console's.
+pub type Handler = for<'a> fn(&'a Ctx, &'a crate::config::Config, &'a PageRequest, crate::domain::Timestamp) -> BoxFuture<'a, PageResponse>;
+
+/// Runs a function of pages (the developer pages, the console) over `handler`: the request
+/// read, the token secret awaited, panics turned into a 500 page, one log line per request.
+pub async fn serve_pages(ctx: &Ctx, what: &'static str, handler: Handler) -> Result<(), lambda_http::Error> {
     crate::logging::init();
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
         let started = Instant::now();
@@ -74,7 +79,7 @@ pub async fn serve(ctx: &Ctx) -> Result<(), lambda_http::Error> {
             let page = page_request(&req, ctx.client_ip(&req));
             let now = ctx.now(&req);
             match ctx.config_with_secret().await {
-                Ok(config) => response(handle(&ctx.store, config, &page, now).await),
+                Ok(config) => response(handler(ctx, config, &page, now).await),
                 Err(e) => {
                     tracing::error!(error = %crate::error::error_chain(&e), "the token secret is unavailable");
                     panicked()
@@ -84,11 +89,16 @@ pub async fn serve(ctx: &Ctx) -> Result<(), lambda_http::Error> {
         .catch_unwind()
         .await
         .unwrap_or_else(|_| {
-            tracing::error!("page handler panicked");
+            tracing::error!(what, "handler panicked");
             panicked()
         });
         tracing::info!(%method, %path, status = answer.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
         Ok::<_, std::convert::Infallible>(answer)
     }))
     .await
+}
+
+/// Runs the pages function.
+pub async fn serve(ctx: &Ctx) -> Result<(), lambda_http::Error> {
+    serve_pages(ctx, "pages", |ctx, config, page, now| Box::pin(handle(&ctx.store, config, page, now))).await
 }
