@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
+import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 _HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+sys.path.insert(0, str(ROOT / "tests" / "webhooks"))
+from receiver import Receiver, call, env_file  # noqa: E402  (the receiver the end-to-end tests use)
 SECTION = "7 webhook delivery (local stack, debug build, end to end)"
 WORKERS = ("webhook-fanout", "webhook-delivery")
 # docs/design.md §2c: fan-out 1 Query (endpoints) + 1 PutItem (delivery) per event and endpoint;
@@ -40,69 +41,31 @@ WORKERS = ("webhook-fanout", "webhook-delivery")
 CLAIMED_DYNAMODB_PER_DELIVERY = 7
 
 
-def env_file(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            env[key.strip()] = value.strip()
-    return env
-
-
-def call(method: str, url: str, body=None, token: str | None = None):
-    req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), method=method,
-                                 headers={"content-type": "application/json"})
-    if token:
-        req.add_header("authorization", f"Bearer {token}")
-    try:
-        with _HTTP.open(req, timeout=60) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-class VerifyingReceiver:
-    """Answers 200 to every POST whose signature verifies; records when each event arrived."""
+class VerifyingReceiver(Receiver):
+    """Answers 200 to every POST whose signature verifies (400 otherwise); records when each
+    event first arrived."""
 
     def __init__(self):
         from standardwebhooks.webhooks import Webhook
 
         self.secret: str | None = None
-        self.lock = threading.Lock()
         self.arrived: dict[str, float] = {}
-        self.requests = 0
         self.rejected = 0
-        receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
+        def answer(_n, headers, body):  # called under the receiver's lock
+            try:
+                Webhook(self.secret).verify(body, headers)
+            except Exception:  # noqa: BLE001 - any failure is a rejected delivery
+                self.rejected += 1
+                return 400
+            self.arrived.setdefault(headers["webhook-id"], time.monotonic())
+            return 200
 
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                try:
-                    payload = Webhook(receiver.secret).verify(body, headers)
-                    ok = True
-                except Exception:  # noqa: BLE001 - any failure is a rejected delivery
-                    payload, ok = None, False
-                with receiver.lock:
-                    receiver.requests += 1
-                    if ok:
-                        receiver.arrived.setdefault(headers["webhook-id"], time.monotonic())
-                    else:
-                        receiver.rejected += 1
-                self.send_response(200 if ok else 400)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+        super().__init__(answer, poll_interval=0.05)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def count(self) -> int:
+        return len(self.requests)
 
 
 def calls(faults_url: str) -> Counter:
@@ -166,7 +129,7 @@ def measure(env: dict[str, str], developers: int, timeout: float = 600.0) -> lis
             time.sleep(0.1)
         before = settled(env["GATEHOUSE_FAULTS"])
         with receiver.lock:
-            warmed, warm_requests = len(receiver.arrived), receiver.requests
+            warmed, warm_requests = len(receiver.arrived), receiver.count
 
         def register(i):
             status, body = call("POST", f"{api}/portals/{portal['id']}/register",
@@ -198,7 +161,7 @@ def measure(env: dict[str, str], developers: int, timeout: float = 600.0) -> lis
         (SECTION, f"{developers} developer.registered → 1 endpoint (loopback, verified by standardwebhooks)",
          f"{rate:.1f} events/s; first registration → last verified delivery {elapsed:.1f} s",
          "", "", f"registrations (3 at a time) took {t_registered - t0:.1f} s of it, the last delivery came {last - t_registered:.1f} s "
-         f"after the last registration; {receiver.requests - warm_requests} POSTs received, "
+         f"after the last registration; {receiver.count - warm_requests} POSTs received, "
          f"{receiver.rejected} rejected; the local stack's stream pump and SQS poller, not the functions, set the pace"),
         (SECTION, "DynamoDB round trips per delivery (fault proxy's call record)",
          f"{per_delivery:.2f} (fan-out {per['webhook-fanout']:.2f}, worker {per['webhook-delivery']:.2f})",

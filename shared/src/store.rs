@@ -398,16 +398,17 @@ pub trait TeamStore: Send + Sync {
     fn create_team(&self, team: &Team) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_team(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<Team>>> + Send;
     fn list_teams(&self, portal_id: Uuid, limit: usize, cursor: Option<String>) -> impl Future<Output = StoreResult<Page<Team>>> + Send;
-    /// Adds or removes a membership with the developer's `teams` list (version checked).
-    /// Conflict when the membership already exists (add) or is missing (remove).
-    /// With its `team.member_added`/`.member_removed` event in the same transaction.
-    fn set_membership(
+    /// The developer's memberships change with its `teams` list (version checked): each team
+    /// joined (it must exist; Conflict when already a member) and each left (Conflict when not
+    /// a member), with their `team.member_added` / `.member_removed` events, in one
+    /// transaction. An admin changes one membership, an SSO sign-in any number.
+    fn change_memberships(
         &self,
         before: &Developer,
         after: &Developer,
-        team: &Team,
-        add: bool,
-        event: &LifecycleEvent,
+        join: &[Team],
+        leave: &[Uuid],
+        events: &[LifecycleEvent],
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// A page of a team's members (by developer id), with the exact member count.
     fn team_members(
@@ -507,16 +508,6 @@ pub trait SsoStore: Send + Sync {
         subject: &str,
         developer_id: Uuid,
         replaces: Option<Uuid>,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// The developer's teams after a sign-in: the developer (version checked), the memberships
-    /// joined and left, and their events, in one transaction.
-    fn sync_teams(
-        &self,
-        before: &Developer,
-        after: &Developer,
-        join: &[Team],
-        leave: &[Uuid],
-        events: &[LifecycleEvent],
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 

@@ -75,7 +75,13 @@ pub async fn add_member<S: TeamStore + DeveloperStore>(
     after.teams.push(team.id.to_string());
     after.bump(now);
     store
-        .set_membership(&dev, &after, &team, true, &member_event(EventType::TeamMemberAdded, &after, &team, token, now))
+        .change_memberships(
+            &dev,
+            &after,
+            std::slice::from_ref(&team),
+            &[],
+            &[member_event(EventType::TeamMemberAdded, &after, &team, token, now)],
+        )
         .await
         .on_conflict(|| AppError::Conflict("the developer or team changed meanwhile; retry".into()))?;
     Ok(after)
@@ -99,7 +105,7 @@ pub async fn remove_member<S: TeamStore + DeveloperStore>(
     after.teams.retain(|t| *t != team.id.to_string());
     after.bump(now);
     store
-        .set_membership(&dev, &after, &team, false, &member_event(EventType::TeamMemberRemoved, &after, &team, token, now))
+        .change_memberships(&dev, &after, &[], &[team.id], &[member_event(EventType::TeamMemberRemoved, &after, &team, token, now)])
         .await
         .on_conflict(|| AppError::Conflict("the developer or team changed meanwhile; retry".into()))
 }

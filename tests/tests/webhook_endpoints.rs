@@ -8,18 +8,23 @@ use common::*;
 use reqwest::Method;
 use serde_json::json;
 
+/// A webhook endpoint created through the API (201 asserted).
+async fn create_webhook(s: &Stack, portal: &str, body: serde_json::Value) -> Reply {
+    let created = s.admin(Method::POST, &format!("/portals/{portal}/webhooks"), Some(body)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    created
+}
+
 #[tokio::test]
 async fn an_admin_registers_an_endpoint_and_gets_its_secret_only_once() {
     let s = stack();
     let portal = s.portal(json!({})).await;
-    let created = s
-        .admin(
-            Method::POST,
-            &format!("/portals/{portal}/webhooks"),
-            Some(json!({"url": "http://127.0.0.1:8123/hook", "events": ["developer.*", "invite.sent"], "description": "CRM"})),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
+    let created = create_webhook(
+        &s,
+        &portal,
+        json!({"url": "http://127.0.0.1:8123/hook", "events": ["developer.*", "invite.sent"], "description": "CRM"}),
+    )
+    .await;
     let secret = created.body["secret"].as_str().expect("the secret in the 201").to_string();
     assert!(secret.starts_with("whsec_") && secret.len() >= 6 + 32, "{secret}");
     assert_eq!((created.body["enabled"].as_bool(), created.body["description"].as_str()), (Some(true), Some("CRM")));
@@ -80,14 +85,7 @@ async fn metadata_private_and_non_https_targets_are_refused_at_save() {
 async fn an_endpoint_is_changed_rotated_and_deleted_and_another_portal_never_sees_it() {
     let s = stack();
     let portal = s.portal(json!({})).await;
-    let created = s
-        .admin(
-            Method::POST,
-            &format!("/portals/{portal}/webhooks"),
-            Some(json!({"url": "https://hooks.example.com/in", "events": ["developer.*"]})),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
+    let created = create_webhook(&s, &portal, json!({"url": "https://hooks.example.com/in", "events": ["developer.*"]})).await;
     let id = created.body["id"].as_str().unwrap().to_string();
     let path = format!("/portals/{portal}/webhooks/{id}");
 
@@ -118,13 +116,7 @@ async fn an_endpoint_is_changed_rotated_and_deleted_and_another_portal_never_see
 async fn a_replay_window_is_validated_and_another_portals_webhook_is_not_found() {
     let s = stack();
     let portal = s.portal(json!({})).await;
-    let created = s
-        .admin(
-            Method::POST,
-            &format!("/portals/{portal}/webhooks"),
-            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["invite.*"]})),
-        )
-        .await;
+    let created = create_webhook(&s, &portal, json!({"url": "http://127.0.0.1:9/hook", "events": ["invite.*"]})).await;
     let id = created.body["id"].as_str().unwrap().to_string();
     let path = format!("/portals/{portal}/webhooks/{id}/replay");
     let now = chrono::Utc::now();
@@ -153,14 +145,7 @@ async fn the_deliveries_list_pages_newest_first_filters_by_status_and_refuses_ba
     let s = stack();
     let portal = s.portal(json!({})).await;
     // Nothing listens on port 9: every attempt is refused, so the deliveries stay pending.
-    let hook = s
-        .admin(
-            Method::POST,
-            &format!("/portals/{portal}/webhooks"),
-            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["invite.*"]})),
-        )
-        .await;
-    assert_eq!(hook.status, 201, "{}", hook.body);
+    let hook = create_webhook(&s, &portal, json!({"url": "http://127.0.0.1:9/hook", "events": ["invite.*"]})).await;
     let id = hook.body["id"].as_str().unwrap().to_string();
     let mut events = vec![];
     for _ in 0..3 {

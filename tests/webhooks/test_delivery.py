@@ -12,73 +12,33 @@ Run from the workspace root with the stack up:  python3 -m unittest tests/webhoo
 """
 
 import json
-import threading
+import sys
 import time
 import unittest
 import urllib.parse
-import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from standardwebhooks.webhooks import Webhook
 
 ROOT = Path(__file__).resolve().parents[2]
-_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from receiver import OPENER as _HTTP, Receiver as _Receiver, call, env_file  # noqa: E402
 
 
 def local_env():
-    env = {}
-    for line in (ROOT / ".gatehouse" / "local.env").read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            env[key.strip()] = value.strip()
-    return env
+    return env_file(ROOT / ".gatehouse" / "local.env")
 
 
-def call(method, url, body=None, token=None):
-    req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), method=method,
-                                 headers={"content-type": "application/json"})
-    if token:
-        req.add_header("authorization", f"Bearer {token}")
-    try:
-        with _HTTP.open(req, timeout=60) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-class Receiver:
-    """A loopback webhook receiver: answers `down` 503s first, then 200; keeps every request.
-    `refuse(type, body)` may answer 503 for chosen requests instead (the status is kept too)."""
+class Receiver(_Receiver):
+    """Answers `down` 503s first, then 200; `refuse(type, body)` may answer 503 for chosen
+    requests instead (the status is kept too)."""
 
     def __init__(self, down, refuse=None):
-        self.down, self.refuse, self.lock, self.requests, self.statuses = down, refuse, threading.Lock(), [], []
-        receiver = self
+        def answer(n, _headers, body):
+            return 503 if n <= down or (refuse and refuse(json.loads(body)["type"], body)) else 200
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                with receiver.lock:
-                    receiver.requests.append((dict(self.headers.items()), body))
-                    status = 503 if len(receiver.requests) <= receiver.down else 200
-                    if receiver.refuse and receiver.refuse(json.loads(body)["type"], body):
-                        status = 503
-                    receiver.statuses.append(status)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(answer)
 
 
 def wait_until(cond, what, timeout=90):

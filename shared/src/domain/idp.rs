@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::model::Timestamp;
 use super::model::Versioned;
+use super::urls::{self, Http, UrlError, UrlRules};
 
 /// At most this many providers per portal, scopes per provider and group mappings per provider.
 pub const MAX_IDPS_PER_PORTAL: usize = 20;
@@ -100,34 +101,23 @@ impl IdentityProvider {
     }
 }
 
-fn is_loopback(host: &url::Host<&str>) -> bool {
-    match host {
-        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-    }
-}
-
 /// An issuer URL: `https` with a host, no credentials, query or fragment; `http` only on a
 /// loopback host and only where the deployment allows it (the local stack). Kept as given (the
 /// ID token's `iss` must equal it exactly), but for surrounding spaces.
 pub fn parse_issuer(raw: &str, allow_loopback_http: bool) -> Result<String, String> {
-    let raw = raw.trim();
-    let url = url::Url::parse(raw).map_err(|_| "must be an absolute https URL".to_string())?;
-    let host = url.host().ok_or("must name a host")?;
-    match url.scheme() {
-        "https" => {}
-        "http" if allow_loopback_http && is_loopback(&host) => {}
-        "http" if allow_loopback_http => return Err("may use http only on a loopback host".into()),
-        _ => return Err("must be an https URL".into()),
-    }
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
-        return Err("must not carry credentials, a query or a fragment".into());
-    }
-    if raw.len() > 500 {
+    if raw.trim().len() > 500 {
         return Err("must be at most 500 characters".into());
     }
-    Ok(raw.to_string())
+    let rules =
+        UrlRules { http: if allow_loopback_http { Http::Loopback } else { Http::Never }, query: false, fragment: false, max_len: 500 };
+    urls::parse(raw, rules).map(|u| u.raw).map_err(|e| match e {
+        UrlError::Malformed => "must be an absolute https URL".to_string(),
+        UrlError::Scheme if allow_loopback_http && raw.trim().get(..5).is_some_and(|s| s.eq_ignore_ascii_case("http:")) => {
+            "may use http only on a loopback host".into()
+        }
+        UrlError::Scheme => "must be an https URL".into(),
+        UrlError::Credentials | UrlError::Query | UrlError::Fragment => "must not carry credentials, a query or a fragment".into(),
+    })
 }
 
 /// A bounded single-line text (names, client ids, claim names, groups).

@@ -11,6 +11,7 @@ pub mod replay;
 pub mod settings;
 pub mod templates;
 pub mod types;
+pub mod urls;
 pub mod webhooks;
 
 pub use idp::{ClaimMappings, IdentityProvider, TeamMapping};

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::templates::{MailKind, TemplateOverride};
 use super::types::{Domain, Email, FieldError};
+use super::urls::{self, Http, UrlError, UrlRules};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -83,23 +84,10 @@ pub fn parse_brand_color(raw: &str) -> Result<String, String> {
 /// A logo URL: `https` (`http` only for a loopback host), at most 2048 characters, without
 /// spaces, quotes or angle brackets.
 pub fn parse_logo_url(raw: &str) -> Result<String, String> {
-    let bad = || "must be an https URL of an image (http only on 127.0.0.1 or localhost), at most 2048 characters".to_string();
-    if raw.len() > 2048 || raw.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'<>`\\".contains(c)) {
-        return Err(bad());
-    }
-    let (scheme, rest) = raw.split_once("://").ok_or_else(bad)?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let name = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    if host.contains('@') || name.is_empty() {
-        return Err(bad());
-    }
-    let bare = name.split(':').next().unwrap_or_default();
-    let loopback = bare == "localhost" || bare.parse::<std::net::Ipv4Addr>().is_ok_and(|a| a.is_loopback()) || name.starts_with("[::1]");
-    match scheme {
-        "https" => Ok(raw.to_string()),
-        "http" if loopback => Ok(raw.to_string()),
-        _ => Err(bad()),
-    }
+    let rules = UrlRules { http: Http::Loopback, query: true, fragment: true, max_len: 2048 };
+    urls::parse(raw, rules)
+        .map(|u| u.raw)
+        .map_err(|_| "must be an https URL of an image (http only on 127.0.0.1 or localhost), at most 2048 characters".to_string())
 }
 
 impl Default for PortalSettings {
@@ -410,18 +398,15 @@ impl RateLimitPatch {
     }
 }
 
-/// An absolute http(s) URL without query or fragment, stored without a trailing slash.
+/// An absolute http(s) URL without credentials, query or fragment, stored without a trailing
+/// slash.
 pub fn parse_base_url(raw: &str) -> Result<String, String> {
-    let s = raw.trim();
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .ok_or("must be an absolute http(s) URL such as https://portal.example.com")?;
-    let host = rest.split('/').next().unwrap_or_default();
-    if host.is_empty() || s.len() > 2048 || s.contains(['?', '#', ' ', '"', '<', '>', '\\']) || s.chars().any(char::is_control) {
-        return Err("must be an absolute http(s) URL such as https://portal.example.com, without query or fragment".into());
+    let rules = UrlRules { http: Http::Anywhere, query: false, fragment: false, max_len: 2048 };
+    match urls::parse(raw, rules) {
+        Ok(u) => Ok(u.raw.trim_end_matches('/').to_string()),
+        Err(UrlError::Malformed | UrlError::Scheme) => Err("must be an absolute http(s) URL such as https://portal.example.com".into()),
+        Err(_) => Err("must be an absolute http(s) URL such as https://portal.example.com, without credentials, query or fragment".into()),
     }
-    Ok(s.trim_end_matches('/').to_string())
 }
 
 #[cfg(test)]

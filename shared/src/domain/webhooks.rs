@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::audit::TypeFilter;
+use super::urls::{self, Http, UrlError, UrlRules};
 use super::EventType;
 
 /// Whether plain http to a loopback address is allowed (the local stack's switch); deployed,
@@ -33,74 +34,37 @@ const MAX_URL: usize = 2048;
 impl WebhookUrl {
     /// `https://host[:port][/path][?query]`; http only to a loopback host where the policy
     /// allows it. Literal private, loopback, link-local and metadata addresses are refused
-    /// here; hostnames are checked again when resolved ([`check_resolved`]).
+    /// here (in any spelling a client would read as one); hostnames are checked again when
+    /// resolved ([`check_resolved`]).
     pub fn parse(raw: &str, policy: UrlPolicy) -> Result<Self, String> {
-        let raw = raw.trim();
-        if raw.is_empty() || raw.len() > MAX_URL || raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(format!("must be an absolute https URL of at most {MAX_URL} characters"));
-        }
-        let (https, rest) = if let Some(r) = strip_prefix_ci(raw, "https://") {
-            (true, r)
-        } else if let Some(r) = strip_prefix_ci(raw, "http://") {
-            (false, r)
-        } else {
-            return Err("must be an https URL".into());
+        let rules = UrlRules {
+            http: if policy.allow_loopback_http { Http::Loopback } else { Http::Never },
+            query: true,
+            fragment: false,
+            max_len: MAX_URL,
         };
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let authority = &rest[..end];
-        if rest[end..].contains('#') {
-            return Err("must not have a fragment".into());
-        }
-        if authority.contains('@') {
-            return Err("must not carry credentials".into());
-        }
-        let (host, port) = split_host_port(authority)?;
-        let host = host.to_ascii_lowercase();
-        if host.is_empty() {
-            return Err("must name a host".into());
-        }
-        let port = port.unwrap_or(if https { 443 } else { 80 });
-        let loopback_host = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if !(https || policy.allow_loopback_http && loopback_host) {
-            return Err("must be an https URL".into());
-        }
-        match host.parse::<IpAddr>() {
-            Ok(ip) if !address_allowed(ip, policy.allow_loopback_http) => {
+        let u = urls::parse(raw, rules).map_err(|e| match e {
+            UrlError::Scheme => "must be an https URL".to_string(),
+            UrlError::Credentials => "must not carry credentials".into(),
+            UrlError::Fragment => "must not have a fragment".into(),
+            UrlError::Malformed | UrlError::Query => format!("must be an absolute https URL of at most {MAX_URL} characters"),
+        })?;
+        let host = u.host.as_str();
+        match u.ip {
+            Some(ip) if !address_allowed(ip, policy.allow_loopback_http) => {
                 return Err("must not point to a private, loopback, link-local or metadata address".into());
             }
-            Ok(_) => {}
-            Err(_) if loopback_host && policy.allow_loopback_http => {}
-            Err(_) if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".internal") || !host.contains('.') => {
+            Some(_) => {}
+            None if u.loopback && policy.allow_loopback_http => {}
+            None if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".internal") || !host.contains('.') => {
                 return Err("must name a public host".into());
             }
-            Err(_) if !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') => {
+            None if !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') => {
                 return Err("must name a valid host".into());
             }
-            Err(_) => {}
+            None => {}
         }
-        Ok(Self { url: raw.to_string(), https, host, port })
-    }
-}
-
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    (s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)).then(|| &s[prefix.len()..])
-}
-
-fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
-    let bad_port = || "must have a port from 1 to 65535".to_string();
-    let parse_port = |p: &str| p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad_port);
-    if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').ok_or("must have a valid IPv6 literal")?;
-        host.parse::<Ipv6Addr>().map_err(|_| "must have a valid IPv6 literal".to_string())?;
-        let port = match after {
-            "" => None,
-            p => Some(parse_port(p.strip_prefix(':').ok_or("must have a valid IPv6 literal")?)?),
-        };
-        return Ok((host.to_string(), port));
-    }
-    match authority.rsplit_once(':') {
-        Some((h, p)) => Ok((h.to_string(), Some(parse_port(p)?))),
-        None => Ok((authority.to_string(), None)),
+        Ok(Self { url: u.raw, https: u.https, host: u.host, port: u.port })
     }
 }
 
@@ -401,9 +365,12 @@ mod tests {
             "https://[fd00:ec2::254]/",
             "https://[::ffff:10.0.0.1]/",
             "https://[::ffff:169.254.169.254]/",
+            "https://0x7f.1/",
+            "https://2852039166/",
+            "https://0251.0376.0251.0376/",
         ] {
             assert!(WebhookUrl::parse(bad, DEPLOYED).is_err(), "{bad}");
-            if !bad.contains("127.0.0.1") && !bad.contains("[::1]") {
+            if !bad.contains("127.0.0.1") && !bad.contains("[::1]") && !bad.contains("0x7f") {
                 assert!(WebhookUrl::parse(bad, LOCAL).is_err(), "{bad} locally too");
             }
         }

@@ -8,12 +8,11 @@ use uuid::Uuid;
 
 use super::attr::{classify, conflict_is, from_item, key, s, to_item, Expr};
 use super::developers::registration_cancelled;
-use super::models::{encode, EventItem, MembershipItem};
 use super::ops::Query;
-use super::tx::{Label, Tx, TxError};
+use super::tx::{Label, TxError};
 use super::{keys, read_version, Dynamo};
 use crate::domain::idp::SsoFlow;
-use crate::domain::{ClaimMappings, Developer, IdentityProvider, LifecycleEvent, Team, TeamMapping, Timestamp};
+use crate::domain::{ClaimMappings, IdentityProvider, TeamMapping, Timestamp};
 use crate::store::{IdpStore, NewDeveloper, RegisterError, SsoStore, StoreError, StoreResult};
 
 pub(crate) const IDP_PREFIX: &str = "IDP#";
@@ -278,28 +277,5 @@ impl SsoStore for Dynamo {
             .await
             .map_err(classify)?;
         Ok(())
-    }
-
-    async fn sync_teams(
-        &self,
-        before: &Developer,
-        after: &Developer,
-        join: &[Team],
-        leave: &[Uuid],
-        events: &[LifecycleEvent],
-    ) -> StoreResult<()> {
-        let mut tx = Tx::new(self);
-        self.put_developer(&mut tx, before, after)?;
-        for team in join {
-            tx.create(Label::Membership, to_item(&MembershipItem::new(team, before.id))?)?;
-            tx.check(Label::Team, key(keys::team(team.id), keys::TEAM_SK), Expr::new("attribute_exists(pk)"))?;
-        }
-        for team in leave {
-            tx.delete(Label::Membership, key(keys::developer(before.id), &keys::team(*team)))?;
-        }
-        for e in events {
-            tx.put(Label::Event, encode::<EventItem>(e)?, None)?;
-        }
-        tx.commit(self).await
     }
 }

@@ -41,23 +41,26 @@ impl TeamStore for Dynamo {
         page_of::<TeamItem>(items, limit, f, &shape.attrs, None)
     }
 
-    async fn set_membership(
+    async fn change_memberships(
         &self,
         before: &Developer,
         after: &Developer,
-        team: &Team,
-        add: bool,
-        event: &LifecycleEvent,
+        join: &[Team],
+        leave: &[Uuid],
+        events: &[LifecycleEvent],
     ) -> StoreResult<()> {
         let mut tx = Tx::new(self);
-        tx.put(Label::Event, encode::<EventItem>(event)?, None)?;
         self.put_developer(&mut tx, before, after)?;
-        if add {
+        for team in join {
             tx.create(Label::Membership, to_item(&MembershipItem::new(team, before.id))?)?;
-        } else {
-            tx.delete_if(Label::Membership, key(keys::developer(before.id), &keys::team(team.id)), exists())?;
+            tx.check(Label::Team, key(keys::team(team.id), keys::TEAM_SK), exists())?;
         }
-        tx.check(Label::Team, key(keys::team(team.id), keys::TEAM_SK), exists())?;
+        for team in leave {
+            tx.delete_if(Label::Membership, key(keys::developer(before.id), &keys::team(*team)), exists())?;
+        }
+        for e in events {
+            tx.put(Label::Event, encode::<EventItem>(e)?, None)?;
+        }
         tx.commit(self).await
     }
 

@@ -129,28 +129,27 @@ impl TeamStore for MemStore {
         items.truncate(limit);
         Ok(Page { items, total: None, next_cursor: None })
     }
-    async fn set_membership(
+    async fn change_memberships(
         &self,
         before: &Developer,
         after: &Developer,
-        team: &Team,
-        add: bool,
-        event: &LifecycleEvent,
+        join: &[Team],
+        leave: &[Uuid],
+        events: &[LifecycleEvent],
     ) -> StoreResult<()> {
         let _tx = self.tx();
         let mut devs = lock(&self.developers);
         let mut members = lock(&self.memberships);
-        let exists = members.contains(&(team.id, before.id));
-        if devs.get(&before.id).is_none_or(|d| d.version != before.version) || exists == add {
+        let stale = devs.get(&before.id).is_none_or(|d| d.version != before.version);
+        let joined_twice = join.iter().any(|t| members.contains(&(t.id, before.id)));
+        let not_member = leave.iter().any(|t| !members.contains(&(*t, before.id)));
+        if stale || joined_twice || not_member {
             return Err(StoreError::Conflict);
         }
-        if add {
-            members.push((team.id, before.id));
-        } else {
-            members.retain(|m| *m != (team.id, before.id));
-        }
+        members.extend(join.iter().map(|t| (t.id, before.id)));
+        members.retain(|(t, d)| !(*d == before.id && leave.contains(t)));
         devs.insert(after.id, after.clone());
-        lock(&self.events).push(event.clone());
+        lock(&self.events).extend(events.iter().cloned());
         Ok(())
     }
     async fn team_members(&self, team_id: Uuid, limit: usize, _cursor: Option<String>) -> StoreResult<Page<Developer>> {

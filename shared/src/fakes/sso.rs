@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{lock, MemStore};
 use crate::domain::idp::{AuthRequest, Refusal, SsoFlow};
-use crate::domain::{Developer, IdentityProvider, LifecycleEvent, Team};
+use crate::domain::IdentityProvider;
 use crate::error::AppError;
 use crate::store::{DeveloperStore, IdpStore, NewDeveloper, OidcClient, RegisterError, SecretSealer, SsoStore, StoreError, StoreResult};
 
@@ -124,26 +124,6 @@ impl SsoStore for MemStore {
             return Err(StoreError::Conflict);
         }
         subjects.insert(key, developer_id);
-        Ok(())
-    }
-    async fn sync_teams(
-        &self,
-        before: &Developer,
-        after: &Developer,
-        join: &[Team],
-        leave: &[Uuid],
-        events: &[LifecycleEvent],
-    ) -> StoreResult<()> {
-        let _tx = self.tx();
-        let mut devs = lock(&self.developers);
-        let mut members = lock(&self.memberships);
-        if devs.get(&before.id).is_none_or(|d| d.version != before.version) || join.iter().any(|t| members.contains(&(t.id, before.id))) {
-            return Err(StoreError::Conflict);
-        }
-        members.extend(join.iter().map(|t| (t.id, before.id)));
-        members.retain(|(t, d)| !(*d == before.id && leave.contains(t)));
-        devs.insert(after.id, after.clone());
-        lock(&self.events).extend(events.iter().cloned());
         Ok(())
     }
 }

@@ -236,7 +236,7 @@ async fn sync_teams<S: SsoStore + TeamStore>(
         events.push(e);
     }
     store
-        .sync_teams(&dev, &after, &join, &leave, &events)
+        .change_memberships(&dev, &after, &join, &leave, &events)
         .await
         .on_conflict(|| AppError::Conflict("the account changed during the sign-in; sign in again".into()))?;
     Ok(after)

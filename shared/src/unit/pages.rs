@@ -214,6 +214,30 @@ async fn the_sign_in_and_register_pages_link_each_enabled_provider_to_its_start_
 }
 
 /// The calls a request made, without the ones before it.
+/// Jane signed in on her account page, with applications of these names.
+struct SignedIn {
+    store: MemStore,
+    base: String,
+    b: Browser,
+    /// The account page's CSRF token.
+    token: String,
+}
+
+async fn signed_in_with_apps(apps: &[&str]) -> SignedIn {
+    let (store, portal) = world();
+    let base = web::portal_base(portal.id);
+    let mut b = Browser::default();
+    let token = csrf(&b.send(&store, "GET", &format!("{base}login"), &[]).await);
+    let r = b.send(&store, "POST", &format!("{base}login"), &[("csrf_token", &token), ("login", "jane"), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, 303, "signed in");
+    let token = csrf(&b.send(&store, "GET", &format!("{base}account"), &[]).await);
+    for name in apps {
+        let r = b.send(&store, "POST", &format!("{base}account/applications"), &[("csrf_token", &token), ("name", name)]).await;
+        assert_eq!(r.status, 303, "{name} created");
+    }
+    SignedIn { store, base, b, token }
+}
+
 async fn calls_of(store: &MemStore, b: &mut Browser, method: &str, path: &str, form: &[(&str, &str)]) -> (PageResponse, Vec<String>) {
     store.take_calls();
     let r = b.send(store, method, path, form).await;
@@ -260,16 +284,7 @@ async fn a_page_post_that_succeeds_makes_exactly_the_calls_of_the_json_use_case_
 
 #[tokio::test]
 async fn the_account_page_reads_the_portal_beside_the_applications_and_no_application_twice() {
-    let (store, portal) = world();
-    let base = web::portal_base(portal.id);
-    let mut b = Browser::default();
-    let token = csrf(&b.send(&store, "GET", &format!("{base}login"), &[]).await);
-    b.send(&store, "POST", &format!("{base}login"), &[("csrf_token", &token), ("login", "jane"), ("password", PASSWORD)]).await;
-    let token = csrf(&b.send(&store, "GET", &format!("{base}account"), &[]).await);
-    for name in ["Weather", "Tides"] {
-        let r = b.send(&store, "POST", &format!("{base}account/applications"), &[("csrf_token", &token), ("name", name)]).await;
-        assert_eq!(r.status, 303);
-    }
+    let SignedIn { store, base, mut b, token: _ } = signed_in_with_apps(&["Weather", "Tides"]).await;
     let (r, calls) = calls_of(&store, &mut b, "GET", &format!("{base}account"), &[]).await;
     assert_eq!(r.status, 200);
     let mut sorted = calls.clone();
@@ -284,15 +299,7 @@ async fn the_account_page_reads_the_portal_beside_the_applications_and_no_applic
 
 #[tokio::test]
 async fn a_refused_subscription_stands_next_to_its_applications_product_field_and_unsubscribing_removes_it() {
-    let (store, portal) = world();
-    let base = web::portal_base(portal.id);
-    let mut b = Browser::default();
-    let token = csrf(&b.send(&store, "GET", &format!("{base}login"), &[]).await);
-    b.send(&store, "POST", &format!("{base}login"), &[("csrf_token", &token), ("login", "jane"), ("password", PASSWORD)]).await;
-    let token = csrf(&b.send(&store, "GET", &format!("{base}account"), &[]).await);
-    for name in ["Weather", "Tides"] {
-        b.send(&store, "POST", &format!("{base}account/applications"), &[("csrf_token", &token), ("name", name)]).await;
-    }
+    let SignedIn { store, base, mut b, token } = signed_in_with_apps(&["Weather", "Tides"]).await;
     let html = text(&b.send(&store, "GET", &format!("{base}account"), &[]).await);
     let apps: Vec<String> = html.split("name=\"app_id\" value=\"").skip(1).map(|s| s.split('"').next().unwrap().to_string()).collect();
     let second = apps.iter().rev().find(|a| **a != apps[0]).unwrap().clone();
