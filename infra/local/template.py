@@ -3,7 +3,8 @@
 * `load()` reads the SAM template with CloudFormation's short-form tags (`!Ref`, `!GetAtt`, ...)
   as plain `{"Ref": ...}` / `{"Fn::GetAtt": [...]}` data.
 * `Template` resolves what API Gateway itself would know at run time: parameters (defaults,
-  overridable like `sam local --parameter-overrides`), the HttpApi routes of every function
+  overridable like `sam local --parameter-overrides`), conditions (a resource whose condition
+  is false is left out), the HttpApi routes of every function
   (method, path, function, authorizer), the API's stage variables and its Lambda authorizers
   (identity sources and cache TTL as SAM translates `Identity`).
 
@@ -111,9 +112,39 @@ class Template:
             return [self.resolve(v) for v in value]
         return value
 
+    def condition(self, name: str) -> bool:
+        """A template condition's value under the parameters (`Fn::Equals`, `Fn::Not`,
+        `Fn::And`, `Fn::Or` and `Condition` references, as CloudFormation evaluates them)."""
+        conditions = self.data.get("Conditions") or {}
+        if name not in conditions:
+            raise KeyError(f"{name} is not a condition of the template")
+        return self._truth(conditions[name])
+
+    def _truth(self, expr: Any) -> bool:
+        if isinstance(expr, bool):
+            return expr
+        if isinstance(expr, dict) and len(expr) == 1:
+            (key, arg), = expr.items()
+            if key == "Condition":
+                return self.condition(arg)
+            if key == "Fn::Equals":
+                a, b = (self.resolve(v) for v in arg)
+                return str(a) == str(b)
+            if key == "Fn::Not":
+                return not self._truth(arg[0])
+            if key == "Fn::And":
+                return all(self._truth(v) for v in arg)
+            if key == "Fn::Or":
+                return any(self._truth(v) for v in arg)
+        raise ValueError(f"unsupported condition {expr!r}")
+
     def _of_type(self, kind: str):
+        """Resources of a type that the parameters create (a resource whose `Condition` is
+        false does not exist, as after `sam deploy`)."""
         for logical_id, resource in self.resources.items():
             if isinstance(resource, dict) and resource.get("Type") == kind:
+                if "Condition" in resource and not self.condition(resource["Condition"]):
+                    continue
                 yield logical_id, resource.get("Properties") or {}, resource
 
     # ---------------------------------------------------------------- functions and routes

@@ -156,6 +156,24 @@ class Routing(unittest.TestCase):
                 self.assertEqual(event["routeKey"], "$default")
                 self.assertNotIn("pathParameters", event)
 
+    def test_the_console_exists_only_while_console_enabled_is_true(self):
+        f, rec = front()
+        f.handle(request("GET", "/console/sign-in"))
+        self.assertEqual(rec.calls[-1][0], "console")
+        off, rec = front(overrides={"ConsoleEnabled": "false"})
+        self.assertNotIn("ConsoleFunction", off.functions)
+        _, key, _ = off.handle(request("GET", "/console/sign-in"))
+        self.assertEqual((key, rec.calls[-1][0]), ("$default", "fallback"), "the fallback's 404, as deployed")
+
+    def test_a_condition_the_template_does_not_have_or_cannot_evaluate_is_an_error(self):
+        t = Template(TEMPLATE)
+        self.assertTrue(t.condition("ConsoleOn"))
+        self.assertFalse(Template(TEMPLATE, {"ConsoleEnabled": "false"}).condition("ConsoleOn"))
+        with self.assertRaises(KeyError):
+            t.condition("NoSuchCondition")
+        with self.assertRaises(ValueError):
+            t._truth({"Fn::If": ["ConsoleOn", True, False]})
+
     def test_without_a_default_route_api_gateway_answers_its_own_404(self):
         data = copy.deepcopy(TEMPLATE)
         del data["Resources"]["FallbackFunction"]
