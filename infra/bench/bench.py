@@ -1100,6 +1100,9 @@ class Bench:
             if "7" in sections:
                 log("7 webhook delivery on the local stack (if one answers)")
                 self.webhooks()
+            if "8" in sections:
+                log("8 auto-approvals end to end on the local stack (if one answers)")
+                self.approvals()
         except Exception as e:
             if not isinstance(e, (BenchError, FunctionFailed, subprocess.TimeoutExpired)):
                 import traceback
@@ -1130,6 +1133,25 @@ class Bench:
             return
         n = int(os.environ.get("GATEHOUSE_BENCH_WEBHOOK_DEVELOPERS", "50"))
         for row in webhooks.measure(env, n):
+            self.results.add(*row)
+            if row[4] == "NO":
+                self.results.budget_failed = True
+
+    # ---------------------------------------------------------------- 8. auto-approvals (local stack)
+
+    def approvals(self) -> None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import approvals  # noqa: PLC0415
+        import webhooks  # noqa: PLC0415
+
+        env = webhooks.stack_env(self.root)
+        if env is None:
+            self.results.add(approvals.SECTION, "skipped", "no local stack answers", "", "",
+                             "start one (bash infra/local/up.sh --detach) in the same network namespace")
+            return
+        n = int(os.environ.get("GATEHOUSE_BENCH_APPROVALS", "1000"))
+        parallel = 2 * int(os.environ.get("GATEHOUSE_CONCURRENCY", "3"))
+        for row in approvals.measure(env, n, parallel):
             self.results.add(*row)
             if row[4] == "NO":
                 self.results.budget_failed = True
@@ -1203,8 +1225,8 @@ def main() -> int:
     ap.add_argument("--starts", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_STARTS", "10")))
     ap.add_argument("--batches", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_BATCHES", "3")))
     ap.add_argument("--batch-size", type=int, default=100)
-    ap.add_argument("--sections", default=os.environ.get("GATEHOUSE_BENCH_SECTIONS", "1,2,3,4,5,6,7"),
-                    help="which of the seven measurements to report (GATEHOUSE_BENCH_SECTIONS)")
+    ap.add_argument("--sections", default=os.environ.get("GATEHOUSE_BENCH_SECTIONS", "1,2,3,4,5,6,7,8"),
+                    help="which of the eight measurements to report (GATEHOUSE_BENCH_SECTIONS)")
     ap.add_argument("--timing-samples", type=int, default=int(os.environ.get("GATEHOUSE_BENCH_TIMING_SAMPLES", "201")),
                     help="known and unknown requests each in the timing section")
     ap.add_argument("--profile", default="release", help="binaries from target/<profile>/ (debug: only to try the bench out)")
