@@ -24,6 +24,7 @@
 #   GATEHOUSE_CONSUMER_CONCURRENCY=N   the concurrent consumer of section 4 (default: the code's, 32)
 #   GATEHOUSE_BENCH_WEBHOOK_DEVELOPERS=50  registrations delivered to one endpoint in section 7
 #   GATEHOUSE_BENCH_APPROVALS=1000     auto-approvals end to end in section 8 (local stack; target 60 s)
+#   GATEHOUSE_BENCH_MOTO=infra/bench/moto_profile.py  moto with per-operation CPU/wall stats (PROF=1: cProfile)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)

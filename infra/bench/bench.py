@@ -444,7 +444,7 @@ class Bench:
     def start_moto(self) -> None:
         port = free_port()
         self.moto_url = f"http://127.0.0.1:{port}"
-        self.procs.start([sys.executable, str(self.root / "infra/local/moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
+        self.procs.start([sys.executable, os.environ.get("GATEHOUSE_BENCH_MOTO") or str(self.root / "infra/local/moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
                          dict(os.environ), self.logs / "moto.log")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
