@@ -11,6 +11,7 @@ use crate::error::BoxError;
 
 mod defaults;
 mod policy;
+mod preview;
 mod render;
 
 #[cfg(test)]
@@ -18,6 +19,7 @@ use defaults::default_templates;
 #[cfg(test)]
 use policy::worst_case_context;
 pub use policy::{check_policy, validate_override, PLACEHOLDERS};
+pub use preview::{default_parts, preview, sample_context, template_field};
 #[cfg(test)]
 use render::{environment, render_part};
 pub use render::{render, RenderError, MAX_RENDERED_BYTES, RENDER_FUEL};

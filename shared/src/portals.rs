@@ -133,6 +133,24 @@ pub async fn patch_portal<S: PortalStore>(
         .on_conflict(|| AppError::Conflict("the portal was changed by another request; read it again and retry".into()))?;
     Ok(portal)
 }
+
+/// The portals a token may open, oldest first: for a global token a page of the portal index
+/// (one `Query`); a portal-scoped token sees only its own portal (one `GetItem`), one page.
+#[tracing::instrument(skip_all)]
+pub async fn list_portals<S: PortalStore>(
+    store: &S,
+    token: &AdminToken,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<Page<PortalEntry>, AppError> {
+    if token.is_global() {
+        return Ok(store.list_portals(limit, cursor.filter(|c| !c.is_empty())).await?);
+    }
+    let id = Uuid::parse_str(&token.scope).map_err(|_| AppError::not_found("portal"))?;
+    let portal = portal_for(store, token, id).await?;
+    Ok(Page { items: vec![PortalEntry::from(&portal)], total: Some(1), next_cursor: None })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +173,37 @@ mod tests {
             Err(AppError::Invalid(errs)) => assert_eq!(errs[0].field, "auto_aprove"),
             other => panic!("expected a validation error, got {other:?}"),
         }
+    }
+
+    fn token(scope: &str) -> AdminToken {
+        AdminToken {
+            id: "t".into(),
+            name: "t".into(),
+            scope: scope.into(),
+            token_hash: String::new(),
+            created_at: chrono::Utc::now(),
+            expires_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_global_token_pages_through_every_portal_oldest_first_and_a_scoped_token_sees_only_its_own() {
+        let store = crate::fakes::MemStore::default();
+        let t0 = chrono::Utc::now();
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let mut p = crate::fakes::portal(PortalSettings::default());
+            p.created_at = t0 + chrono::Duration::seconds(i);
+            ids.push(p.id);
+            store.add_portal(p);
+        }
+        let first = list_portals(&store, &token("*"), 3, None).await.unwrap();
+        assert_eq!(first.items.iter().map(|p| p.id).collect::<Vec<_>>(), ids[..3]);
+        let second = list_portals(&store, &token("*"), 3, first.next_cursor).await.unwrap();
+        assert_eq!(second.items.iter().map(|p| p.id).collect::<Vec<_>>(), ids[3..]);
+        assert!(second.next_cursor.is_none());
+        let scoped = list_portals(&store, &token(&ids[2].to_string()), 3, None).await.unwrap();
+        assert_eq!(scoped.items.iter().map(|p| p.id).collect::<Vec<_>>(), vec![ids[2]]);
+        assert!(store.take_calls().iter().all(|c| c != "scan"), "no Scan");
     }
 }

@@ -120,11 +120,29 @@ pub trait ConsoleSessionStore: Send + Sync {
     fn delete_console_session(&self, id_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
+/// A portal as the portal index lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortalEntry {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+impl From<&Portal> for PortalEntry {
+    fn from(p: &Portal) -> Self {
+        Self { id: p.id, name: p.name.clone(), created_at: p.created_at }
+    }
+}
+
 pub trait PortalStore: Send + Sync {
+    /// Creates the portal, its counters and its index entry in one transaction.
     fn create_portal(&self, portal: &Portal) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_portal(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<Portal>>> + Send;
-    /// Replaces the portal if its stored version is still `portal.version - 1`.
+    /// Replaces the portal if its stored version is still `portal.version - 1` (and its index
+    /// entry with it).
     fn update_portal(&self, portal: &Portal) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every portal, oldest first, a page at a time (one `Query` of the portal index).
+    fn list_portals(&self, limit: usize, cursor: Option<String>) -> impl Future<Output = StoreResult<Page<PortalEntry>>> + Send;
 }
 
 /// A new self-registered (or invited) developer with the records written with it.

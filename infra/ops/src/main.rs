@@ -32,7 +32,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: gatehouse-ops <create-table | create-portal --name N [--settings JSON] | mint-admin-token --name N [--portal ID] [--expires-in 90d|12h|30m|3600s] | backfill-audit-index | list-admin-tokens | revoke-admin-token ID | verify-sender ADDRESS | create-token-secret [--name N] | bootstrap --env-file PATH [--api URL] [--mailbox URL]>"
+        "usage: gatehouse-ops <create-table | create-portal --name N [--settings JSON] | mint-admin-token --name N [--portal ID] [--expires-in 90d|12h|30m|3600s] | backfill-audit-index | backfill-portal-index | list-admin-tokens | revoke-admin-token ID | verify-sender ADDRESS | create-token-secret [--name N] | bootstrap --env-file PATH [--api URL] [--mailbox URL]>"
     );
     ExitCode::from(2)
 }
@@ -249,6 +249,10 @@ async fn run(args: Vec<String>) -> Result<Option<ExitCode>, Error> {
         "backfill-audit-index" => {
             let n = store.backfill_event_index().await?;
             println!("{n} events given their audit trail index keys");
+        }
+        "backfill-portal-index" => {
+            let n = store.backfill_portal_index().await?;
+            println!("{n} portals given their portal index entry");
         }
         "list-admin-tokens" => {
             for line in token_lines(&store.list_admin_tokens().await?, Clock::default().now()) {

@@ -14,6 +14,8 @@ use crate::domain::{ApprovalStatus, DeveloperState, InviteStatus, LinkPurpose, T
 /// The `kind` attribute every item carries, so stream filters and ops tooling tell items apart.
 pub mod kind {
     pub const PORTAL: &str = "portal";
+    /// A portal's entry in the portal index (`PORTALS` / `<created_at>#<id>`).
+    pub const PORTAL_INDEX: &str = "portal_index";
     pub const COUNTERS: &str = "counters";
     pub const DEVELOPER: &str = "developer";
     /// A uniqueness marker: an email, a username or a team name taken in a portal.
@@ -50,6 +52,9 @@ pub const ADMIN_TOKEN_SK: &str = "ADMINTOKEN";
 pub const CONSOLE_SESSION_SK: &str = "CONSOLE";
 pub const THROTTLE_SK: &str = "THROTTLE";
 
+/// The table partition that lists every portal (one index item per portal, oldest first):
+/// a global admin token's portal list is a `Query` of it, never a Scan.
+pub const PORTALS: &str = "PORTALS";
 /// The gsi2 partition that lists admin tokens (ops CLI).
 pub const ADMIN_TOKENS: &str = "ADMINTOKENS";
 /// Prefixes of the sort keys of a developer's applications and API keys.
@@ -120,6 +125,10 @@ pub fn admin_token(hash: &str) -> String {
     format!("ADMINTOKEN#{hash}")
 }
 /// gsi2 sort key of an admin token: oldest first.
+/// A portal's index item's sort key: creation order, then the id.
+pub fn portal_order(created_at: Timestamp, id: Uuid) -> String {
+    format!("{}#{id}", created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
 pub fn admin_token_order(created_at: Timestamp, id: &str) -> String {
     format!("{}#{id}", created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }

@@ -21,6 +21,7 @@ use crate::store::{StoreError, StoreResult};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Label {
     Portal,
+    PortalIndex,
     Counters,
     Developer,
     EmailMarker,

@@ -25,6 +25,25 @@ impl PortalStore for MemStore {
             _ => Err(StoreError::Conflict),
         }
     }
+    async fn list_portals(&self, limit: usize, cursor: Option<String>) -> StoreResult<Page<PortalEntry>> {
+        self.record("list portals");
+        let limit = limit.clamp(1, 100);
+        let order = |p: &PortalEntry| format!("{}#{}", p.created_at.to_rfc3339(), p.id);
+        let mut all: Vec<PortalEntry> = lock(&self.portals).values().map(PortalEntry::from).collect();
+        all.sort_by_key(order);
+        if let Some(c) = &cursor {
+            if !all.iter().any(|p| &order(p) == c) {
+                return Err(StoreError::BadCursor);
+            }
+        }
+        let mut items: Vec<PortalEntry> =
+            all.into_iter().filter(|p| cursor.as_ref().is_none_or(|c| &order(p) > c)).take(limit + 1).collect();
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            order(items.last().expect("limit >= 1"))
+        });
+        Ok(Page { items, total: None, next_cursor })
+    }
 }
 
 impl EventLog for MemStore {

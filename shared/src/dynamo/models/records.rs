@@ -10,7 +10,7 @@ use crate::domain::{
     Timestamp, EVENT_RETENTION_DAYS,
 };
 use crate::dynamo::keys::{self, kind};
-use crate::store::{AdminToken, StateCounts};
+use crate::store::{AdminToken, PortalEntry, StateCounts};
 
 const DAY: i64 = 86_400;
 
@@ -55,6 +55,38 @@ impl Model for PortalItem {
             updated_at: self.updated_at,
             version: self.version,
         }
+    }
+}
+
+/// A portal's entry in the portal index (`pk = PORTALS`, `sk = <created_at>#<id>`), written in
+/// the transaction that creates the portal and again in every change of the portal (so its
+/// name is the portal's own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PortalIndexItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub portal_id: Uuid,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+impl Model for PortalIndexItem {
+    type Domain = PortalEntry;
+
+    fn from_domain(p: &PortalEntry) -> Self {
+        Self {
+            pk: keys::PORTALS.into(),
+            sk: keys::portal_order(p.created_at, p.id),
+            kind: kind::PORTAL_INDEX.into(),
+            portal_id: p.id,
+            name: p.name.clone(),
+            created_at: p.created_at,
+        }
+    }
+
+    fn into_domain(self) -> PortalEntry {
+        PortalEntry { id: self.portal_id, name: self.name, created_at: self.created_at }
     }
 }
 
