@@ -9,22 +9,29 @@
 //! JSON admin API with the admin token the session stands for (so a portal-scoped token sees
 //! only its portal: another portal is the API's 404). Never HTTP.
 
+mod audit;
+mod developer;
+mod developers;
+mod invites;
 pub mod lambda;
+mod portals;
 pub mod session;
+mod settings;
+mod sign_in;
+mod teams;
 pub mod views;
+mod webhooks;
 
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::audit::EventParams;
 use crate::config::Config;
-use crate::domain::{DeveloperState, Portal, Timestamp};
+use crate::domain::{Portal, Timestamp};
 use crate::error::AppError;
-use crate::lifecycle::{DeveloperPatch, ListParams};
 use crate::pages::web::{self, Form, PageRequest};
 use crate::pages::PageResponse;
 use crate::store::*;
-use views::{Action, Tab};
+use views::Tab;
 
 /// Every port the console reaches (the union of the admin use cases it wraps).
 pub trait ConsoleStore:
@@ -64,7 +71,6 @@ pub const MAX_BULK: usize = 50;
 pub const HOME: &str = "/console/portals";
 
 const EXPIRED_FORM: &str = "This form expired. Check the fields and send it again.";
-const BAD_TOKEN: &str = "This admin token does not work. Check it and try again: it may be mistyped, expired or revoked.";
 
 /// The one-time messages a console redirect may carry: `(key, kind, text)`. Only keys travel.
 pub const FLASHES: [(&str, &str, &str); 14] = [
@@ -234,6 +240,38 @@ impl<'a> Console<'a> {
     }
 }
 
+/// The button of a table row that a form carries: row buttons post `<name>=<id>` (one hidden
+/// form per table), so the first of `buttons` whose name is present picks the action, with its
+/// id (`None` when the value is not a UUID).
+fn row_button<A: Copy>(form: &Form, buttons: &[(&str, A)]) -> Option<(A, Option<Uuid>)> {
+    buttons.iter().find_map(|(name, a)| form.optional(name).map(|v| (*a, v.parse().ok())))
+}
+
+/// How a tab's POST ends: back to the tab with the flash of what was done (POST-redirect-GET),
+/// or the tab again with the use case's error as a sentence (`message`) and its status; a
+/// failure on our side is the error page.
+async fn tab_outcome<S: ConsoleStore>(
+    store: &S,
+    c: Console<'_>,
+    portal: &Portal,
+    tab: Tab,
+    outcome: Result<&'static str, AppError>,
+    message: fn(&AppError) -> String,
+    now: Timestamp,
+) -> PageResponse {
+    match outcome {
+        Ok(flash) => c.redirect(&views::tab_url(&portal_base(portal), tab), Some(flash)),
+        Err(e) => {
+            let status = crate::http::status_of(&e);
+            if status >= 500 {
+                return c.error_page(&e);
+            }
+            let view = View { status: Some(status), errors: vec![json!({ "message": message(&e) })], tab: Some(tab), ..Default::default() };
+            portal_page(store, c, portal, view, now).await
+        }
+    }
+}
+
 fn not_found(c: Console<'_>) -> PageResponse {
     c.message(404, "Page not found", "There is no console page at this address.", ("Go to the portals", HOME))
 }
@@ -248,12 +286,12 @@ pub async fn handle<S: ConsoleStore>(store: &S, config: &Config, req: &PageReque
     };
     let post = req.method == "POST";
     match (post, rest.as_slice()) {
-        (false, ["sign-in"]) => return sign_in(c, None, None),
-        (true, ["sign-in"]) => return sign_in_post(store, c, now).await,
-        (true, ["sign-out"]) => return sign_out(store, c, now).await,
+        (false, ["sign-in"]) => return sign_in::sign_in(c, None, None),
+        (true, ["sign-in"]) => return sign_in::sign_in_post(store, c, now).await,
+        (true, ["sign-out"]) => return sign_in::sign_out(store, c, now).await,
         _ => {}
     }
-    if let Err(r) = signed_in(store, &mut c, now).await {
+    if let Err(r) = sign_in::signed_in(store, &mut c, now).await {
         return r;
     }
     let form = req.form();
@@ -262,8 +300,8 @@ pub async fn handle<S: ConsoleStore>(store: &S, config: &Config, req: &PageReque
     }
     match (post, rest.as_slice()) {
         (false, []) => c.redirect(HOME, None),
-        (false, ["portals"]) => portals(store, c).await,
-        (false, ["open"]) => open_portal(c),
+        (false, ["portals"]) => portals::portals(store, c).await,
+        (false, ["open"]) => portals::open_portal(c),
         (_, ["portals", p, rest @ ..]) => {
             let Ok(portal_id) = p.parse::<Uuid>() else { return not_found(c) };
             let portal = match crate::access::portal_for(store, c.token(), portal_id).await {
@@ -272,164 +310,25 @@ pub async fn handle<S: ConsoleStore>(store: &S, config: &Config, req: &PageReque
             };
             match (post, rest) {
                 (false, []) => portal_page(store, c, &portal, View::default(), now).await,
-                (true, ["developers", "decide"]) => decide(store, c, &portal, &form, now).await,
-                (false, ["developers", "confirm"]) => confirm(store, c, &portal).await,
+                (true, ["developers", "decide"]) => developers::decide(store, c, &portal, &form, now).await,
+                (false, ["developers", "confirm"]) => developers::confirm(store, c, &portal).await,
                 (false, ["developers", d]) => match d.parse::<Uuid>() {
-                    Ok(d) => developer_page(store, c, &portal, d).await,
+                    Ok(d) => developer::developer_page(store, c, &portal, d).await,
                     Err(_) => not_found(c),
                 },
                 (true, ["developers", d, "teams"]) => match d.parse::<Uuid>() {
-                    Ok(d) => membership(store, c, &portal, d, &form, now).await,
+                    Ok(d) => developer::membership(store, c, &portal, d, &form, now).await,
                     Err(_) => not_found(c),
                 },
-                (false, ["invite"]) => invite_page(c, &portal, None, None),
-                (true, ["invite"]) => invite_post(store, config, c, &portal, &form, now).await,
-                (true, ["invites"]) => invite_action(store, config, c, &portal, &form, now).await,
-                (true, ["settings"]) => settings_post(store, config, c, &portal, &form, now).await,
-                (true, ["teams"]) => team_post(store, c, &portal, &form, now).await,
+                (false, ["invite"]) => invites::invite_page(c, &portal, None, None),
+                (true, ["invite"]) => invites::invite_post(store, config, c, &portal, &form, now).await,
+                (true, ["invites"]) => invites::invite_action(store, config, c, &portal, &form, now).await,
+                (true, ["settings"]) => settings::settings_post(store, config, c, &portal, &form, now).await,
+                (true, ["teams"]) => teams::team_post(store, c, &portal, &form, now).await,
                 _ => not_found(c),
             }
         }
         _ => not_found(c),
-    }
-}
-
-// ------------------------------------------------------------------------------ sign-in
-
-fn sign_in(mut c: Console<'_>, error: Option<(u16, &str)>, token_error: Option<&str>) -> PageResponse {
-    c.pre_session();
-    let status = error.map_or(200, |(s, _)| s);
-    let mut errors = vec![];
-    if let Some((_, m)) = error {
-        errors.push(match token_error {
-            Some(_) => json!({ "message": m, "field": "token" }),
-            None => json!({ "message": m }),
-        });
-    }
-    let mut ctx = c.context("Sign in to the console", errors);
-    let mut field = json!({ "name": "token", "label": "Admin token", "type": "password", "autocomplete": "off", "required": true,
-                            "hint": "An admin API token (gha_…), as minted by gatehouse-ops. It is exchanged for a one-hour console session." });
-    if let Some(e) = token_error {
-        field["error"] = e.into();
-    }
-    ctx.insert("form".into(), json!({ "action": "/console/sign-in", "fields": [field] }));
-    c.html(status, "console/sign_in.html", ctx)
-}
-
-async fn sign_in_post<S: ConsoleStore>(store: &S, c: Console<'_>, now: Timestamp) -> PageResponse {
-    let form = c.req.form();
-    if !c.pre_session_post_ok(&form) {
-        return sign_in(c, Some((403, EXPIRED_FORM)), None);
-    }
-    let raw = form.get("token").trim().to_string();
-    // The token is checked as the API checks a Bearer token (http::admin).
-    let hash = crate::crypto::token_hash(&raw);
-    let found = if raw.is_empty() { Ok(None) } else { store.find_admin_token(&hash).await };
-    let token = match found {
-        Ok(Some(t)) if crate::crypto::constant_time_eq(&t.token_hash, &hash) && !t.expired(now) => t,
-        Ok(_) => return sign_in(c, Some((401, BAD_TOKEN)), Some(BAD_TOKEN)),
-        Err(e) => return c.error_page(&e.into()),
-    };
-    let (cookie, record) = session::start(&token, now);
-    if let Err(e) = store.put_console_session(&record).await {
-        return c.error_page(&e.into());
-    }
-    let set = session::set_cookie(&cookie, c.loopback());
-    let to = match token.scope.parse::<Uuid>() {
-        Ok(p) => format!("/console/portals/{p}"),
-        Err(_) => HOME.to_string(),
-    };
-    let mut r = c.redirect(&to, None);
-    r.cookies.push(set);
-    r
-}
-
-/// Checks the session cookie and the admin token behind it; otherwise the answer that sends
-/// the browser to sign in (the cookie cleared).
-async fn signed_in<S: ConsoleStore>(store: &S, c: &mut Console<'_>, now: Timestamp) -> Result<(), PageResponse> {
-    let cookie = c.req.cookie(session::COOKIE).map(str::to_string);
-    let found = match cookie.as_deref().and_then(session::id_hash) {
-        Some(h) => match store.get_console_session(&h).await {
-            Ok(Some(s)) if session::live(&s, now) => match store.find_admin_token(&s.admin_token_hash).await {
-                Ok(Some(t)) if !t.expired(now) => Some(t),
-                Ok(_) => None,
-                Err(e) => return Err(Console::new(c.req, c.key).error_page(&e.into())),
-            },
-            Ok(_) => None,
-            Err(e) => return Err(Console::new(c.req, c.key).error_page(&e.into())),
-        },
-        None => None,
-    };
-    match found {
-        Some(t) => {
-            let cookie = cookie.unwrap_or_default();
-            c.csrf = session::csrf(c.key, &cookie);
-            c.cookie = Some(cookie);
-            c.token = Some(t);
-            Ok(())
-        }
-        None => {
-            let loopback = c.loopback();
-            let fresh = Console::new(c.req, c.key);
-            let flash = cookie.is_some().then_some("session_ended");
-            let mut r = fresh.redirect("/console/sign-in", flash);
-            if cookie.is_some() {
-                r.cookies.push(web::clear_cookie(session::COOKIE, session::BASE, loopback));
-            }
-            Err(r)
-        }
-    }
-}
-
-async fn sign_out<S: ConsoleStore>(store: &S, mut c: Console<'_>, now: Timestamp) -> PageResponse {
-    let form = c.req.form();
-    let loopback = c.loopback();
-    let hash = c.req.cookie(session::COOKIE).and_then(session::id_hash);
-    if signed_in(store, &mut c, now).await.is_ok() {
-        if !c.session_post_ok(&form) {
-            return c.message(403, "This form expired", EXPIRED_FORM, ("Go to the portals", HOME));
-        }
-        if let Some(h) = &hash {
-            if let Err(e) = store.delete_console_session(h).await {
-                return c.error_page(&e.into());
-            }
-        }
-    }
-    let clear = web::clear_cookie(session::COOKIE, session::BASE, loopback);
-    let mut r = Console::new(c.req, c.key).redirect("/console/sign-in", Some("signed_out"));
-    r.cookies.push(clear);
-    r
-}
-
-// ------------------------------------------------------------------------------ portals
-
-async fn portals<S: ConsoleStore>(store: &S, mut c: Console<'_>) -> PageResponse {
-    let scoped = c.token().scope.parse::<Uuid>().ok();
-    let mut ctx = c.context("Portals", vec![]);
-    let mut list = vec![];
-    if let Some(p) = scoped {
-        match store.get_portal(p).await {
-            Ok(Some(portal)) => {
-                list.push(json!({ "name": portal.name, "href": format!("/console/portals/{}", portal.id), "id": portal.id }))
-            }
-            Ok(None) => {}
-            Err(e) => return c.error_page(&e.into()),
-        }
-    }
-    ctx.insert("portals".into(), Value::Array(list));
-    ctx.insert("scoped".into(), scoped.is_some().into());
-    ctx.insert(
-        "open".into(),
-        json!({ "action": "/console/open", "field": { "name": "portal_id", "label": "Portal ID", "autocomplete": "off", "required": true,
-                 "hint": "The portal's UUID, as POST /api/portals answered it." } }),
-    );
-    c.html(200, "console/portals.html", ctx)
-}
-
-fn open_portal(c: Console<'_>) -> PageResponse {
-    match c.req.query("portal_id").map(str::trim).unwrap_or_default().parse::<Uuid>() {
-        Ok(p) => c.redirect(&format!("/console/portals/{p}"), None),
-        Err(_) => c.message(404, "Not found", "That is not a portal ID. A portal ID is a UUID.", ("Go to the portals", HOME)),
     }
 }
 
@@ -469,19 +368,19 @@ async fn portal_page<S: ConsoleStore>(store: &S, mut c: Console<'_>, portal: &Po
     ctx.insert("invite_url".into(), format!("{base}/invite").into());
     ctx.insert("tab_key".into(), tab.key().into());
     let section: Result<Value, AppError> = match tab.state() {
-        Some(state) => developers_section(store, &token, portal, &base, tab, state, &c).await,
+        Some(state) => developers::developers_section(store, &token, portal, &base, tab, state, &c).await,
         None => match tab {
-            Tab::Invites => invites_section(store, &token, portal, &base, &c, now).await.map(|mut v| {
+            Tab::Invites => invites::invites_section(store, &token, portal, &base, &c, now).await.map(|mut v| {
                 if let Some(r) = &view.invite_result {
                     v["result"] = r.clone();
                 }
-                v["dialog"] = views::invite_forms(&base, None, &[]);
+                v["dialog"] = views::invites::invite_forms(&base, None, &[]);
                 v
             }),
-            Tab::Teams => teams_section(store, &token, portal, &base, &c).await,
-            Tab::Audit => audit_section(store, &token, portal, &c).await,
-            Tab::Webhooks => webhooks_section(store, &token, portal).await,
-            _ => Ok(views::settings_section(&base, portal, view.posted.as_ref(), &view.field_errors)),
+            Tab::Teams => teams::teams_section(store, &token, portal, &base, &c).await,
+            Tab::Audit => audit::audit_section(store, &token, portal, &c).await,
+            Tab::Webhooks => webhooks::webhooks_section(store, &token, portal).await,
+            _ => Ok(views::settings::settings_section(&base, portal, view.posted.as_ref(), &view.field_errors)),
         },
     };
     match section {
@@ -489,393 +388,4 @@ async fn portal_page<S: ConsoleStore>(store: &S, mut c: Console<'_>, portal: &Po
         Err(e) => return c.error_page(&e),
     };
     c.html(status, "console/portal.html", ctx)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn developers_section<S: ConsoleStore>(
-    store: &S,
-    token: &AdminToken,
-    portal: &Portal,
-    base: &str,
-    tab: Tab,
-    state: DeveloperState,
-    c: &Console<'_>,
-) -> Result<Value, AppError> {
-    let q = c.req.query("q").map(str::trim).filter(|q| !q.is_empty()).map(str::to_string);
-    let cursor = c.req.query("cursor").map(str::to_string).filter(|c| !c.is_empty());
-    let params =
-        ListParams { state: Some(state.as_str().into()), q: q.clone(), limit: Some(PAGE_SIZE.to_string()), cursor: cursor.clone() };
-    let page = crate::lifecycle::list_developers(store, token, portal.id, params).await?;
-    Ok(views::developers(base, tab, &page, q.as_deref(), cursor.is_some(), &portal.settings))
-}
-
-async fn invites_section<S: ConsoleStore>(
-    store: &S,
-    token: &AdminToken,
-    portal: &Portal,
-    base: &str,
-    c: &Console<'_>,
-    now: Timestamp,
-) -> Result<Value, AppError> {
-    let cursor = c.req.query("cursor").map(str::to_string);
-    let page =
-        crate::invites::list_invites(store, token, portal.id, Some("pending".into()), Some(PAGE_SIZE.to_string()), cursor, now).await?;
-    Ok(views::invites(base, &page))
-}
-
-async fn teams_section<S: ConsoleStore>(
-    store: &S,
-    token: &AdminToken,
-    portal: &Portal,
-    base: &str,
-    c: &Console<'_>,
-) -> Result<Value, AppError> {
-    let cursor = c.req.query("cursor").map(str::to_string);
-    let page = crate::teams::list_teams(store, token, portal.id, Some(PAGE_SIZE.to_string()), cursor).await?;
-    Ok(views::teams(base, &page))
-}
-
-async fn audit_section<S: ConsoleStore>(store: &S, token: &AdminToken, portal: &Portal, c: &Console<'_>) -> Result<Value, AppError> {
-    let params =
-        EventParams { limit: Some(PAGE_SIZE.to_string()), cursor: c.req.query("cursor").map(str::to_string), ..Default::default() };
-    let page = crate::audit::list_events(store, token, portal.id, None, &params).await?;
-    Ok(views::audit(&portal_base(portal), &page))
-}
-
-async fn webhooks_section<S: ConsoleStore>(store: &S, token: &AdminToken, portal: &Portal) -> Result<Value, AppError> {
-    let hooks = crate::webhooks::list(store, token, portal.id).await?;
-    Ok(views::webhooks(&hooks))
-}
-
-// ------------------------------------------------------------------------------ decisions
-
-/// One decision on one developer, through the use case the JSON admin API calls for it.
-async fn act<S: ConsoleStore>(
-    store: &S,
-    token: &AdminToken,
-    portal: &Portal,
-    action: Action,
-    id: Uuid,
-    now: Timestamp,
-) -> Result<(), AppError> {
-    let status = |s: &str| DeveloperPatch { status: Some(s.into()), state: None, name: None };
-    match action {
-        Action::Accept | Action::Reject => {
-            let dev = crate::access::developer_for(store, token, portal.id, id).await?;
-            let Some(approval) = dev.approval_id.filter(|_| dev.state == DeveloperState::Pending) else {
-                return Err(AppError::Conflict(format!("this developer is already {}", dev.state.as_str())));
-            };
-            crate::approvals::decide_approval(store, token, approval, action == Action::Accept, now).await.map(|_| ())
-        }
-        Action::Revoke => crate::lifecycle::patch_developer(store, token, portal.id, id, status("revoked"), now).await.map(|_| ()),
-        Action::Reapprove | Action::Approve => {
-            crate::lifecycle::patch_developer(store, token, portal.id, id, status("approved"), now).await.map(|_| ())
-        }
-        Action::Delete => crate::lifecycle::delete_developer(store, token, portal.id, id, now).await,
-    }
-}
-
-async fn decide<S: ConsoleStore>(store: &S, c: Console<'_>, portal: &Portal, form: &Form, now: Timestamp) -> PageResponse {
-    let token = c.token().clone();
-    let tab = Tab::parse(form.get("tab")).unwrap_or(Tab::Requested);
-    let back = views::tab_url(&portal_base(portal), tab);
-    // A row's button: `<action>=<developer id>`.
-    if let Some((action, id)) = Action::ALL.iter().find_map(|a| form.optional(a.key()).map(|v| (*a, v))) {
-        let Ok(id) = id.parse::<Uuid>() else { return not_found(c) };
-        return match act(store, &token, portal, action, id, now).await {
-            Ok(()) => c.redirect(&back, Some(action.flash())),
-            Err(e) => {
-                let status = crate::http::status_of(&e);
-                if status >= 500 {
-                    return c.error_page(&e);
-                }
-                let view = View {
-                    status: Some(status),
-                    errors: vec![json!({ "message": decision_message(&e) })],
-                    tab: Some(tab),
-                    ..Default::default()
-                };
-                portal_page(store, c, portal, view, now).await
-            }
-        };
-    }
-    // The bulk form: `action` and every selected `developer`, one outcome each.
-    let Some(action) = Action::parse(form.get("action")) else { return not_found(c) };
-    let ids: Vec<Uuid> = form.all("developer").iter().filter_map(|d| d.parse().ok()).take(MAX_BULK).collect();
-    if ids.is_empty() {
-        let view = View {
-            status: Some(400),
-            errors: vec![json!({ "message": "Select at least one developer first." })],
-            tab: Some(tab),
-            ..Default::default()
-        };
-        return portal_page(store, c, portal, view, now).await;
-    }
-    let outcomes = futures::future::join_all(ids.iter().map(|id| {
-        let token = &token;
-        async move {
-            let who = crate::access::developer_for(store, token, portal.id, *id).await.map(|d| views::display_name(&d)).ok();
-            (who, act(store, token, portal, action, *id, now).await)
-        }
-    }))
-    .await;
-    bulk_result(c, portal, tab, action, outcomes)
-}
-
-fn bulk_result(
-    mut c: Console<'_>,
-    portal: &Portal,
-    tab: Tab,
-    action: Action,
-    outcomes: Vec<(Option<String>, Result<(), AppError>)>,
-) -> PageResponse {
-    let done = outcomes.iter().filter(|(_, r)| r.is_ok()).count();
-    let rows: Vec<Value> = outcomes
-        .iter()
-        .enumerate()
-        .map(|(i, (who, r))| {
-            let outcome = match r {
-                Ok(()) => action.done_label().to_string(),
-                Err(e) => format!("Not changed: {}", decision_message(e)),
-            };
-            json!({ "id": i, "cells": { "developer": who.clone().unwrap_or_else(|| "A developer no longer there".into()), "outcome": outcome } })
-        })
-        .collect();
-    let title = format!("{} {} of {}", action.done_label(), done, outcomes.len());
-    let mut ctx = c.context(&title, vec![]);
-    ctx.insert("heading".into(), title.into());
-    ctx.insert(
-        "table".into(),
-        json!({ "id": "outcomes", "caption": "Outcome per developer", "columns": [{ "key": "developer", "label": "Developer" }, { "key": "outcome", "label": "Outcome" }], "rows": rows }),
-    );
-    ctx.insert("next".into(), json!({ "label": format!("Back to {}", tab.label()), "href": views::tab_url(&portal_base(portal), tab) }));
-    let status = if done == outcomes.len() { 200 } else { 207 };
-    c.html(if status == 207 { 200 } else { status }, "console/bulk.html", ctx)
-}
-
-/// The confirmation page a dialog's opener leads to without JavaScript.
-async fn confirm<S: ConsoleStore>(store: &S, mut c: Console<'_>, portal: &Portal) -> PageResponse {
-    let Some((action, id)) = [Action::Reject, Action::Revoke, Action::Delete]
-        .iter()
-        .find_map(|a| c.req.query(a.key()).and_then(|v| v.parse::<Uuid>().ok()).map(|v| (*a, v)))
-    else {
-        return not_found(c);
-    };
-    let dev = match crate::access::developer_for(store, c.token(), portal.id, id).await {
-        Ok(d) => d,
-        Err(e) => return c.error_page(&e),
-    };
-    let tab = c.req.query("tab").and_then(Tab::parse).unwrap_or(Tab::Requested);
-    let base = portal_base(portal);
-    let mut confirm = views::dialog(&base, action, tab, &portal.settings);
-    confirm["subject"] = views::display_name(&dev).into();
-    confirm["fields"][action.key()] = id.to_string().into();
-    confirm["cancel_href"] = views::tab_url(&base, tab).into();
-    let mut ctx = c.context(confirm["title"].as_str().unwrap_or_default(), vec![]);
-    ctx.insert("confirm".into(), confirm);
-    c.html(200, "confirm.html", ctx)
-}
-
-// ------------------------------------------------------------------------------ a developer
-
-async fn developer_page<S: ConsoleStore>(store: &S, mut c: Console<'_>, portal: &Portal, id: Uuid) -> PageResponse {
-    let token = c.token().clone();
-    let dev = match crate::access::developer_for(store, &token, portal.id, id).await {
-        Ok(d) => d,
-        Err(e) => return c.error_page(&e),
-    };
-    let history_params = EventParams { limit: Some("50".into()), ..Default::default() };
-    let (teams, apps, history) = tokio::join!(
-        crate::teams::list_teams(store, &token, portal.id, Some("100".into()), None),
-        store.list_apps(dev.id),
-        crate::audit::list_events(store, &token, portal.id, Some(dev.id), &history_params),
-    );
-    let (teams, apps, history) = match (teams, apps, history) {
-        (Ok(t), Ok(a), Ok(h)) => (t, a, h),
-        (Err(e), _, _) | (_, _, Err(e)) => return c.error_page(&e),
-        (_, Err(e), _) => return c.error_page(&e.into()),
-    };
-    let keys = futures::future::join_all(apps.iter().map(|a| store.list_credentials(dev.id, a.id))).await;
-    let keys: Vec<Vec<crate::domain::Credential>> = keys.into_iter().map(Result::unwrap_or_default).collect();
-    let base = portal_base(portal);
-    let mut ctx = c.context(&views::display_name(&dev), vec![]);
-    ctx.insert("portal_name".into(), portal.name.clone().into());
-    ctx.insert(
-        "back".into(),
-        json!({ "label": format!("Back to {}", portal.name), "href": views::tab_url(&base, Tab::for_state(dev.state)) }),
-    );
-    ctx.insert("d".into(), views::developer_detail(&base, &dev, &teams.items, &apps, &keys, &history.items));
-    c.html(200, "console/developer.html", ctx)
-}
-
-async fn membership<S: ConsoleStore>(store: &S, c: Console<'_>, portal: &Portal, dev: Uuid, form: &Form, now: Timestamp) -> PageResponse {
-    let token = c.token().clone();
-    let back = format!("{}/developers/{dev}", portal_base(portal));
-    let done = if let Some(team) = form.optional("remove") {
-        match team.parse::<Uuid>() {
-            Ok(t) => crate::teams::remove_member(store, &token, portal.id, t, dev, now).await.map(|()| "member_removed"),
-            Err(_) => Err(AppError::not_found("team")),
-        }
-    } else {
-        match form.get("team_id").parse::<Uuid>() {
-            Ok(t) => crate::teams::add_member(store, &token, portal.id, t, crate::teams::MemberRef { id: dev.to_string() }, now)
-                .await
-                .map(|_| "member_added"),
-            Err(_) => Err(AppError::field("team_id", "choose a team")),
-        }
-    };
-    match done {
-        Ok(flash) => c.redirect(&back, Some(flash)),
-        Err(e) => {
-            let status = crate::http::status_of(&e);
-            c.message(status, "This did not work", &error_message(&e), ("Back to the developer", &back))
-        }
-    }
-}
-
-// ------------------------------------------------------------------------------ invites
-
-/// A re-rendered form's status, summary and field errors (`name` → sentence).
-type FormProblem = (u16, Vec<Value>, Vec<(String, String)>);
-
-fn invite_page(mut c: Console<'_>, portal: &Portal, form: Option<&Form>, problem: Option<FormProblem>) -> PageResponse {
-    let (status, errors, by_field) = problem.unwrap_or((200, vec![], vec![]));
-    let mut ctx = c.context("Invite developers", errors);
-    ctx.insert("portal_name".into(), portal.name.clone().into());
-    ctx.insert("back".into(), json!({ "label": "Back to invites", "href": views::tab_url(&portal_base(portal), Tab::Invites) }));
-    ctx.insert("dialog".into(), views::invite_forms(&portal_base(portal), form, &by_field));
-    c.html(status, "console/invite.html", ctx)
-}
-
-async fn invite_post<S: ConsoleStore>(
-    store: &S,
-    config: &Config,
-    c: Console<'_>,
-    portal: &Portal,
-    form: &Form,
-    now: Timestamp,
-) -> PageResponse {
-    let token = c.token().clone();
-    let result = if form.get("mode") == "password" {
-        let body = crate::invites::PasswordInvite {
-            username: form.get("username").trim().to_string(),
-            password: form.get("password").to_string(),
-            name: form.get("name").trim().to_string(),
-            email: form.optional("email"),
-        };
-        crate::invites::invite_with_password(store, &token, portal.id, body, now).await.map(|d| views::created_result(&d))
-    } else {
-        let emails = views::split_addresses(form.get("emails"));
-        crate::invites::invite_links(store, config, &token, portal.id, crate::invites::LinkInvites { emails }, now)
-            .await
-            .map(|outcomes| views::invite_outcomes(&outcomes))
-    };
-    match result {
-        Ok(r) => {
-            let view = View { tab: Some(Tab::Invites), invite_result: Some(r), ..Default::default() };
-            portal_page(store, c, portal, view, now).await
-        }
-        Err(e) => {
-            let status = crate::http::status_of(&e);
-            if status >= 500 {
-                return c.error_page(&e);
-            }
-            let (by_field, errors) = views::invite_errors(&e);
-            invite_page(c, portal, Some(form), Some((status, errors, by_field)))
-        }
-    }
-}
-
-async fn invite_action<S: ConsoleStore>(
-    store: &S,
-    config: &Config,
-    c: Console<'_>,
-    portal: &Portal,
-    form: &Form,
-    now: Timestamp,
-) -> PageResponse {
-    let token = c.token().clone();
-    let back = views::tab_url(&portal_base(portal), Tab::Invites);
-    let done = match (form.optional("resend"), form.optional("withdraw")) {
-        (Some(id), _) => match id.parse::<Uuid>() {
-            Ok(id) => crate::invites::resend_invite(store, config, &token, portal.id, id, now).await.map(|_| "invite_resent"),
-            Err(_) => Err(AppError::not_found("invite")),
-        },
-        (None, Some(id)) => match id.parse::<Uuid>() {
-            Ok(id) => crate::invites::withdraw_invite(store, &token, portal.id, id, now).await.map(|()| "invite_withdrawn"),
-            Err(_) => Err(AppError::not_found("invite")),
-        },
-        _ => Err(AppError::not_found("invite")),
-    };
-    match done {
-        Ok(flash) => c.redirect(&back, Some(flash)),
-        Err(e) => {
-            let status = crate::http::status_of(&e);
-            let view = View {
-                status: Some(status),
-                errors: vec![json!({ "message": error_message(&e) })],
-                tab: Some(Tab::Invites),
-                ..Default::default()
-            };
-            portal_page(store, c, portal, view, now).await
-        }
-    }
-}
-
-// ------------------------------------------------------------------------------ settings, teams
-
-async fn settings_post<S: ConsoleStore>(
-    store: &S,
-    config: &Config,
-    c: Console<'_>,
-    portal: &Portal,
-    form: &Form,
-    now: Timestamp,
-) -> PageResponse {
-    let token = c.token().clone();
-    let back = views::tab_url(&portal_base(portal), Tab::Settings);
-    let outcome = match views::settings_patch(form) {
-        Ok(patch) => match serde_json::from_value::<crate::portals::PortalPatch>(json!({ "settings": patch })) {
-            Ok(patch) => crate::portals::patch_portal(store, config, &token, portal.id, patch, now).await.map(|_| ()),
-            Err(e) => Err(AppError::field("settings", e.to_string())),
-        },
-        Err(errs) => Err(AppError::Invalid(errs)),
-    };
-    match outcome {
-        Ok(()) => c.redirect(&back, Some("settings_saved")),
-        Err(e) => {
-            let status = crate::http::status_of(&e);
-            if status >= 500 {
-                return c.error_page(&e);
-            }
-            let (field_errors, errors) = views::settings_errors(&e);
-            let view = View {
-                status: Some(status),
-                errors,
-                tab: Some(Tab::Settings),
-                field_errors,
-                posted: Some(form.clone()),
-                ..Default::default()
-            };
-            portal_page(store, c, portal, view, now).await
-        }
-    }
-}
-
-async fn team_post<S: ConsoleStore>(store: &S, c: Console<'_>, portal: &Portal, form: &Form, now: Timestamp) -> PageResponse {
-    let token = c.token().clone();
-    let body = crate::teams::NewTeam { name: form.get("name").trim().to_string(), description: form.optional("description") };
-    match crate::teams::create_team(store, &token, portal.id, body, now).await {
-        Ok(_) => c.redirect(&views::tab_url(&portal_base(portal), Tab::Teams), Some("team_created")),
-        Err(e) => {
-            let status = crate::http::status_of(&e);
-            let view = View {
-                status: Some(status),
-                errors: vec![json!({ "message": error_message(&e) })],
-                tab: Some(Tab::Teams),
-                ..Default::default()
-            };
-            portal_page(store, c, portal, view, now).await
-        }
-    }
 }
