@@ -100,6 +100,9 @@ def test_an_admin_signs_in_with_a_token_and_gets_a_console_session_cookie_apart_
     page.get_by_label("Admin token").fill(stack.admin_token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Portals", level=1)).to_be_visible()
+    # A global token lists every portal (the portal index, oldest first): the demo portal leads.
+    expect(page.get_by_role("heading", name="All portals")).to_be_visible()
+    expect(page.locator(f'a[href="/console/portals/{stack.portal_id}"]')).to_be_visible()
     check(page, "portals")
     cookies = {c["name"]: c for c in page.context.cookies()}
     session = cookies["gh_console"]
@@ -361,6 +364,8 @@ def test_a_portal_scoped_admin_sees_only_its_portal(stack, portal, page, check):
     check(page, "other-portal-404")
     assert page.goto(stack.console_page("portals")).status == 200
     expect(page.get_by_role("link", name="Acme Console Portal")).to_be_visible()
+    expect(page.get_by_role("heading", name="Your portal")).to_be_visible()
+    expect(page.get_by_role("link", name="Someone else's portal")).to_have_count(0)
 
 
 def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(stack, portal, page):

@@ -138,11 +138,11 @@ pub fn display_name(d: &Developer) -> String {
     d.email.clone().or_else(|| d.username.clone()).unwrap_or_else(|| d.id.to_string())
 }
 
-fn day(t: &crate::domain::Timestamp) -> String {
+pub(super) fn day(t: &crate::domain::Timestamp) -> String {
     t.format("%-d %b %Y %H:%M").to_string()
 }
 
-fn urlencoded(s: &str) -> String {
+pub(super) fn urlencoded(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
