@@ -399,3 +399,65 @@ def test_an_expired_console_session_is_refused_and_sends_the_admin_to_sign_in(st
     page.context.set_extra_http_headers({})
     open_portal(page, stack, portal)
     assert page.url.endswith("/console/sign-in"), "the cookie was cleared"
+
+
+def test_a_webhook_endpoint_is_created_with_its_secret_shown_once_tested_rotated_disabled_replayed_and_deleted(stack, portal, page, check):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "webhooks"))
+    from receiver import Receiver
+    receiver = Receiver()
+    try:
+        sign_in(page, stack)
+        open_portal(page, stack, portal, tab="webhooks")
+        page.get_by_label("URL").fill("https://10.0.0.1/hook")
+        page.get_by_role("button", name="Create webhook endpoint").click()
+        assert page.get_by_label("URL").get_attribute("aria-invalid") == "true", "a private address is refused at its field"
+        check(page, "webhook-create-error")
+        page.get_by_label("URL").fill(receiver.url)
+        page.get_by_label("Event types").fill("developer.*, webhook.test")
+        page.get_by_label("Description").fill("Console receiver")
+        page.get_by_role("button", name="Create webhook endpoint").click()
+        secret = page.locator("#webhook-secret").inner_text()
+        assert secret.startswith("whsec_") and secret not in page.url
+        check(page, "webhook-secret")
+        open_portal(page, stack, portal, tab="webhooks")
+        assert secret not in page.content(), "the secret is not shown again"
+        page.get_by_role("link", name=receiver.url).click()
+        check(page, "webhook-detail")
+        page.get_by_role("button", name="Send test event").click()
+        assert "webhook.test event was sent" in notice(page)
+        for _ in range(30):
+            page.reload()
+            if page.get_by_role("table").filter(has_text="webhook.test").count():
+                break
+            page.wait_for_timeout(1000)
+        expect(page.get_by_role("table")).to_contain_text("webhook.test")
+        page.get_by_role("button", name="Rotate secret").click()
+        rotated = page.locator("#webhook-secret").inner_text()
+        assert rotated.startswith("whsec_") and rotated != secret
+        expect(page.get_by_text("24 hours")).to_be_visible()
+        check(page, "webhook-rotated")
+        page.get_by_role("link", name="Go to the endpoint").click()
+        detail = page.url
+        page.get_by_label("Since").fill("2026-01-01T00:00")
+        page.get_by_label("Until").fill("2030-01-01T00:00")
+        page.get_by_role("button", name="Replay").click()
+        check(page, "webhook-replay")
+        page.goto(detail)
+        page.get_by_role("button", name="Disable").click()
+        assert "disabled" in notice(page)
+        expect(page.get_by_role("button", name="Enable")).to_be_visible()
+        # CSRF: the new forms refuse a post without the session's token.
+        wid = detail.rstrip("/").split("/")[-1]
+        for form in ({"enable": wid}, {"delete": wid, "csrf_token": "forged"}):
+            assert page.request.post(detail, form=form).status == 403
+        assert page.request.post(stack.console_page(f"portals/{portal}/webhooks"), form={"url": receiver.url, "events": "*"}).status == 403
+        page.get_by_role("button", name="Delete").click()
+        dialog = page.get_by_role("dialog", name="Delete this webhook endpoint?")
+        check(page, "webhook-delete-confirm")
+        dialog.get_by_role("button", name="Delete endpoint").click()
+        assert "deleted" in notice(page)
+        assert stack.admin("GET", f"/portals/{portal}/webhooks").expect(200).body["list"] == []
+    finally:
+        receiver.close()

@@ -6,6 +6,8 @@ use gatehouse::wiring::Wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ctx = Wiring::load(env!("CARGO_PKG_NAME")).await.ctx_with_token_secret();
-    console::lambda::serve(&ctx).await
+    let wiring = Wiring::load(env!("CARGO_PKG_NAME")).await;
+    let replays = wiring.delivery_queue().ok();
+    let ctx = wiring.ctx_with_token_secret();
+    console::lambda::serve(&ctx, replays).await
 }

@@ -30,6 +30,7 @@ use crate::domain::{Portal, Timestamp};
 use crate::error::AppError;
 use crate::pages::web::{self, Form, PageRequest};
 use crate::pages::PageResponse;
+use crate::replay::ReplayQueue;
 use crate::store::*;
 use views::Tab;
 
@@ -45,6 +46,9 @@ pub trait ConsoleStore:
     + AppStore
     + AuditLog
     + WebhookStore
+    + DeliveryLog
+    + EventLog
+    + ReplayStore
 {
 }
 impl<T> ConsoleStore for T where
@@ -58,6 +62,9 @@ impl<T> ConsoleStore for T where
         + AppStore
         + AuditLog
         + WebhookStore
+        + DeliveryLog
+        + EventLog
+        + ReplayStore
 {
 }
 
@@ -73,7 +80,7 @@ pub const HOME: &str = "/console/portals";
 const EXPIRED_FORM: &str = "This form expired. Check the fields and send it again.";
 
 /// The one-time messages a console redirect may carry: `(key, kind, text)`. Only keys travel.
-pub const FLASHES: [(&str, &str, &str); 14] = [
+pub const FLASHES: [(&str, &str, &str); 19] = [
     ("signed_out", "success", "You are signed out of the console."),
     ("session_ended", "info", "Your console session ended. Sign in again with an admin token."),
     ("accepted", "success", "The developer was approved."),
@@ -88,6 +95,11 @@ pub const FLASHES: [(&str, &str, &str); 14] = [
     ("member_removed", "success", "The developer was removed from the team."),
     ("invite_resent", "success", "The invite was sent again with a new link."),
     ("invite_withdrawn", "success", "The invite was withdrawn; its link no longer works."),
+    ("webhook_test_sent", "success", "A webhook.test event was sent to the endpoint. It shows in the deliveries below."),
+    ("webhook_disabled", "success", "The endpoint was disabled; it receives no events until enabled again."),
+    ("webhook_enabled", "success", "The endpoint was enabled."),
+    ("webhook_deleted", "success", "The webhook endpoint was deleted."),
+    ("replay_started", "success", "The replay started: the window's events are delivered again, in order."),
 ];
 
 /// A use case's sentence as a page sentence: capitalised, with a full stop.
@@ -276,8 +288,15 @@ fn not_found(c: Console<'_>) -> PageResponse {
     c.message(404, "Page not found", "There is no console page at this address.", ("Go to the portals", HOME))
 }
 
-/// Answers one request to `/console/...`.
-pub async fn handle<S: ConsoleStore>(store: &S, config: &Config, req: &PageRequest, now: Timestamp) -> PageResponse {
+/// Answers one request to `/console/...`; `replays` is the delivery queue a webhook replay's
+/// first step goes on (absent: a replay is the API's 503).
+pub async fn handle<S: ConsoleStore, Q: ReplayQueue>(
+    store: &S,
+    replays: Option<&Q>,
+    config: &Config,
+    req: &PageRequest,
+    now: Timestamp,
+) -> PageResponse {
     let segments: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     let mut c = Console::new(req, &config.token_secret);
     let rest = match segments.as_slice() {
@@ -325,6 +344,13 @@ pub async fn handle<S: ConsoleStore>(store: &S, config: &Config, req: &PageReque
                 (true, ["invites"]) => invites::invite_action(store, config, c, &portal, &form, now).await,
                 (true, ["settings"]) => settings::settings_post(store, config, c, &portal, &form, now).await,
                 (true, ["teams"]) => teams::team_post(store, c, &portal, &form, now).await,
+                (true, ["webhooks"]) => webhooks::create_post(store, config, c, &portal, &form, now).await,
+                (post, ["webhooks", w, rest @ ..]) => match (post, w.parse::<Uuid>(), rest) {
+                    (false, Ok(w), []) => webhooks::webhook_page(store, c, &portal, w).await,
+                    (false, Ok(w), ["delete"]) => webhooks::confirm_delete(store, c, &portal, w).await,
+                    (true, Ok(w), []) => webhooks::webhook_post(store, replays, config, c, &portal, w, &form, now).await,
+                    _ => not_found(c),
+                },
                 _ => not_found(c),
             }
         }
@@ -379,7 +405,7 @@ async fn portal_page<S: ConsoleStore>(store: &S, mut c: Console<'_>, portal: &Po
             }),
             Tab::Teams => teams::teams_section(store, &token, portal, &base, &c).await,
             Tab::Audit => audit::audit_section(store, &token, portal, &c).await,
-            Tab::Webhooks => webhooks::webhooks_section(store, &token, portal).await,
+            Tab::Webhooks => webhooks::webhooks_section(store, &token, portal, &base, view.posted.as_ref(), &view.field_errors).await,
             _ => Ok(views::settings::settings_section(&base, portal, view.posted.as_ref(), &view.field_errors)),
         },
     };

@@ -12,7 +12,7 @@ macro_rules! templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 22] = templates![
+const TEMPLATES: [(&str, &str); 24] = templates![
     "base.html",
     "confirm.html",
     "partials/button.html",
@@ -35,6 +35,8 @@ const TEMPLATES: [(&str, &str); 22] = templates![
     "console/invite.html",
     "console/invite_forms.html",
     "console/bulk.html",
+    "console/webhook.html",
+    "console/webhook_secret.html",
 ];
 
 fn asset(name: &str) -> Result<String, Error> {
