@@ -114,10 +114,27 @@ pub struct ConsoleSession {
     pub expires_at: Timestamp,
 }
 
+/// The outcome of a console POST (per address of an invite, per developer of a bulk
+/// decision), kept a short while for the GET page the POST redirects to: keyed by its
+/// session's hash and a random id, so only that session reads it and a reload re-runs nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleResult {
+    /// SHA-256 hex of the session id it belongs to.
+    pub session_hash: String,
+    pub id: Uuid,
+    pub portal_id: Uuid,
+    /// What the result page shows (the console's view model).
+    pub body: serde_json::Value,
+    pub expires_at: Timestamp,
+}
+
 pub trait ConsoleSessionStore: Send + Sync {
     fn put_console_session(&self, session: &ConsoleSession) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_console_session(&self, id_hash: &str) -> impl Future<Output = StoreResult<Option<ConsoleSession>>> + Send;
     fn delete_console_session(&self, id_hash: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    fn put_console_result(&self, result: &ConsoleResult) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The result `id` of the session `session_hash` (another session's is `None`).
+    fn get_console_result(&self, session_hash: &str, id: Uuid) -> impl Future<Output = StoreResult<Option<ConsoleResult>>> + Send;
 }
 
 /// A portal as the portal index lists it.

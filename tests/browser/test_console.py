@@ -200,6 +200,25 @@ def test_without_javascript_a_reject_is_confirmed_on_its_own_page(stack, portal,
     assert_counts_match_the_api(page, stack, portal)
 
 
+def assert_a_result_page_is_a_get_only_this_session_reads(page, stack, portal: str, heading: str) -> None:
+    """The POST answered 303 to a GET page of its outcome: a reload shows it again without
+    sending the form, and another admin's session (or none) does not see it."""
+    assert re.search(rf"/console/portals/{portal}/results/[0-9a-f-]{{36}}$", page.url), page.url
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    response = page.reload()
+    assert response.status == 200 and response.request.method == "GET"
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    assert posts == [], "the reload sent nothing"
+    other = page.context.browser.new_page()
+    try:
+        sign_in(other, stack)
+        assert other.goto(page.url).status == 404
+        expect(other.get_by_role("heading", name="This outcome is no longer here")).to_be_visible()
+    finally:
+        other.close()
+
+
 def test_one_bulk_request_accepts_the_selected_developers_and_reports_each_outcome(stack, portal, page, check):
     emails = [pending(stack, portal, f"Bulk Person{i}") for i in range(3)]
     sign_in(page, stack)
@@ -211,6 +230,8 @@ def test_one_bulk_request_accepts_the_selected_developers_and_reports_each_outco
     assert page.get_by_role("row").filter(has_text="Bulk Person0").filter(has_text="Approved").count() == 1
     check(page, "bulk-result")
     assert [state_of(stack, portal, e) for e in emails] == ["approved", "pending", "approved"]
+    assert_a_result_page_is_a_get_only_this_session_reads(page, stack, portal, "Approved 2 of 2")
+    assert [state_of(stack, portal, e) for e in emails] == ["approved", "pending", "approved"], "the reload decided nothing"
     page.get_by_role("link", name="Back to Requested access").click()
     assert_counts_match_the_api(page, stack, portal)
 
@@ -292,6 +313,8 @@ def test_an_invite_sent_through_the_dialog_arrives_in_the_mailbox_with_an_outcom
     expect(page.get_by_role("heading", name="Invited 2 of 3")).to_be_visible()
     expect(page.get_by_role("table", name="Outcome per address")).to_contain_text("Not sent: listed twice")
     check(page, "invite-outcomes")
+    assert_a_result_page_is_a_get_only_this_session_reads(page, stack, portal, "Invited 2 of 3")
+    expect(page.get_by_role("table", name="Outcome per address")).to_contain_text("Not sent: listed twice")
     assert mailbox.wait_for(first, "invited")
     assert mailbox.wait_for(second, "invited")
     page.goto(stack.console_page(f"portals/{portal}", tab="invites"))

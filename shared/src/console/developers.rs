@@ -86,16 +86,12 @@ pub(super) async fn decide<S: ConsoleStore>(store: &S, c: Console<'_>, portal: &
         }
     }))
     .await;
-    bulk_result(c, portal, tab, action, outcomes)
+    let outcome = super::results::Outcome::Bulk(bulk_outcome(portal, tab, action, &outcomes));
+    super::results::keep(store, c, portal, outcome, now).await
 }
 
-pub(super) fn bulk_result(
-    mut c: Console<'_>,
-    portal: &Portal,
-    tab: Tab,
-    action: Action,
-    outcomes: Vec<(Option<String>, Result<(), AppError>)>,
-) -> PageResponse {
+/// The outcome of a bulk decision, per developer: what its result page shows.
+pub(super) fn bulk_outcome(portal: &Portal, tab: Tab, action: Action, outcomes: &[(Option<String>, Result<(), AppError>)]) -> Value {
     let done = outcomes.iter().filter(|(_, r)| r.is_ok()).count();
     let rows: Vec<Value> = outcomes
         .iter()
@@ -108,16 +104,11 @@ pub(super) fn bulk_result(
             json!({ "id": i, "cells": { "developer": who.clone().unwrap_or_else(|| "A developer no longer there".into()), "outcome": outcome } })
         })
         .collect();
-    let title = format!("{} {} of {}", action.done_label(), done, outcomes.len());
-    let mut ctx = c.context(&title, vec![]);
-    ctx.insert("heading".into(), title.into());
-    ctx.insert(
-        "table".into(),
-        json!({ "id": "outcomes", "caption": "Outcome per developer", "columns": [{ "key": "developer", "label": "Developer" }, { "key": "outcome", "label": "Outcome" }], "rows": rows }),
-    );
-    ctx.insert("next".into(), json!({ "label": format!("Back to {}", tab.label()), "href": views::tab_url(&portal_base(portal), tab) }));
-    let status = if done == outcomes.len() { 200 } else { 207 };
-    c.html(if status == 207 { 200 } else { status }, "console/bulk.html", ctx)
+    json!({
+        "heading": format!("{} {} of {}", action.done_label(), done, outcomes.len()),
+        "table": { "id": "outcomes", "caption": "Outcome per developer", "columns": [{ "key": "developer", "label": "Developer" }, { "key": "outcome", "label": "Outcome" }], "rows": rows },
+        "next": { "label": format!("Back to {}", tab.label()), "href": views::tab_url(&portal_base(portal), tab) },
+    })
 }
 
 /// The confirmation page a dialog's opener leads to without JavaScript.

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::views::{self, Tab};
-use super::{error_message, portal_base, portal_page, Console, ConsoleStore, View, PAGE_SIZE};
+use super::{error_message, portal_base, Console, ConsoleStore, PAGE_SIZE};
 use crate::config::Config;
 use crate::domain::{Portal, Timestamp};
 use crate::error::AppError;
@@ -62,10 +62,7 @@ pub(super) async fn invite_post<S: ConsoleStore>(
             .map(|outcomes| views::invites::invite_outcomes(&outcomes))
     };
     match result {
-        Ok(r) => {
-            let view = View { tab: Some(Tab::Invites), invite_result: Some(r), ..Default::default() };
-            portal_page(store, c, portal, view, now).await
-        }
+        Ok(r) => super::results::keep(store, c, portal, super::results::Outcome::Invite(r), now).await,
         Err(e) => {
             let status = crate::http::status_of(&e);
             if status >= 500 {

@@ -15,6 +15,7 @@ mod developers;
 mod invites;
 pub mod lambda;
 mod portals;
+mod results;
 pub mod session;
 mod settings;
 mod sign_in;
@@ -337,6 +338,10 @@ pub async fn handle<S: ConsoleStore, Q: ReplayQueue>(
                 },
                 (true, ["developers", d, "teams"]) => match d.parse::<Uuid>() {
                     Ok(d) => developer::membership(store, c, &portal, d, &form, now).await,
+                    Err(_) => not_found(c),
+                },
+                (false, ["results", r]) => match r.parse::<Uuid>() {
+                    Ok(r) => results::result_page(store, c, &portal, r, now).await,
                     Err(_) => not_found(c),
                 },
                 (false, ["invite"]) => invites::invite_page(c, &portal, None, None),

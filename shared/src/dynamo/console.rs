@@ -1,5 +1,7 @@
 //! Console sessions (issue 16): one item per session, `CONSOLE#<sha256 of the id>` / `CONSOLE`,
-//! reaped by TTL at its expiry (reads refuse an expired one before the reaper runs).
+//! reaped by TTL at its expiry (reads refuse an expired one before the reaper runs). A console
+//! POST's outcome lives in its session's collection, `CONSOLE#<hash>` / `RESULT#<id>`, reaped
+//! by TTL likewise.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,7 +9,8 @@ use super::attr::{classify, key};
 use super::models::{encode, Model};
 use super::{keys, Dynamo};
 use crate::domain::Timestamp;
-use crate::store::{ConsoleSession, ConsoleSessionStore, StoreResult};
+use crate::store::{ConsoleResult, ConsoleSession, ConsoleSessionStore, StoreResult};
+use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ConsoleSessionItem {
@@ -47,7 +50,65 @@ impl Model for ConsoleSessionItem {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ConsoleResultItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub ttl: i64,
+    pub session_hash: String,
+    pub id: Uuid,
+    pub portal_id: Uuid,
+    /// The view model as JSON text.
+    pub body: String,
+    pub expires_at: Timestamp,
+}
+
+impl Model for ConsoleResultItem {
+    type Domain = ConsoleResult;
+
+    fn from_domain(r: &ConsoleResult) -> Self {
+        Self {
+            pk: keys::console_session(&r.session_hash),
+            sk: keys::console_result(r.id),
+            kind: keys::kind::CONSOLE_RESULT.into(),
+            ttl: r.expires_at.timestamp(),
+            session_hash: r.session_hash.clone(),
+            id: r.id,
+            portal_id: r.portal_id,
+            body: r.body.to_string(),
+            expires_at: r.expires_at,
+        }
+    }
+
+    fn into_domain(self) -> ConsoleResult {
+        ConsoleResult {
+            session_hash: self.session_hash,
+            id: self.id,
+            portal_id: self.portal_id,
+            body: serde_json::from_str(&self.body).unwrap_or_default(),
+            expires_at: self.expires_at,
+        }
+    }
+}
+
 impl ConsoleSessionStore for Dynamo {
+    async fn put_console_result(&self, result: &ConsoleResult) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode::<ConsoleResultItem>(result)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn get_console_result(&self, session_hash: &str, id: Uuid) -> StoreResult<Option<ConsoleResult>> {
+        self.get_as::<ConsoleResultItem>(key(keys::console_session(session_hash), &keys::console_result(id))).await
+    }
+
     async fn put_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
         self.client
             .put_item()

@@ -33,6 +33,8 @@ pub mod kind {
     pub const CREDENTIAL: &str = "credential";
     pub const ADMIN_TOKEN: &str = "admin_token";
     pub const CONSOLE_SESSION: &str = "console_session";
+    /// A console POST's outcome, in its session's collection.
+    pub const CONSOLE_RESULT: &str = "console_result";
     pub const THROTTLE: &str = "throttle";
     pub const WEBHOOK: &str = "webhook";
     pub const DELIVERY: &str = "delivery";
@@ -120,6 +122,10 @@ pub fn mail(name: &str) -> String {
 /// A console session, by the SHA-256 of its id.
 pub fn console_session(hash: &str) -> String {
     format!("CONSOLE#{hash}")
+}
+/// The sort key of a console POST's outcome in its session's collection.
+pub fn console_result(id: Uuid) -> String {
+    format!("RESULT#{id}")
 }
 pub fn admin_token(hash: &str) -> String {
     format!("ADMINTOKEN#{hash}")

@@ -54,6 +54,7 @@ pub struct MemStore {
     pub credentials: Mutex<Vec<Credential>>,
     pub admin_tokens: Mutex<Vec<AdminToken>>,
     pub console_sessions: Mutex<Vec<crate::store::ConsoleSession>>,
+    pub console_results: Mutex<Vec<crate::store::ConsoleResult>>,
     /// Identity providers (single sign-on), by id.
     pub idps: Mutex<HashMap<Uuid, IdentityProvider>>,
     /// Started sign-ins by cookie hash, and (portal, issuer, subject) → developer.

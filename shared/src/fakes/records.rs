@@ -306,4 +306,11 @@ impl crate::store::ConsoleSessionStore for MemStore {
         lock(&self.console_sessions).retain(|s| s.id_hash != id_hash);
         Ok(())
     }
+    async fn put_console_result(&self, result: &crate::store::ConsoleResult) -> StoreResult<()> {
+        lock(&self.console_results).push(result.clone());
+        Ok(())
+    }
+    async fn get_console_result(&self, session_hash: &str, id: Uuid) -> StoreResult<Option<crate::store::ConsoleResult>> {
+        Ok(lock(&self.console_results).iter().find(|r| r.session_hash == session_hash && r.id == id).cloned())
+    }
 }
