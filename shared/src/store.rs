@@ -135,6 +135,9 @@ pub trait ConsoleSessionStore: Send + Sync {
     fn put_console_result(&self, result: &ConsoleResult) -> impl Future<Output = StoreResult<()>> + Send;
     /// The result `id` of the session `session_hash` (another session's is `None`).
     fn get_console_result(&self, session_hash: &str, id: Uuid) -> impl Future<Output = StoreResult<Option<ConsoleResult>>> + Send;
+    /// Reads and deletes the result `id` of the session `session_hash` in one call: a result
+    /// that must be shown once (a webhook secret) is gone after its first read.
+    fn take_console_result(&self, session_hash: &str, id: Uuid) -> impl Future<Output = StoreResult<Option<ConsoleResult>>> + Send;
 }
 
 /// A portal as the portal index lists it.

@@ -219,6 +219,19 @@ def assert_a_result_page_is_a_get_only_this_session_reads(page, stack, portal: s
         other.close()
 
 
+def assert_a_secret_page_shows_once(page, portal: str, secret: str) -> None:
+    """A secret's page is the GET a POST redirected to; its first read deleted it, so a reload
+    sends nothing and shows only that it is gone."""
+    assert re.search(rf"/console/portals/{portal}/results/[0-9a-f-]{{36}}$", page.url), page.url
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    response = page.reload()
+    assert response.status == 404 and response.request.method == "GET"
+    assert secret not in page.content(), "the secret is not shown again"
+    expect(page.get_by_role("heading", name="This outcome is no longer here")).to_be_visible()
+    assert posts == [], "the reload sent nothing"
+
+
 def test_one_bulk_request_accepts_the_selected_developers_and_reports_each_outcome(stack, portal, page, check):
     emails = [pending(stack, portal, f"Bulk Person{i}") for i in range(3)]
     sign_in(page, stack)
@@ -353,12 +366,23 @@ def test_a_settings_change_is_visible_through_the_api_and_a_bad_value_is_named_a
     check(page, "settings-error")
     assert stack.admin("GET", f"/portals/{portal}").expect(200).body["settings"]["auto_approve"] is False, "nothing half-written"
     page.get_by_label("Brand colour").fill("#0f766e")
+    page.get_by_label("Sign-in attempts per hour from one client").fill("0")
+    page.get_by_role("button", name="Save settings").click()
+    limit = page.get_by_label("Sign-in attempts per hour from one client")
+    assert limit.get_attribute("aria-invalid") == "true", "the use case's range is named at the rate limit's field"
+    limit.fill("5")
     page.get_by_role("button", name="Save settings").click()
     assert "Settings saved" in notice(page)
     settings = stack.admin("GET", f"/portals/{portal}").expect(200).body["settings"]
     assert settings["auto_approve"] is True
     assert settings["trusted_domains"] == ["acme.example", "beta.example"]
     assert settings["brand_color"] == "#0f766e"
+    assert settings["rate_limits"] == {"login_per_client": 5}, "the other limits stay the deployment's"
+    assert page.get_by_label("Sign-in attempts per hour from one client").input_value() == "5"
+    page.get_by_label("Sign-in attempts per hour from one client").fill("")
+    page.get_by_role("button", name="Save settings").click()
+    assert "Settings saved" in notice(page)
+    assert stack.admin("GET", f"/portals/{portal}").expect(200).body["settings"].get("rate_limits", {}) == {}, "emptied: back to the deployment's"
 
 
 def test_the_teams_audit_log_and_webhooks_tabs_show_the_portals_records(stack, portal, page, check):
@@ -444,6 +468,8 @@ def test_a_webhook_endpoint_is_created_with_its_secret_shown_once_tested_rotated
         secret = page.locator("#webhook-secret").inner_text()
         assert secret.startswith("whsec_") and secret not in page.url
         check(page, "webhook-secret")
+        assert_a_secret_page_shows_once(page, portal, secret)
+        assert len(stack.admin("GET", f"/portals/{portal}/webhooks").expect(200).body["list"]) == 1, "the reload created nothing"
         open_portal(page, stack, portal, tab="webhooks")
         assert secret not in page.content(), "the secret is not shown again"
         page.get_by_role("link", name=receiver.url).click()
@@ -461,7 +487,9 @@ def test_a_webhook_endpoint_is_created_with_its_secret_shown_once_tested_rotated
         assert rotated.startswith("whsec_") and rotated != secret
         expect(page.get_by_text("24 hours")).to_be_visible()
         check(page, "webhook-rotated")
-        page.get_by_role("link", name="Go to the endpoint").click()
+        endpoint = page.get_by_role("link", name="Go to the endpoint").get_attribute("href")
+        assert_a_secret_page_shows_once(page, portal, rotated)
+        page.goto(endpoint)
         detail = page.url
         page.get_by_label("Since").fill("2026-01-01T00:00")
         page.get_by_label("Until").fill("2030-01-01T00:00")

@@ -143,11 +143,13 @@ struct Console<'a> {
     token: Option<AdminToken>,
     /// The session cookie's value, once checked.
     cookie: Option<String>,
+    /// The deployment's rate limits (the Settings tab's hints).
+    rate_limits: crate::throttle::RateLimits,
 }
 
 impl<'a> Console<'a> {
     fn new(req: &'a PageRequest, key: &'a [u8]) -> Self {
-        Self { req, key, csrf: String::new(), set: vec![], token: None, cookie: None }
+        Self { req, key, csrf: String::new(), set: vec![], token: None, cookie: None, rate_limits: Default::default() }
     }
 
     fn loopback(&self) -> bool {
@@ -300,6 +302,7 @@ pub async fn handle<S: ConsoleStore, Q: ReplayQueue>(
 ) -> PageResponse {
     let segments: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     let mut c = Console::new(req, &config.token_secret);
+    c.rate_limits = config.rate_limits;
     let rest = match segments.as_slice() {
         ["console", rest @ ..] => rest.to_vec(),
         _ => return not_found(c),
@@ -411,7 +414,7 @@ async fn portal_page<S: ConsoleStore>(store: &S, mut c: Console<'_>, portal: &Po
             Tab::Teams => teams::teams_section(store, &token, portal, &base, &c).await,
             Tab::Audit => audit::audit_section(store, &token, portal, &c).await,
             Tab::Webhooks => webhooks::webhooks_section(store, &token, portal, &base, view.posted.as_ref(), &view.field_errors).await,
-            _ => Ok(views::settings::settings_section(&base, portal, view.posted.as_ref(), &view.field_errors)),
+            _ => Ok(views::settings::settings_section(&base, portal, &c.rate_limits, view.posted.as_ref(), &view.field_errors)),
         },
     };
     match section {

@@ -23,6 +23,9 @@ pub(super) enum Outcome {
     Invite(Value),
     /// A bulk decision's `{heading, table, next}` (`console/bulk.html`).
     Bulk(Value),
+    /// A webhook endpoint's new secret (`console/webhook_secret.html`'s `{title, portal_name, s}`):
+    /// shown once, the first read deletes it.
+    Secret(Value),
 }
 
 impl Outcome {
@@ -30,6 +33,7 @@ impl Outcome {
         match self {
             Outcome::Invite(v) => json!({ "kind": "invite", "view": v }),
             Outcome::Bulk(v) => json!({ "kind": "bulk", "view": v }),
+            Outcome::Secret(v) => json!({ "kind": "secret", "view": v }),
         }
     }
 }
@@ -60,10 +64,15 @@ pub(super) async fn keep<S: ConsoleStore>(store: &S, c: Console<'_>, portal: &Po
     }
 }
 
-/// `GET .../results/<id>`: this session's outcome, or a page that says it is gone.
+/// `GET .../results/<id>`: this session's outcome, or a page that says it is gone. A secret is
+/// read by `take`, so its page shows once.
 pub(super) async fn result_page<S: ConsoleStore>(store: &S, mut c: Console<'_>, portal: &Portal, id: Uuid, now: Timestamp) -> PageResponse {
     let hash = c.cookie.as_deref().and_then(session::id_hash).unwrap_or_default();
-    let found = match store.get_console_result(&hash, id).await {
+    let read = match store.get_console_result(&hash, id).await {
+        Ok(Some(r)) if r.body["kind"] == "secret" => store.take_console_result(&hash, id).await,
+        other => other,
+    };
+    let found = match read {
         Ok(r) => r.filter(|r| readable(r, portal.id, now)),
         Err(e) => return c.error_page(&e.into()),
     };
@@ -72,7 +81,7 @@ pub(super) async fn result_page<S: ConsoleStore>(store: &S, mut c: Console<'_>, 
         return c.message(
             404,
             "This outcome is no longer here",
-            "The outcome of an action is kept for ten minutes, for the session that ran it. The portal's lists show the current state.",
+            "The outcome of an action is kept for ten minutes, for the session that ran it, and a secret is shown only once (rotate the endpoint's secret for a new one). The portal's lists show the current state.",
             ("Back to the portal", &back),
         );
     };
@@ -81,6 +90,12 @@ pub(super) async fn result_page<S: ConsoleStore>(store: &S, mut c: Console<'_>, 
         Some("invite") => {
             let v = View { tab: Some(Tab::Invites), invite_result: Some(view), ..Default::default() };
             portal_page(store, c, portal, v, now).await
+        }
+        Some("secret") => {
+            let mut ctx = c.context(view["title"].as_str().unwrap_or_default(), vec![]);
+            ctx.insert("portal_name".into(), portal.name.clone().into());
+            ctx.insert("s".into(), view);
+            c.html(200, "console/webhook_secret.html", ctx)
         }
         _ => {
             let heading = view["heading"].as_str().unwrap_or("Outcome").to_string();

@@ -38,13 +38,20 @@ fn policy(config: &Config) -> UrlPolicy {
     UrlPolicy { allow_loopback_http: config.webhook_allow_loopback_http }
 }
 
-/// The page of a secret (shown once: this answer only, `no-store` like every console page).
-fn secret_page(mut c: Console<'_>, portal: &Portal, w: &Webhook, secret: &str, rotated: bool) -> PageResponse {
+/// The page of a secret, by POST-redirect-GET: kept under this session for its result page,
+/// whose first read deletes it (shown once; `no-store` like every console page), so a reload
+/// neither shows it again nor creates or rotates anything.
+async fn secret_page<S: ConsoleStore>(
+    store: &S,
+    c: Console<'_>,
+    portal: &Portal,
+    w: &Webhook,
+    secret: &str,
+    rotated: bool,
+    now: Timestamp,
+) -> PageResponse {
     let s = wv::secret_page(&portal_base(portal), w, secret, rotated);
-    let mut ctx = c.context(s["title"].as_str().unwrap_or_default(), vec![]);
-    ctx.insert("portal_name".into(), portal.name.clone().into());
-    ctx.insert("s".into(), s);
-    c.html(200, "console/webhook_secret.html", ctx)
+    super::results::keep(store, c, portal, super::results::Outcome::Secret(s), now).await
 }
 
 /// `POST .../webhooks`: Create webhook endpoint. The answer shows the secret once; the API's
@@ -61,7 +68,7 @@ pub(super) async fn create_post<S: ConsoleStore>(
     match crate::webhooks::create(store, &token, portal.id, policy(config), wv::new_webhook(form), now).await {
         Ok(w) => {
             let secret = w.secret.clone();
-            secret_page(c, portal, &w, &secret, false)
+            secret_page(store, c, portal, &w, &secret, false, now).await
         }
         Err(e) => {
             let status = crate::http::status_of(&e);
@@ -203,7 +210,7 @@ pub(super) async fn webhook_post<S: ConsoleStore, Q: ReplayQueue>(
             let overlap = config.webhook_rotation_overlap_seconds;
             return match crate::webhooks::rotate_secret(store, &token, portal.id, id, overlap, now).await {
                 Ok(secret) => match crate::webhooks::get(store, &token, portal.id, id).await {
-                    Ok(w) => secret_page(c, portal, &w, &secret, true),
+                    Ok(w) => secret_page(store, c, portal, &w, &secret, true, now).await,
                     Err(e) => c.error_page(&e),
                 },
                 Err(e) => failed(store, c, portal, id, e, None, vec![]).await,

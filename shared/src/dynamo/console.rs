@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::attr::{classify, key};
-use super::models::{encode, Model};
+use super::models::{decode, encode, Model};
 use super::{keys, Dynamo};
 use crate::domain::Timestamp;
 use crate::store::{ConsoleResult, ConsoleSession, ConsoleSessionStore, StoreResult};
@@ -107,6 +107,20 @@ impl ConsoleSessionStore for Dynamo {
 
     async fn get_console_result(&self, session_hash: &str, id: Uuid) -> StoreResult<Option<ConsoleResult>> {
         self.get_as::<ConsoleResultItem>(key(keys::console_session(session_hash), &keys::console_result(id))).await
+    }
+
+    async fn take_console_result(&self, session_hash: &str, id: Uuid) -> StoreResult<Option<ConsoleResult>> {
+        // One DeleteItem answering what it deleted: of two reads at once only one gets it.
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::console_session(session_hash), &keys::console_result(id))))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.attributes.filter(|a| !a.is_empty()).map(decode::<ConsoleResultItem>).transpose()
     }
 
     async fn put_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {

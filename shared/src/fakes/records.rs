@@ -313,4 +313,8 @@ impl crate::store::ConsoleSessionStore for MemStore {
     async fn get_console_result(&self, session_hash: &str, id: Uuid) -> StoreResult<Option<crate::store::ConsoleResult>> {
         Ok(lock(&self.console_results).iter().find(|r| r.session_hash == session_hash && r.id == id).cloned())
     }
+    async fn take_console_result(&self, session_hash: &str, id: Uuid) -> StoreResult<Option<crate::store::ConsoleResult>> {
+        let mut results = lock(&self.console_results);
+        Ok(results.iter().position(|r| r.session_hash == session_hash && r.id == id).map(|i| results.remove(i)))
+    }
 }
