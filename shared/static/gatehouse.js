@@ -165,11 +165,24 @@
   var summary = document.querySelector("[data-gh-error-summary]");
   if (summary) summary.focus();
 
+  // Live preview: <form data-gh-live-preview> re-posts its [data-gh-preview] button (which posts
+  // into the preview frame) a moment after the last edit; without this the button does it.
+  each("form[data-gh-live-preview]", function (form) {
+    var button = form.querySelector("[data-gh-preview]");
+    if (!button || !form.requestSubmit) return;
+    var timer;
+    form.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () { form.requestSubmit(button); }, 400);
+    });
+  });
+
   // One submission per form: a second click while the first is on its way does nothing.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var submitter = event.submitter;
-    if (form.method === "get" || (submitter && submitter.getAttribute("formmethod") === "dialog")) return;
+    // A submission into a frame (a preview's formtarget) leaves this page where it is.
+    if (form.method === "get" || (submitter && (submitter.getAttribute("formmethod") === "dialog" || submitter.hasAttribute("formtarget")))) return;
     if (form.hasAttribute("data-gh-submitting")) {
       event.preventDefault();
       return;

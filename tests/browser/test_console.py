@@ -512,3 +512,61 @@ def test_a_webhook_endpoint_is_created_with_its_secret_shown_once_tested_rotated
         assert stack.admin("GET", f"/portals/{portal}/webhooks").expect(200).body["list"] == []
     finally:
         receiver.close()
+
+
+def check_editor(page, axe, screenshot, step: str) -> None:
+    """The template editor checked as `check` does, axe leaving out the preview frames (their
+    documents run no script, so axe cannot enter them; the frame's own title is checked)."""
+    html = re.sub(r'\sstyle=""', "", page.content())
+    assert hs.forbidden_markup(html) == [], step
+    assert page.locator('iframe[name="template-preview"]').get_attribute("title") == "Preview of the email"
+    axe(page, context={"exclude": [["iframe"]]})
+    screenshot(page, step)
+
+
+def test_an_email_template_previews_live_with_sample_data_names_a_bad_part_and_saves_through_the_api(stack, portal, page, check, axe, screenshot):
+    sign_in(page, stack)
+    open_portal(page, stack, portal, tab="settings")
+    page.get_by_role("link", name="Email templates").click()
+    expect(page.get_by_role("heading", name="Email templates", level=1)).to_be_visible()
+    check(page, "templates")
+    page.get_by_role("link", name="Access approved").click()
+    preview = page.frame_locator('iframe[name="template-preview"]')
+    expect(preview.locator("#preview-subject")).not_to_be_empty()
+    default_subject = preview.locator("#preview-subject").inner_text()
+    check_editor(page, axe, screenshot, "template-editor")
+    page.get_by_label("Subject").fill("Welcome to {{ portal_name }}, {{ developer_name }}")
+    # No click: the page re-posts the preview a moment after the edit.
+    expect(preview.locator("#preview-subject")).to_have_text("Welcome to Acme Console Portal, Ada Lovelace")
+    assert page.url.endswith("/templates/approved"), "the preview never leaves the editor"
+    page.get_by_label("Subject").fill("Hi {{ developer_nmae }}")
+    expect(preview.get_by_role("heading", name="This template cannot be sent")).to_be_visible()
+    check_editor(page, axe, screenshot, "template-preview-error")
+    page.get_by_role("button", name="Save template").click()
+    assert page.title().startswith("Error: ")
+    assert page.get_by_label("Subject").get_attribute("aria-invalid") == "true", "the settings PATCH's error at its field"
+    assert page.get_by_label("Subject").input_value() == "Hi {{ developer_nmae }}", "what was typed is kept"
+    assert "approved" not in stack.admin("GET", f"/portals/{portal}").expect(200).body["settings"].get("email_templates", {}), "nothing saved"
+    page.get_by_label("Subject").fill("Welcome to {{ portal_name }}")
+    page.get_by_role("button", name="Save template").click()
+    assert "saved" in notice(page)
+    saved = stack.admin("GET", f"/portals/{portal}").expect(200).body["settings"]["email_templates"]["approved"]
+    assert saved["subject"] == "Welcome to {{ portal_name }}"
+    expect(preview.locator("#preview-subject")).to_have_text("Welcome to Acme Console Portal")
+    page.get_by_role("button", name="Use the default").click()
+    assert "default" in notice(page)
+    assert "approved" not in stack.admin("GET", f"/portals/{portal}").expect(200).body["settings"].get("email_templates", {})
+    expect(preview.locator("#preview-subject")).to_have_text(default_subject)
+
+
+def test_without_javascript_the_preview_button_renders_the_draft_into_the_frame(stack, portal, page_nojs, axe, screenshot):
+    page = page_nojs
+    sign_in(page, stack)
+    page.goto(stack.console_page(f"portals/{portal}/templates/invite"))
+    preview = page.frame_locator('iframe[name="template-preview"]')
+    page.get_by_label("Subject").fill("Join {{ portal_name }} now")
+    page.get_by_role("button", name="Preview").click()
+    expect(preview.locator("#preview-subject")).to_have_text("Join Acme Console Portal now")
+    expect(preview.locator("#preview-text")).to_contain_text("invite?token=")
+    assert page.url.endswith("/templates/invite")
+    check_editor(page, axe, screenshot, "template-preview-nojs")

@@ -20,6 +20,7 @@ pub mod session;
 mod settings;
 mod sign_in;
 mod teams;
+mod templates;
 pub mod views;
 mod webhooks;
 
@@ -81,7 +82,9 @@ pub const HOME: &str = "/console/portals";
 const EXPIRED_FORM: &str = "This form expired. Check the fields and send it again.";
 
 /// The one-time messages a console redirect may carry: `(key, kind, text)`. Only keys travel.
-pub const FLASHES: [(&str, &str, &str); 19] = [
+pub const FLASHES: [(&str, &str, &str); 21] = [
+    ("template_saved", "success", "The email template was saved."),
+    ("template_reset", "success", "The email is back to its default template."),
     ("signed_out", "success", "You are signed out of the console."),
     ("session_ended", "info", "Your console session ended. Sign in again with an admin token."),
     ("accepted", "success", "The developer was approved."),
@@ -352,6 +355,10 @@ pub async fn handle<S: ConsoleStore, Q: ReplayQueue>(
                 (true, ["invites"]) => invites::invite_action(store, config, c, &portal, &form, now).await,
                 (true, ["settings"]) => settings::settings_post(store, config, c, &portal, &form, now).await,
                 (true, ["teams"]) => teams::team_post(store, c, &portal, &form, now).await,
+                (false, ["templates"]) => templates::templates_page(c, &portal),
+                (false, ["templates", m]) => templates::template_page(c, &portal, m, None, None),
+                (true, ["templates", m]) => templates::template_post(store, config, c, &portal, m, &form, now).await,
+                (post, ["templates", m, "preview"]) => templates::preview(c, &portal, m, post.then_some(&form)),
                 (true, ["webhooks"]) => webhooks::create_post(store, config, c, &portal, &form, now).await,
                 (post, ["webhooks", w, rest @ ..]) => match (post, w.parse::<Uuid>(), rest) {
                     (false, Ok(w), []) => webhooks::webhook_page(store, c, &portal, w).await,

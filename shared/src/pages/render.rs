@@ -12,7 +12,7 @@ macro_rules! templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 24] = templates![
+const TEMPLATES: [(&str, &str); 27] = templates![
     "base.html",
     "confirm.html",
     "partials/button.html",
@@ -37,6 +37,9 @@ const TEMPLATES: [(&str, &str); 24] = templates![
     "console/bulk.html",
     "console/webhook.html",
     "console/webhook_secret.html",
+    "console/templates.html",
+    "console/template.html",
+    "console/template_preview.html",
 ];
 
 fn asset(name: &str) -> Result<String, Error> {

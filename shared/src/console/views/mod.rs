@@ -10,6 +10,7 @@ pub mod developers;
 pub mod invites;
 pub mod settings;
 pub mod teams;
+pub mod templates;
 pub mod webhooks;
 
 use serde_json::{json, Value};

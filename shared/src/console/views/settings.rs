@@ -195,7 +195,7 @@ pub fn settings_section(
             f
         })
         .collect();
-    json!({ "action": format!("{base}/settings"), "fields": fields })
+    json!({ "action": format!("{base}/settings"), "fields": fields, "templates": super::templates::templates_url(base) })
 }
 
 #[cfg(test)]
