@@ -518,8 +518,11 @@ def check_editor(page, axe, screenshot, step: str) -> None:
     """The template editor checked as `check` does, axe leaving out the preview frames (their
     documents run no script, so axe cannot enter them; the frame's own title is checked)."""
     html = re.sub(r'\sstyle=""', "", page.content())
-    assert hs.forbidden_markup(html) == [], step
-    assert page.locator('iframe[name="template-preview"]').get_attribute("title") == "Preview of the email"
+    # The one frame the pages allow (README.md, "What a page must not contain"): sandboxed.
+    assert [m for m in hs.forbidden_markup(html) if m != "a frame"] == [], step
+    assert re.findall(r"<iframe[^>]*>", html) == [re.search(r'<iframe[^>]*name="template-preview"[^>]*>', html)[0]], "one frame"
+    frame = page.locator('iframe[name="template-preview"]')
+    assert frame.get_attribute("title") == "Preview of the email" and frame.get_attribute("sandbox") == "allow-same-origin"
     axe(page, context={"exclude": [["iframe"]]})
     screenshot(page, step)
 
