@@ -42,8 +42,8 @@ cargo test --workspace --exclude gatehouse-tests 2>&1 | tee -a "$log"
 echo "== OpenAPI document vs the template and the \$default route's table; how sam build builds"
 python3 -m unittest tests/contract/test_openapi.py tests/contract/test_deploy.py 2>&1 | tee -a "$log"
 
-echo "== stream pump and mailbox tests (moto)"
-python3 -m unittest infra/local/test_sidecar.py 2>&1 | tee -a "$log"
+echo "== stream pump and mailbox tests (moto), and moto_server.py's patches"
+python3 -m unittest infra/local/test_sidecar.py infra/local/test_moto_server.py 2>&1 | tee -a "$log"
 
 echo "== the local front (API Gateway's events, routing, responses and authorizer)"
 python3 -m unittest infra/local/test_front.py 2>&1 | tee -a "$log"
