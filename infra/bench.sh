@@ -21,6 +21,7 @@
 #   GATEHOUSE_BENCH_TIME_LIMIT=900     seconds for the measurements
 #   GATEHOUSE_BENCH_BUILD_TIMEOUT=5400 seconds for each of the two release builds
 #   GATEHOUSE_BENCH_SKIP_BUILD=1       use the binaries already in target/ and .aws-sam/build
+#   GATEHOUSE_BENCH_FUNCTIONS=a,b      section 2 cold-starts only these functions (default: all)
 #   GATEHOUSE_CONSUMER_CONCURRENCY=N   the concurrent consumer of section 4 (default: the code's, 32)
 #   GATEHOUSE_BENCH_WEBHOOK_DEVELOPERS=50  registrations delivered to one endpoint in section 7
 #   GATEHOUSE_BENCH_APPROVALS=1000     auto-approvals end to end in section 8 (local stack; target 60 s)

@@ -45,6 +45,7 @@ import ctypes
 import json
 import os
 import re
+import secrets
 import signal
 import statistics
 import subprocess
@@ -404,6 +405,14 @@ class Bench:
                 names.append(pkg)
         return names
 
+    def _cold_functions(self) -> list[str]:
+        """Section 2's functions: GATEHOUSE_BENCH_FUNCTIONS (comma-separated), or every one."""
+        only = [n for n in os.environ.get("GATEHOUSE_BENCH_FUNCTIONS", "").split(",") if n]
+        unknown = set(only) - set(self.functions)
+        if unknown:
+            raise BenchError(f"GATEHOUSE_BENCH_FUNCTIONS names no function: {', '.join(sorted(unknown))}")
+        return [n for n in self.functions if n in only] if only else self.functions
+
     # ---------------------------------------------------------------- environment
 
     def base_env(self) -> dict:
@@ -682,6 +691,11 @@ class Bench:
             "fallback": (apigw_event("PUT", f"/api/portals/{P}"), "PUT /api/portals/{portal}: the $default route, 405 (no AWS call)"),
             "stream-consumer": (json.loads((self.root / "functions/stream-consumer/events/registered.json").read_text()),
                                 "events/registered.json (unknown portal: 1 GetItem, skipped)"),
+            "webhook-fanout": (json.loads((self.root / "functions/webhook-fanout/events/registered.json").read_text()),
+                               "events/registered.json (unknown portal: no endpoint to deliver to)"),
+            "webhook-delivery": (json.loads((self.root / "functions/webhook-delivery/events/sqs-unknown-delivery.json").read_text()),
+                                 "events/sqs-unknown-delivery.json (a message whose delivery is not in the table: dropped)"),
+            "console": (self.console_event(), "GET /console/portals with an unknown session cookie (1 GetItem → 303 to sign-in)"),
         }
         if fn in known:
             return known[fn]
@@ -692,6 +706,15 @@ class Bench:
         path = re.sub(r"\{portal_id\}", P, path)
         path = re.sub(r"\{[^}]+\}", other, path)
         return apigw_event(m, path, headers=A, body={} if m != "GET" else None), f"{m} {path.replace(P, '{portal}')} (admin token)"
+
+    @staticmethod
+    def console_event() -> dict:
+        """A console request that reads the table once: a session cookie no session has, looked
+        up by its hash, and the answer a redirect to the sign-in page (as API Gateway sends
+        cookies: in `cookies`, not in the headers)."""
+        ev = apigw_event("GET", "/console/portals")
+        ev["cookies"] = [f"gh_console=ghc_{secrets.token_urlsafe(32)}"]
+        return ev
 
     def cold_starts(self) -> None:
         n = self.args.starts
@@ -716,7 +739,7 @@ class Bench:
                              f"start-up penalty (first answer − the same event again, warm) {median(m['penalties']):.1f} ms; "
                              f"init {median(m['inits']):.1f} ms, warm answer {median(m['seconds']):.1f} ms; "
                              + ("echoes its event, no AWS call" if probe == "bare" else "aws-config from the environment + 1 ListTables"))
-        for fn in self.functions:
+        for fn in self._cold_functions():
             event, what = self.cold_event(fn)
             m = self.cold(fn, self.binary(fn), event, n)
             totals = m["totals"]
