@@ -160,6 +160,10 @@ def take_fault(service: str, body: bytes = b"") -> dict | None:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The reply goes out as two writes (headers, then body): with Nagle's algorithm the body
+    # waited for the client's delayed ACK, 40 ms on every proxied call (measured: a GetItem
+    # 2.7 ms from moto, 48 ms through this proxy).
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet: the functions log what matters
         pass

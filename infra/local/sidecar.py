@@ -778,7 +778,9 @@ class SqsPoller:
 
 
 def fetch_moto_data(endpoint_url: str, timeout: float = 10.0) -> dict:
-    with _HTTP.open(endpoint_url.rstrip("/") + "/moto-api/data.json", timeout=timeout) as r:
+    """moto's models, SES's only where the server is infra/local/moto_server.py (it reads
+    `?service=`; stock moto ignores it and answers every service's, the table's items too)."""
+    with _HTTP.open(endpoint_url.rstrip("/") + "/moto-api/data.json?service=ses", timeout=timeout) as r:
         return json.loads(r.read())
 
 

@@ -61,6 +61,10 @@ echo "GATEHOUSE_FAULTS=http://127.0.0.1:$proxy_port/__faults" >>"$state/local.en
 lambda_port=${GATEHOUSE_LAMBDA_PORT:-9002}
 lambda_url="http://127.0.0.1:$lambda_port"
 concurrency=${GATEHOUSE_CONCURRENCY:-3}
+# GATEHOUSE_LOCAL_RELEASE=1 runs the functions' release build (the benchmark's section 8;
+# `cargo build --release --bins` first, or the first request of each function builds it).
+profile_flag=""
+[ "${GATEHOUSE_LOCAL_RELEASE:-0}" = 1 ] && profile_flag="--release"
 grep -v '^GATEHOUSE_ADMIN_TOKEN=' "$state/local.env" >"$state/functions.env"
 # Webhook endpoints may be plain http on loopback locally (the test receivers).
 echo 'GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP=1' >>"$state/functions.env"
@@ -74,7 +78,7 @@ echo 'GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP=1' >>"$state/functions.env"
   echo "GATEHOUSE_WEBHOOK_DISABLE_AFTER_SECONDS=${GATEHOUSE_WEBHOOK_DISABLE_AFTER_SECONDS:-6}"
   echo "GATEHOUSE_WEBHOOK_ROTATION_OVERLAP_SECONDS=${GATEHOUSE_WEBHOOK_ROTATION_OVERLAP_SECONDS:-4}"
 } >>"$state/functions.env"
-setsid bash -c "cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port $lambda_port --concurrency $concurrency --env-file '$state/functions.env' 2>&1 \
+setsid bash -c "cargo lambda watch $profile_flag --ignore-changes --invoke-address 127.0.0.1 --invoke-port $lambda_port --concurrency $concurrency --env-file '$state/functions.env' 2>&1 \
   | sed -u -E 's/([A-Z_]*(TOKEN|SECRET)[A-Z_]*)=(\"[^\"]*\"|[^ ]*)/\\1=<redacted>/g' >'$state/logs/functions.log'" </dev/null >/dev/null 2>&1 &
 echo $! >"$state/pids/functions"
 
