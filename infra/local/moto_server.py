@@ -11,7 +11,8 @@ transaction whose conditions all hold is applied (without moto's whole-table cop
 grows with the table's history). Three pure caches spare moto per-request work whose answer
 never changes (_memoised_dispatch), and a Query reads only what it can match instead of
 sorting the whole table first (_queries_without_a_table_sort), and the mailbox reads only
-SES's models (_model_data_of_one_service). Everything else is stock moto.
+SES's models (_model_data_of_one_service), and GetRecords answers with json.dumps
+(_stream_records_as_json). Everything else is stock moto.
 
     python infra/local/moto_server.py -H 127.0.0.1 -p 4566
 """
@@ -236,9 +237,49 @@ def _model_data_of_one_service():
     MotoAPIResponse.model_data = model_data
 
 
+def _stream_records_as_json():
+    """GetRecords answers its records with json.dumps instead of moto's shape serialiser.
+    moto keeps a stream record in the wire's own shape already (AttributeValue maps), and the
+    serialiser walked every attribute of every image through botocore's model: most of moto's
+    CPU under load was there (the stream pump reads every write twice, new and old image).
+    The two conversions the serialiser makes are made here: datetimes as epoch seconds
+    truncated to milliseconds, bytes as base64. test_moto_server.py checks the answer equals stock moto's."""
+    import base64
+    import calendar
+    import datetime
+    import json
+
+    from moto.core.responses import ActionResult
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    get_records = DynamoDBStreamsHandler.get_records
+
+    def wire(value):
+        if isinstance(value, datetime.datetime):  # as moto's serialiser: truncated to milliseconds
+            utc = value.astimezone(datetime.timezone.utc) if value.tzinfo else value
+            seconds = calendar.timegm(utc.timetuple())
+            return seconds + (utc.microsecond // 1000) / 1000.0 if utc.microsecond else seconds
+        if isinstance(value, (bytes, bytearray)):
+            return base64.b64encode(value).decode()
+        raise TypeError(f"{type(value).__name__} in a stream record")
+
+    def fast_get_records(self):
+        answer = get_records(self)
+        if not isinstance(answer, ActionResult) or not isinstance(answer.result, dict):
+            return answer
+        try:
+            body = json.dumps(answer.result, default=wire)
+        except TypeError:
+            return answer  # something this does not know: moto's serialiser
+        return body, {"Content-Type": "application/x-amz-json-1.0", "status": 200}
+
+    DynamoDBStreamsHandler.get_records = fast_get_records
+
+
 _memoised_dispatch()
 _queries_without_a_table_sort()
 _model_data_of_one_service()
+_stream_records_as_json()
 DynamoDBBackend.transact_write_items = _conditions_first(DynamoDBBackend.transact_write_items)
 for _name in ("put_item", "update_item", "delete_item"):
     setattr(DynamoDBBackend, _name, _locked(getattr(DynamoDBBackend, _name)))

@@ -179,5 +179,59 @@ class ModelDataOfOneServiceTest(unittest.TestCase):
         self.assertEqual([m["destinations"]["ToAddresses"] for m in one["ses"]["Message"]][-1:], [["b@y.example"]])
 
 
+class StreamRecordsAsJsonTest(unittest.TestCase):
+    def test_get_records_answers_what_moto_s_serialiser_answers_for_every_kind_of_attribute(self):
+        load_patches()
+        import json
+
+        import boto3
+        from moto import mock_aws
+        from moto.core.responses import ActionResult
+        from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+        answers = []
+        patched = DynamoDBStreamsHandler.get_records
+
+        def both(self):
+            fast = patched(self)
+            stock = self.serialized(ActionResult(self.backend.get_records(self._get_param("ShardIterator"), 1000)))
+            answers.append((fast, stock))
+            return fast
+
+        kw = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+        DynamoDBStreamsHandler.get_records = both
+        try:
+            with mock_aws():
+                ddb = boto3.client("dynamodb", **kw)
+                ddb.create_table(
+                    TableName="t", BillingMode="PAY_PER_REQUEST",
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+                    StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+                key = {"pk": {"S": "a"}, "sk": {"S": "b"}}
+                ddb.put_item(TableName="t", Item=key | {
+                    "n": {"N": "1.50"}, "b": {"B": b"\x00\x01\xff"}, "l": {"L": [{"S": "x"}, {"NULL": True}, {"N": "-3"}]},
+                    "m": {"M": {"q": {"BOOL": False}, "s": {"SS": ["a", "b"]}}}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"\x02"]},
+                    "u": {"S": "é ✓"}})
+                ddb.update_item(TableName="t", Key=key, UpdateExpression="SET n = :v REMOVE b", ExpressionAttributeValues={":v": {"N": "2"}})
+                ddb.delete_item(TableName="t", Key=key)
+                streams = boto3.client("dynamodbstreams", **kw)
+                arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+                shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+                it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                records = streams.get_records(ShardIterator=it)["Records"]
+        finally:
+            DynamoDBStreamsHandler.get_records = patched
+        self.assertEqual([r["eventName"] for r in records], ["INSERT", "MODIFY", "REMOVE"])
+        self.assertEqual(records[0]["dynamodb"]["NewImage"]["b"], {"B": b"\x00\x01\xff"})
+        (fast, stock), = answers
+        body, headers = fast
+        fast_answer, stock_answer = json.loads(body), json.loads(stock[2])
+        self.assertTrue(fast_answer.pop("NextShardIterator") and stock_answer.pop("NextShardIterator"), "both go on")
+        self.maxDiff = None
+        self.assertEqual(fast_answer, stock_answer)
+        self.assertEqual(headers["Content-Type"], stock[1]["Content-Type"])
+
+
 if __name__ == "__main__":
     unittest.main()
