@@ -173,11 +173,9 @@ def _queries_without_a_table_sort():
         if within is None or within[0] is not self:
             return all_items(self)
         _, index_name, hash_key = within
-        if self.range_key_attr:
-            groups = self.items.values() if index_name else [self.items.get(hash_key) or {}]
-            items = [item for group in groups for item in group.values()]
-        else:
-            items = list(self.items.values()) if index_name else [i for i in [self.items.get(hash_key)] if i is not None]
+        # A partition is a dict of its items by range key, or the item itself without one.
+        partitions = self.items.values() if index_name else [p for p in [self.items.get(hash_key)] if p is not None]
+        items = [item for p in partitions for item in (p.values() if self.range_key_attr else [p])]
         if index_name:
             return items
         return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
@@ -245,20 +243,20 @@ def _stream_records_as_json():
     The two conversions the serialiser makes are made here: datetimes as epoch seconds
     truncated to milliseconds, bytes as base64. test_moto_server.py checks the answer equals stock moto's."""
     import base64
-    import calendar
     import datetime
     import json
 
     from moto.core.responses import ActionResult
+    from moto.core.serialize import TimestampSerializer
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
     get_records = DynamoDBStreamsHandler.get_records
+    unix = TimestampSerializer.TIMESTAMP_FORMAT_UNIX
+    timestamps = TimestampSerializer(unix)
 
     def wire(value):
-        if isinstance(value, datetime.datetime):  # as moto's serialiser: truncated to milliseconds
-            utc = value.astimezone(datetime.timezone.utc) if value.tzinfo else value
-            seconds = calendar.timegm(utc.timetuple())
-            return seconds + (utc.microsecond // 1000) / 1000.0 if utc.microsecond else seconds
+        if isinstance(value, datetime.datetime):  # moto's serialiser's own conversion
+            return timestamps._convert_timestamp_to_str(value, unix)
         if isinstance(value, (bytes, bytearray)):
             return base64.b64encode(value).decode()
         raise TypeError(f"{type(value).__name__} in a stream record")
