@@ -16,6 +16,7 @@ pub mod applications;
 pub mod approvals;
 pub mod audit;
 pub mod authorizer;
+pub mod aws_http;
 pub mod clock;
 pub mod config;
 pub mod console;

@@ -13,7 +13,6 @@ use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::config::BehaviorVersion;
 use aws_smithy_async::rt::sleep::TokioSleep;
 use aws_smithy_async::time::SystemTimeSource;
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::app_name::AppName;
@@ -40,11 +39,11 @@ use crate::ses::Ses;
 /// and profile chains would put STS, SSO and IMDS clients into every zip): region from
 /// `AWS_REGION`, credentials from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
 /// `AWS_SESSION_TOKEN` (the execution role's, fixed for the sandbox's life), the endpoint from
-/// `AWS_ENDPOINT_URL` when set (moto, LocalStack; plain http works), HTTPS on rustls with the
-/// ring provider.
+/// `AWS_ENDPOINT_URL` when set (moto, LocalStack; plain http works), HTTP/1.1 on rustls with the
+/// ring provider ([`crate::aws_http`]).
 pub async fn sdk_config(app: &str) -> SdkConfig {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    let http = crate::aws_http::Http1Client::shared();
     let mut sdk = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).map(Region::new))

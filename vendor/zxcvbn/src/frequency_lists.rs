@@ -18,8 +18,13 @@ pub enum DictionaryType {
 /// Entries per block of the sparse index (build.rs: BLOCK).
 const BLOCK: usize = 32;
 
-/// One ranked word list, as build.rs wrote it: the sorted words (each ended by 0x00), their
-/// ranks (u16, every high byte then every low byte) and the byte offset of every 32nd word.
+/// The longest word a list holds (build.rs: MAX_WORD).
+const MAX_WORD: usize = 128;
+
+/// One ranked word list, as build.rs wrote it: the sorted words (each ended by 0x00; the first
+/// of every block of 32 in full, each other as a byte giving the length of the prefix it shares
+/// with the word before, then the rest), their ranks (u16, every high byte then every low byte)
+/// and the byte offset of every 32nd word.
 #[derive(Clone, Copy)]
 pub(crate) struct Ranked {
     words: &'static [u8],
@@ -41,7 +46,11 @@ impl Ranked {
     /// The rank of `word` (1 = most common), if the list holds it.
     pub(crate) fn get(&self, word: &str) -> Option<usize> {
         let word = word.as_bytes();
-        // The last block whose first word is not after `word`, then a scan of its words.
+        if word.len() > MAX_WORD {
+            return None;
+        }
+        // The last block whose first word (stored in full) is not after `word`, then a scan of
+        // its words, each rebuilt from the one before it (front coding).
         let (mut lo, mut hi) = (0, self.index.len() / 4);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -54,16 +63,27 @@ impl Ranked {
         let block = lo.checked_sub(1)?;
         let mut at = self.block_start(block);
         let n = self.ranks.len() / 2;
+        let mut here = [0u8; MAX_WORD];
+        let first = self.word_at(at);
+        here[..first.len()].copy_from_slice(first);
+        let mut len = first.len();
+        at += len + 1;
         for k in 0..BLOCK {
             let entry = block * BLOCK + k;
             if entry >= n {
                 return None;
             }
-            let here = self.word_at(at);
-            match here.cmp(word) {
+            if k > 0 {
+                let shared = usize::from(self.words[at]);
+                let rest = self.word_at(at + 1);
+                here[shared..shared + rest.len()].copy_from_slice(rest);
+                len = shared + rest.len();
+                at += 1 + rest.len() + 1;
+            }
+            match here[..len].cmp(word) {
                 std::cmp::Ordering::Equal => return Some(usize::from(self.ranks[entry]) << 8 | usize::from(self.ranks[n + entry])),
                 std::cmp::Ordering::Greater => return None,
-                std::cmp::Ordering::Less => at += here.len() + 1,
+                std::cmp::Ordering::Less => {}
             }
         }
         None
