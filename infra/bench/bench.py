@@ -696,6 +696,7 @@ class Bench:
             "webhook-delivery": (json.loads((self.root / "functions/webhook-delivery/events/sqs-unknown-delivery.json").read_text()),
                                  "events/sqs-unknown-delivery.json (a message whose delivery is not in the table: dropped)"),
             "console": (self.console_event(), "GET /console/portals with an unknown session cookie (1 GetItem → 303 to sign-in)"),
+            "pages-passwords": (self.change_password_event(P), "GET change-password with an unknown session cookie (1 GetItem → 303 to sign-in)"),
         }
         if fn in known:
             return known[fn]
@@ -714,6 +715,14 @@ class Bench:
         cookies: in `cookies`, not in the headers)."""
         ev = apigw_event("GET", "/console/portals")
         ev["cookies"] = [f"gh_console=ghc_{secrets.token_urlsafe(32)}"]
+        return ev
+
+    @staticmethod
+    def change_password_event(portal: str) -> dict:
+        """A password page that reads the table once: a well-formed session token no session
+        has, looked up by its hash; the answer a redirect to the sign-in page."""
+        ev = apigw_event("GET", f"/portal/{portal}/change-password")
+        ev["cookies"] = [f"gatehouse_session=ghs_{uuid.uuid4().hex}.{secrets.token_urlsafe(36)}"]
         return ev
 
     def cold_starts(self) -> None:

@@ -85,10 +85,8 @@ impl Http1Client {
             ),
         };
         let https = tls.https_or_http().enable_http1().wrap_connector(tcp);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_timer(TokioTimer::new())
-            .build(https);
+        let client =
+            Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).pool_timer(TokioTimer::new()).build(https);
         Ok(Connector { client, read_timeout: settings.read_timeout() })
     }
 }
@@ -132,8 +130,9 @@ impl HttpConnector for Connector {
                 None => sent.await,
             };
             match answer {
-                Ok(response) => HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
-                    .map_err(|e| ConnectorError::other(e.into(), None)),
+                Ok(response) => {
+                    HttpResponse::try_from(response.map(SdkBody::from_body_1_x)).map_err(|e| ConnectorError::other(e.into(), None))
+                }
                 Err(e) => Err(classify(e.into())),
             }
         })

@@ -213,7 +213,8 @@ pub fn parse_temporary_password(raw: &str, inputs: &[&str]) -> Result<(), String
 }
 
 /// An approved developer with a username and a one-time password that must be changed at first
-/// login and stops working after `temporary_password_ttl_seconds`.
+/// login and stops working after `temporary_password_ttl_seconds`; the admin chose the password,
+/// so it is held to [`parse_temporary_password`].
 #[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
 pub async fn invite_with_password<S>(
     store: &S,
@@ -225,18 +226,84 @@ pub async fn invite_with_password<S>(
 where
     S: PortalStore + DeveloperStore,
 {
+    let inputs = [body.username.as_str(), body.name.as_str(), body.email.as_deref().unwrap_or_default()];
+    let chosen = parse_temporary_password(&body.password, &inputs);
+    let new = TemporaryAccount { username: &body.username, name: &body.name, email: body.email.as_deref() };
+    create_with_temporary_password(store, token, portal_id, new, &body.password, |f| f.check("password", chosen), now).await
+}
+
+/// The same account with a one-time password generated here ([`generate_temporary_password`]:
+/// 139 random bits, so no strength estimate, and zxcvbn stays out of the binaries that only
+/// generate: the console). Answers the developer and the password, to be shown once.
+#[tracing::instrument(skip_all, fields(portal_id = %portal_id))]
+pub async fn invite_with_generated_password<S>(
+    store: &S,
+    token: &AdminToken,
+    portal_id: Uuid,
+    new: TemporaryAccount<'_>,
+    now: Timestamp,
+) -> Result<(Developer, String), AppError>
+where
+    S: PortalStore + DeveloperStore,
+{
+    let password = generate_temporary_password();
+    let dev = create_with_temporary_password(store, token, portal_id, new, &password, |_| None, now).await?;
+    Ok((dev, password))
+}
+
+/// Who a one-time-password account is for (the body of an invite without its password).
+pub struct TemporaryAccount<'a> {
+    pub username: &'a str,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+}
+
+/// The alphabet of generated one-time passwords: letters and digits without the ones read
+/// alike (0 O o, 1 l I).
+const GENERATED_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A one-time password of 24 characters from [`GENERATED_ALPHABET`] (56 symbols: 139 bits) in
+/// groups of four, drawn from the OS's CSPRNG without modulo bias.
+pub fn generate_temporary_password() -> String {
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    let mut out = String::with_capacity(29);
+    for i in 0..24 {
+        if i > 0 && i % 4 == 0 {
+            out.push('-');
+        }
+        out.push(char::from(GENERATED_ALPHABET[rng.gen_range(0..GENERATED_ALPHABET.len())]));
+    }
+    out
+}
+
+/// Creates the approved account of a one-time password; `password_check` adds the password's
+/// own field check (monomorphised per caller, so a caller that passes none links no estimator).
+async fn create_with_temporary_password<S, C>(
+    store: &S,
+    token: &AdminToken,
+    portal_id: Uuid,
+    new: TemporaryAccount<'_>,
+    password: &str,
+    password_check: C,
+    now: Timestamp,
+) -> Result<Developer, AppError>
+where
+    S: PortalStore + DeveloperStore,
+    C: FnOnce(&mut Fields) -> Option<()>,
+{
     let mut f = Fields::default();
-    let username = f.check("username", Username::parse(&body.username));
-    let name = f.check("name", PersonName::parse(&body.name));
-    let email = match body.email.as_deref().map(str::trim) {
+    let username = f.check("username", Username::parse(new.username));
+    let name = f.check("name", PersonName::parse(new.name));
+    let email = match new.email.map(str::trim) {
         None | Some("") => Some(None),
         Some(e) => f.check("email", Email::parse(e)).map(Some),
     };
-    f.check("password", parse_temporary_password(&body.password, &[&body.username, &body.name, body.email.as_deref().unwrap_or_default()]));
+    password_check(&mut f);
     f.finish()?;
     let (username, name, email) = (username.expect("checked"), name.expect("checked"), email.expect("checked"));
     let portal = portal_for(store, token, portal_id).await?;
-    let hash = hash_password(&Password::unchecked(&body.password)).await?;
+    let hash = hash_password(&Password::unchecked(password)).await?;
     let mut dev =
         Developer::new_builtin(Origin::Admin, portal_id, email.as_ref(), Some(&username), &name, DeveloperState::Approved, hash, now);
     dev.must_change_password = true;

@@ -66,6 +66,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/portal/{portal_id}"),
     ("GET", "/portal/{portal_id}/{page+}"),
     ("POST", "/portal/{portal_id}/{page+}"),
+    ("POST", "/portal/{portal_id}/register"),
+    ("POST", "/portal/{portal_id}/reset-password"),
+    ("POST", "/portal/{portal_id}/invite"),
+    ("GET", "/portal/{portal_id}/change-password"),
+    ("POST", "/portal/{portal_id}/change-password"),
     ("GET", "/static/{file+}"),
     // The admin console (HTML, issue 16; absent when ConsoleEnabled is false).
     ("GET", "/console"),

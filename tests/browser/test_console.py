@@ -338,7 +338,7 @@ def test_an_invite_sent_through_the_dialog_arrives_in_the_mailbox_with_an_outcom
     assert mailbox.wait_for(first, "invited", n=2)
 
 
-def test_a_username_with_a_one_time_password_is_created_through_the_dialog(stack, portal, page):
+def test_a_username_with_a_generated_one_time_password_is_created_through_the_dialog_and_shown_once(stack, portal, page):
     username = unique_username("otp")
     sign_in(page, stack)
     open_portal(page, stack, portal, tab="invites")
@@ -346,10 +346,17 @@ def test_a_username_with_a_one_time_password_is_created_through_the_dialog(stack
     dialog = page.get_by_role("dialog", name="Invite developers")
     dialog.get_by_label("Username").fill(username)
     dialog.get_by_label("Full name").fill("Otto Password")
-    dialog.get_by_label("One-time password").fill("marmalade tugboat quarry")
+    assert dialog.get_by_label("One-time password").count() == 0, "the console generates the password"
     dialog.get_by_role("button", name="Create developer").click()
     expect(page.get_by_role("heading", name=f"Created {username}")).to_be_visible()
+    password = page.locator("#webhook-secret").inner_text().strip()
+    assert len(password) == 29 and password.count("-") == 5, password
     assert stack.developers(portal, q=username)["list"][0]["state"] == "approved"
+    page.reload()
+    expect(page.get_by_role("heading", name=f"Created {username}")).to_have_count(0)
+    assert password not in page.content(), "the password is shown only once"
+    login = stack.send("POST", f"/portals/{portal}/login", {"login": username, "password": password}).expect(200)
+    assert login.body["developer"]["must_change_password"] is True, login.body
 
 
 def test_a_settings_change_is_visible_through_the_api_and_a_bad_value_is_named_at_its_field(stack, portal, page, check):

@@ -20,7 +20,7 @@ TEMPLATE = load_template(ROOT / "template.yaml")
 RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = {function_name(k, v): v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
 PARAMS = {"AllowedSenderDomains": "example.com,mail.example.com"}
-NEED_THE_SECRET = {"registration", "invites", "stream-consumer", "pages", "console"}
+NEED_THE_SECRET = {"registration", "invites", "stream-consumer", "pages", "pages-passwords", "console"}
 
 
 def actions(function):

@@ -48,21 +48,22 @@ pub(super) async fn invite_post<S: ConsoleStore>(
 ) -> PageResponse {
     let token = c.token().clone();
     let result = if form.get("mode") == "password" {
-        let body = crate::invites::PasswordInvite {
-            username: form.get("username").trim().to_string(),
-            password: form.get("password").to_string(),
-            name: form.get("name").trim().to_string(),
-            email: form.optional("email"),
+        let new = crate::invites::TemporaryAccount {
+            username: form.get("username").trim(),
+            name: form.get("name").trim(),
+            email: Some(form.get("email")),
         };
-        crate::invites::invite_with_password(store, &token, portal.id, body, now).await.map(|d| views::invites::created_result(&d))
+        crate::invites::invite_with_generated_password(store, &token, portal.id, new, now)
+            .await
+            .map(|(d, password)| super::results::Outcome::Secret(views::invites::created_secret(&portal_base(portal), &d, &password)))
     } else {
         let emails = views::invites::split_addresses(form.get("emails"));
         crate::invites::invite_links(store, config, &token, portal.id, crate::invites::LinkInvites { emails }, now)
             .await
-            .map(|outcomes| views::invites::invite_outcomes(&outcomes))
+            .map(|outcomes| super::results::Outcome::Invite(views::invites::invite_outcomes(&outcomes)))
     };
     match result {
-        Ok(r) => super::results::keep(store, c, portal, super::results::Outcome::Invite(r), now).await,
+        Ok(outcome) => super::results::keep(store, c, portal, outcome, now).await,
         Err(e) => {
             let status = crate::http::status_of(&e);
             if status >= 500 {

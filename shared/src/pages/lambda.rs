@@ -11,7 +11,7 @@ use lambda_http::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, COOKIE, H
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::web::{parse_cookies, PageRequest};
-use super::{handle, PageResponse};
+use super::{handle_main, handle_passwords, PageResponse};
 use crate::wiring::Ctx;
 
 /// Reads what the pages use of a request.
@@ -98,7 +98,12 @@ pub async fn serve_pages(ctx: &Ctx, what: &'static str, handler: Handler) -> Res
     .await
 }
 
-/// Runs the pages function.
+/// Runs the pages function (every page but the password ones: [`super::Pages`]).
 pub async fn serve(ctx: &Ctx) -> Result<(), lambda_http::Error> {
-    serve_pages(ctx, "pages", |ctx, config, page, now| Box::pin(handle(&ctx.store, config, page, now))).await
+    serve_pages(ctx, "pages", |ctx, config, page, now| Box::pin(handle_main(&ctx.store, config, page, now))).await
+}
+
+/// Runs the pages-passwords function (the pages that set a password: [`super::Pages`]).
+pub async fn serve_passwords(ctx: &Ctx) -> Result<(), lambda_http::Error> {
+    serve_pages(ctx, "pages-passwords", |ctx, config, page, now| Box::pin(handle_passwords(&ctx.store, config, page, now))).await
 }

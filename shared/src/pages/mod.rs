@@ -355,20 +355,85 @@ fn static_file(path: &str) -> Option<PageResponse> {
     })
 }
 
-/// Answers one request to `/static/...` or `/portal/{portal_id}/...`.
-pub async fn handle<S: PageStore>(store: &S, config: &Config, req: &PageRequest, now: Timestamp) -> PageResponse {
+/// Which routes a function of pages serves (issue 18: zip size). The pages that set a password
+/// (the register, reset and invite POSTs, change-password) link zxcvbn's dictionaries and
+/// Argon2id's hashing; they are the `pages-passwords` function, every other page the `pages`
+/// function, so neither zip carries the other's code. API Gateway routes the password pages to
+/// their function by their more specific routes (template.yaml); [`handle`] serves both sets
+/// (tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pages {
+    /// Every page but the password ones, and the static files.
+    Main,
+    /// The pages that set a password.
+    Passwords,
+}
+
+impl Pages {
+    /// The set that serves `method` on the portal page `page` (the path after the portal id).
+    pub fn of(method: &str, page: &str) -> Pages {
+        match (method == "POST", page) {
+            (true, "register" | "reset-password" | "invite") | (_, "change-password") => Pages::Passwords,
+            _ => Pages::Main,
+        }
+    }
+}
+
+/// The page of a `/portal/{portal_id}/...` path (the path after the portal id).
+fn portal_page_of(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["portal", _, rest @ ..] => Some(rest.join("/")),
+        _ => None,
+    }
+}
+
+/// The request's portal and page when `SET`'s function serves it, or its answer: a static file
+/// (only the main set has them: `STATIC`, a constant, so the other function links no asset) or
+/// a 404.
+fn route_in<'a, const STATIC: bool>(req: &'a PageRequest, config: &'a Config, set: Pages) -> Result<(Pre<'a>, String), PageResponse> {
     let segments: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
-    let (portal_id, rest) = match segments.as_slice() {
-        ["static", rest @ ..] if req.method == "GET" || req.method == "HEAD" => {
-            return static_file(&rest.join("/")).unwrap_or_else(|| not_found_page(req));
+    match segments.as_slice() {
+        ["static", rest @ ..] if STATIC && (req.method == "GET" || req.method == "HEAD") => {
+            Err(static_file(&rest.join("/")).unwrap_or_else(|| not_found_page(req)))
         }
         ["portal", id, rest @ ..] => match id.parse::<Uuid>() {
-            Ok(id) => (id, rest.join("/")),
-            Err(_) => return not_found_page(req),
+            Ok(id) if Pages::of(&req.method, &rest.join("/")) == set => Ok((Pre::new(id, req, &config.token_secret), rest.join("/"))),
+            _ => Err(not_found_page(req)),
         },
-        _ => return not_found_page(req),
+        _ => Err(not_found_page(req)),
+    }
+}
+
+/// Answers one request to `/static/...` or `/portal/{portal_id}/...`, any page.
+pub async fn handle<S: PageStore>(store: &S, config: &Config, req: &PageRequest, now: Timestamp) -> PageResponse {
+    match portal_page_of(&req.path) {
+        Some(page) if Pages::of(&req.method, &page) == Pages::Passwords => handle_passwords(store, config, req, now).await,
+        _ => handle_main(store, config, req, now).await,
+    }
+}
+
+/// The `pages-passwords` function: the pages that set a password; any other path is a 404.
+pub async fn handle_passwords<S: PageStore>(store: &S, config: &Config, req: &PageRequest, now: Timestamp) -> PageResponse {
+    let (pre, rest) = match route_in::<false>(req, config, Pages::Passwords) {
+        Ok(r) => r,
+        Err(r) => return r,
     };
-    let pre = Pre::new(portal_id, req, &config.token_secret);
+    let post = req.method == "POST";
+    match rest.as_str() {
+        "register" => register_post(store, config, pre, now).await,
+        "reset-password" => reset_post(store, pre, now).await,
+        "invite" => invite_post(store, pre, now).await,
+        _ => change_password(store, pre, post, now).await,
+    }
+}
+
+/// The `pages` function: every page but the password ones (a 404 there), and the static files.
+pub async fn handle_main<S: PageStore>(store: &S, config: &Config, req: &PageRequest, now: Timestamp) -> PageResponse {
+    let (pre, rest) = match route_in::<true>(req, config, Pages::Main) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
     let post = req.method == "POST";
     // The pages that only render read their portal first; the POSTs and the signed-in pages
     // read it when (and alongside what) they render.
@@ -400,11 +465,7 @@ pub async fn handle<S: PageStore>(store: &S, config: &Config, req: &PageRequest,
     match (post, rest.as_str()) {
         (true, "login") => login_post(store, config, pre, now).await,
         (true, "logout") => logout(store, pre, now).await,
-        (true, "register") => register_post(store, config, pre, now).await,
         (true, "forgot-password") => forgot_post(store, pre, now).await,
-        (true, "reset-password") => reset_post(store, pre, now).await,
-        (true, "invite") => invite_post(store, pre, now).await,
-        (_, "change-password") => change_password(store, pre, post, now).await,
         (_, p) if p == "account" || p.starts_with("account/") => account(store, pre, post, p, now).await,
         _ => {
             pre.render(store, false, |page| {

@@ -144,3 +144,39 @@ async fn a_reset_link_from_the_consumer_sets_the_password_once() {
     assert_eq!(after.session_epoch, dev.session_epoch + 1, "every session ends");
     assert!(matches!(recovery::confirm_reset(&c.store, portal.id, confirm(), now).await, Err(AppError::Gone(_))), "single use");
 }
+
+#[test]
+fn a_generated_one_time_password_is_24_symbols_of_the_unambiguous_alphabet_in_groups_of_four() {
+    let a = invites::generate_temporary_password();
+    let b = invites::generate_temporary_password();
+    assert_ne!(a, b);
+    let groups: Vec<&str> = a.split('-').collect();
+    assert_eq!(groups.len(), 6, "{a}");
+    for g in groups {
+        assert_eq!(g.len(), 4, "{a}");
+        assert!(g.chars().all(|c| c.is_ascii_alphanumeric() && !"0Oo1lI".contains(c)), "{a}");
+    }
+}
+
+#[tokio::test]
+async fn a_developer_created_with_a_generated_password_signs_in_with_it_and_must_change_it() {
+    let (store, portal) = store_with_portal(PortalSettings::default());
+    let now = chrono::Utc::now();
+    let new = invites::TemporaryAccount { username: "otto", name: "Otto Password", email: Some("") };
+    let (dev, password) = invites::invite_with_generated_password(&store, &admin(now), portal.id, new, now).await.unwrap();
+    assert_eq!(dev.state, DeveloperState::Approved);
+    assert!(dev.must_change_password);
+    assert!(dev.temporary_password_expires_at.is_some());
+    let body = LoginBody { login: "otto".into(), password: password.clone() };
+    let signed_in = login(&store, &fakes::config(), portal.id, body, "198.51.100.7", now).await.expect("the generated password signs in");
+    assert!(signed_in.developer.must_change_password);
+    // Field errors are the chosen-password path's, without the password's.
+    let bad = invites::TemporaryAccount { username: "", name: "", email: Some("not an address") };
+    match invites::invite_with_generated_password(&store, &admin(now), portal.id, bad, now).await {
+        Err(AppError::Invalid(errors)) => {
+            let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(fields, ["username", "name", "email"]);
+        }
+        other => panic!("expected field errors, got {other:?}"),
+    }
+}

@@ -332,3 +332,52 @@ async fn a_refused_subscription_stands_next_to_its_applications_product_field_an
     let html = text(&b.send(&store, "GET", &format!("{base}account"), &[]).await);
     assert!(html.contains("Unsubscribed.") && !html.contains("from weather-api"), "{html}");
 }
+
+#[test]
+fn the_pages_that_set_a_password_are_one_set_and_every_other_page_the_other() {
+    use crate::pages::Pages;
+    for (method, page) in
+        [("POST", "register"), ("POST", "reset-password"), ("POST", "invite"), ("GET", "change-password"), ("POST", "change-password")]
+    {
+        assert_eq!(Pages::of(method, page), Pages::Passwords, "{method} {page}");
+    }
+    for (method, page) in [
+        ("GET", "register"),
+        ("GET", "reset-password"),
+        ("GET", "invite"),
+        ("POST", "login"),
+        ("GET", "account"),
+        ("POST", "account/applications"),
+        ("POST", "forgot-password"),
+        ("GET", "verify-email"),
+    ] {
+        assert_eq!(Pages::of(method, page), Pages::Main, "{method} {page}");
+    }
+}
+
+#[tokio::test]
+async fn each_function_of_pages_answers_only_its_own_pages_and_404_for_the_others() {
+    use crate::pages::{handle_main, handle_passwords};
+    let (store, portal) = world();
+    let base = format!("/portal/{}", portal.id);
+    let req = |method: &str, page: &str| PageRequest {
+        method: method.into(),
+        path: format!("{base}/{page}"),
+        host: HOST.into(),
+        client_ip: "198.51.100.7".into(),
+        ..Default::default()
+    };
+    let now = chrono::Utc::now();
+    let config = fakes::config();
+    // The password function: a page of the other set is not there (API Gateway never routes it).
+    assert_eq!(handle_passwords(&store, &config, &req("GET", "login"), now).await.status, 404);
+    assert_eq!(handle_passwords(&store, &config, &req("GET", "register"), now).await.status, 404);
+    assert_eq!(handle_passwords(&store, &config, &PageRequest { path: "/static/x.css".into(), ..req("GET", "") }, now).await.status, 404);
+    // Its own pages: change-password without a session sends the browser to sign in.
+    let r = handle_passwords(&store, &config, &req("GET", "change-password"), now).await;
+    assert_eq!(r.status, 303);
+    // The main function renders the register page but does not take its POST.
+    assert_eq!(handle_main(&store, &config, &req("GET", "register"), now).await.status, 200);
+    assert_eq!(handle_main(&store, &config, &req("POST", "register"), now).await.status, 404);
+    assert_eq!(handle_main(&store, &config, &req("GET", "change-password"), now).await.status, 404);
+}

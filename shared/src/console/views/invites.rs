@@ -58,8 +58,8 @@ pub fn invite_forms(base: &str, form: Option<&Form>, errors: &[(String, String)]
             field("username", "Username", "text", None, false),
             field("name", "Full name", "text", None, false),
             field("email", "Email address", "email", None, true),
-            field("password", "One-time password", "password", Some("They must change it at first sign-in; it stops working after the portal's one-time password lifetime."), false),
         ],
+        "password_hint": "A one-time password is generated and shown once. They must change it at first sign-in; it stops working after the portal's one-time password lifetime.",
     })
 }
 
@@ -90,9 +90,13 @@ pub fn invite_outcomes(outcomes: &[Value]) -> Value {
                        "columns": [{ "key": "email", "label": "Email" }, { "key": "outcome", "label": "Outcome" }], "rows": rows } })
 }
 
-pub fn created_result(d: &Developer) -> Value {
+/// The page of a created developer's generated one-time password (`console/webhook_secret.html`,
+/// shown once).
+pub fn created_secret(base: &str, d: &Developer, password: &str) -> Value {
     json!({ "title": format!("Created {}", d.username.clone().unwrap_or_default()),
-            "text": "The developer is approved and must change the one-time password at first sign-in. Give them the password by a channel other than this one." })
+            "text": "Copy the one-time password now: it is shown only this once. The developer is approved and must change it at first sign-in. Give it to them by a channel other than this one.",
+            "label": "One-time password", "secret": password,
+            "next": { "label": "Back to invites", "href": super::tab_url(base, super::Tab::Invites) } })
 }
 
 /// The invite use cases' field errors, by the form's field names.

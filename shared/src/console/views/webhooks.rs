@@ -113,7 +113,7 @@ pub fn secret_page(base: &str, w: &Webhook, secret: &str, rotated: bool) -> Valu
             "Copy the signing secret now: it is shown only this once. Your receiver checks each event's webhook-signature with it.",
         )
     };
-    json!({ "title": title, "text": text, "url": w.url, "secret": secret,
+    json!({ "title": title, "text": text, "url": w.url, "label": "Signing secret", "secret": secret,
         "next": { "label": "Go to the endpoint", "href": webhook_url(base, w) } })
 }
 
