@@ -33,7 +33,7 @@ from receiver import OPENER, call  # noqa: E402  (the stack's HTTP helpers)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from webhooks import stack_env  # noqa: E402
 
-SECTION = "8 auto-approvals end to end (local stack, debug build)"
+SECTION = "8 auto-approvals end to end (local stack)"
 TARGET_SECONDS = 60.0
 APPROVED_SUBJECT = " is approved"  # the built-in approval mail: "Your access to {portal} is approved"
 
@@ -93,10 +93,11 @@ def measure(env: dict[str, str], developers: int, parallel: int, timeout: float 
     elapsed = t_last - t0
     ok = elapsed <= TARGET_SECONDS and total == developers + 1
     concurrency = os.environ.get("GATEHOUSE_CONCURRENCY", "3")
+    profile = (stack_env() or {}).get("GATEHOUSE_LOCAL_PROFILE", "debug")  # up.sh writes it (GATEHOUSE_LOCAL_RELEASE=1: release)
     return [(
         SECTION,
         f"{developers} registrations → approved → approval mail in the mailbox ({parallel} at a time; "
-        f"{concurrency} instances per function)",
+        f"{concurrency} instances per function, {profile} build)",
         f"{elapsed:.1f} s ({developers / elapsed:.1f} approvals/s)",
         f"≤ {TARGET_SECONDS:.0f} s",
         "yes" if ok else "NO",

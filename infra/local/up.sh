@@ -65,6 +65,7 @@ concurrency=${GATEHOUSE_CONCURRENCY:-3}
 # `cargo build --release --bins` first, or the first request of each function builds it).
 profile_flag=""
 [ "${GATEHOUSE_LOCAL_RELEASE:-0}" = 1 ] && profile_flag="--release"
+echo "GATEHOUSE_LOCAL_PROFILE=${profile_flag:+release}${profile_flag:-debug}" >>"$state/local.env"
 grep -v '^GATEHOUSE_ADMIN_TOKEN=' "$state/local.env" >"$state/functions.env"
 # Webhook endpoints may be plain http on loopback locally (the test receivers).
 echo 'GATEHOUSE_WEBHOOK_ALLOW_LOOPBACK_HTTP=1' >>"$state/functions.env"
