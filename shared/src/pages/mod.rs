@@ -397,10 +397,13 @@ fn route_in<'a, const STATIC: bool>(req: &'a PageRequest, config: &'a Config, se
         ["static", rest @ ..] if STATIC && (req.method == "GET" || req.method == "HEAD") => {
             Err(static_file(&rest.join("/")).unwrap_or_else(|| not_found_page(req)))
         }
-        ["portal", id, rest @ ..] => match id.parse::<Uuid>() {
-            Ok(id) if Pages::of(&req.method, &rest.join("/")) == set => Ok((Pre::new(id, req, &config.token_secret), rest.join("/"))),
-            _ => Err(not_found_page(req)),
-        },
+        ["portal", id, rest @ ..] => {
+            let page = rest.join("/");
+            match id.parse::<Uuid>() {
+                Ok(id) if Pages::of(&req.method, &page) == set => Ok((Pre::new(id, req, &config.token_secret), page)),
+                _ => Err(not_found_page(req)),
+            }
+        }
         _ => Err(not_found_page(req)),
     }
 }
