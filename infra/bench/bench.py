@@ -453,7 +453,7 @@ class Bench:
     def start_moto(self) -> None:
         port = free_port()
         self.moto_url = f"http://127.0.0.1:{port}"
-        self.procs.start([sys.executable, os.environ.get("GATEHOUSE_BENCH_MOTO") or str(self.root / "infra/local/moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
+        self.moto_proc = self.procs.start([sys.executable, os.environ.get("GATEHOUSE_BENCH_MOTO") or str(self.root / "infra/local/moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
                          dict(os.environ), self.logs / "moto.log")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -836,13 +836,24 @@ class Bench:
         _, proc, logp = self.warm[consumer]
         log_before = logp.stat().st_size
         cpu0 = self.cpu_ms(proc.pid)
+        moto0, proxy0 = self.cpu_ms(self.moto_proc.pid), self.cpu_ms(os.getpid())
+        spy = None
+        if os.environ.get("GATEHOUSE_BENCH_SPY"):  # py-spy samples moto (GIL holders) during the batch only
+            spy = subprocess.Popen(["py-spy", "record", "--gil", "-r", "250", "--format", "raw", "-o",
+                                    f"{os.environ['GATEHOUSE_BENCH_SPY']}.{label.replace(' ', '_')}", "--pid", str(self.moto_proc.pid)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
         self.proxy.delay(**delays)
         try:
             inv = self.invoke(consumer, {"Records": records}, label, timeout=300)
         finally:
             self.proxy.delay()
+            if spy:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=30)
         wall = (inv.answered_at - inv.queued_at)
         cpu = self.cpu_ms(proc.pid) - cpu0
+        moto_cpu, proxy_cpu = self.cpu_ms(self.moto_proc.pid) - moto0, self.cpu_ms(os.getpid()) - proxy0
         answer = inv.json() or {}
         failures = answer.get("batchItemFailures") or []
         time.sleep(0.2)  # let the log line land
@@ -861,7 +872,7 @@ class Bench:
         return {
             "rps": len(records) / wall, "wall": wall, "cpu": cpu, "reads": reads[-1] if reads else "?", "portal_gets": portal_gets,
             "calls": len(calls), "ops": ops, "failures": len(failures), "approved": self.count_approved(ddb, ids), "n": len(records),
-            "aws_ms": sum(c.end - c.start for c in calls) * 1000,
+            "aws_ms": sum(c.end - c.start for c in calls) * 1000, "moto_cpu": moto_cpu, "proxy_cpu": proxy_cpu,
         }
 
     def stream(self) -> None:
@@ -886,6 +897,10 @@ class Bench:
             per_batch.append(self.stream_batch(ddb, "stream-consumer", records, ids, f"stream batch {b}", delays))
         ids, records, seq = self.stream_records(ddb, arn, "sq", seq)
         seq_batch = self.stream_batch(ddb, sequential, records, ids, "stream batch sequential", delays)
+        # The harness's own ceiling: the same consumer with no latency injected, so that only
+        # the CPU of moto (one Python process), the proxy and the consumer bounds it.
+        ids, records, seq = self.stream_records(ddb, arn, "sc", seq)
+        ceiling = self.stream_batch(ddb, "stream-consumer", records, ids, "stream batch ceiling", {})
         rps = [x["rps"] for x in per_batch]
         last = per_batch[-1]
         n = last["n"]
@@ -912,7 +927,8 @@ class Bench:
             f"(portal GetItems at the proxy: {', '.join(str(x['portal_gets']) for x in per_batch)}); "
             f"approved {', '.join(str(x['approved']) + '/' + str(x['n']) for x in per_batch)}; "
             f"{calls_note} ({ops}); "
-            f"consumer CPU {median([x['cpu'] for x in per_batch]):.0f} ms per batch",
+            f"CPU per batch (median): consumer {median([x['cpu'] for x in per_batch]):.0f} ms, moto "
+            f"{median([x['moto_cpu'] for x in per_batch]):.0f} ms, the bench's proxy {median([x['proxy_cpu'] for x in per_batch]):.0f} ms",
         )
         ratio = fast / seq_batch["rps"]
         ok = ratio >= STREAM_MIN_SPEEDUP and seq_batch["approved"] == seq_batch["n"]
@@ -922,6 +938,16 @@ class Bench:
             f"{ratio:.1f}x", f"≥ {STREAM_MIN_SPEEDUP:.0f}x", "✔" if ok else "✘",
             f"sequential {seq_batch['rps']:.1f} records/s ({seq_batch['wall']:.1f} s for the batch), approved "
             f"{seq_batch['approved']}/{seq_batch['n']}; concurrent median {fast:.0f} records/s",
+        )
+        self.results.add(
+            section, "the harness's ceiling: the same consumer with no latency injected (1 batch, bound by the CPU of "
+                     "moto, the proxy and the consumer on this machine)",
+            f"{ceiling['rps']:.0f} records/s", "", "",
+            f"the concurrent consumer reaches {fast / ceiling['rps']:.0%} of it at the injected latencies; the highest "
+            f"speed-up this harness can show is {ceiling['rps'] / seq_batch['rps']:.1f}x; CPU: moto {ceiling['moto_cpu']:.0f} ms "
+            f"({ceiling['moto_cpu'] / ceiling['n']:.1f} ms per record, {ceiling['moto_cpu'] / ceiling['wall'] / 10:.0f}% of a core), "
+            f"proxy {ceiling['proxy_cpu']:.0f} ms, consumer {ceiling['cpu']:.0f} ms in {ceiling['wall'] * 1000:.0f} ms; "
+            f"approved {ceiling['approved']}/{ceiling['n']}",
         )
 
     @staticmethod

@@ -10,6 +10,7 @@ DynamoDB call into estimated read/write units from the item sizes it can see. St
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import json
 import math
@@ -32,9 +33,19 @@ class Call:
     start: float
     end: float
     status: int
-    request: Any
-    response: Any
+    raw_request: bytes
+    raw_response: bytes
     conn: int = 0  # the client's connection (its source port)
+
+    # The bodies as JSON (None if not JSON), parsed when first asked for: not on the proxy's
+    # request path, where the parse costs CPU that the measured calls would wait for.
+    @functools.cached_property
+    def request(self) -> Any:
+        return _maybe_json(self.raw_request)
+
+    @functools.cached_property
+    def response(self) -> Any:
+        return _maybe_json(self.raw_response)
 
 
 class _Server(ThreadingHTTPServer):
@@ -120,10 +131,8 @@ class CountingProxy:
                     op = "SendEmail" if self.path.startswith("/v2/email/outbound-emails") else f"{self.command} {self.path.split('?')[0]}"
                 else:
                     service, op = "other", f"{self.command} {self.path.split('?')[0]}"
-                req_json = _maybe_json(body)
-                resp_json = _maybe_json(data)
                 with proxy._lock:
-                    proxy.calls.append(Call(label, op, service, start, end, resp.status, req_json, resp_json, self.client_address[1]))
+                    proxy.calls.append(Call(label, op, service, start, end, resp.status, body, data, self.client_address[1]))
                 self.send_response(resp.status)
                 for k, v in resp.getheaders():
                     if k.lower() not in HOP_BY_HOP:

@@ -685,3 +685,48 @@ class UpdateExpressionsParsedOnceTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ItemsSizedOnceTest(unittest.TestCase):
+    """An item built with its size checked once holds what moto's per-attribute check builds,
+    and exactly the items moto refuses are refused, with moto's error."""
+
+    def build(self, init, attrs):
+        from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+        item = Item.__new__(Item)
+        init(item, DynamoType({"S": "h"}), None, attrs)
+        return item
+
+    def test_an_item_holds_the_attributes_moto_s_check_builds_in_the_same_order(self):
+        load_patches()
+        from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+        attrs = {f"a{i}": v for i, v in enumerate(EVERY_TYPE.values())} | {"z": {"S": "last"}, "b": {"N": "1"}}
+        fast, stock = self.build(Item.__init__, attrs), self.build(Item.__init__.__wrapped__, attrs)
+        self.assertIsNot(Item.__init__, Item.__init__.__wrapped__, "the patch is applied")
+        self.assertIsInstance(fast.attrs, LimitedSizeDict)
+        self.assertEqual(list(fast.attrs.items()), list(stock.attrs.items()))
+        self.assertEqual(fast.to_json(), stock.to_json())
+
+    def test_the_items_moto_refuses_for_their_size_are_refused_and_the_ones_just_under_are_not(self):
+        load_patches()
+        from moto.dynamodb.exceptions import ItemSizeTooLarge
+        from moto.dynamodb.models.dynamo_type import Item
+
+        # Two attributes, their names of one byte: a + 200,000 + b + x fits when x <= 204,998.
+        for last, refused in ((204_998, False), (204_999, True), (300_000, True)):
+            attrs = {"a": {"S": "x" * 200_000}, "b": {"S": "y" * last}}
+            for init in (Item.__init__, Item.__init__.__wrapped__):
+                with self.subTest(size=last, init=init.__name__, stock=init is Item.__init__.__wrapped__):
+                    if refused:
+                        with self.assertRaises(ItemSizeTooLarge):
+                            self.build(init, attrs)
+                    else:
+                        self.assertEqual(self.build(init, attrs).attrs["b"].value, "y" * last)
+        # A later single-attribute set (an update) is still moto's check.
+        item = self.build(Item.__init__, {"a": {"S": "x" * 200_000}})
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        with self.assertRaises(ItemSizeTooLarge):
+            item.attrs["b"] = DynamoType({"S": "y" * 210_000})

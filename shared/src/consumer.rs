@@ -97,12 +97,30 @@ impl<S, M> Consumer<S, M> {
 pub struct BatchCache {
     portals: Mutex<HashMap<Uuid, Arc<OnceCell<Option<Portal>>>>>,
     portal_reads: AtomicUsize,
+    /// The developers the batch's records will auto-approve, read together before the chains
+    /// start (one `BatchGetItem` per 100); each is taken by the first record that approves it.
+    developers: Mutex<HashMap<Uuid, Developer>>,
 }
 
 impl BatchCache {
     /// How many portal reads the batch made.
     pub fn portal_reads(&self) -> usize {
         self.portal_reads.load(Ordering::Relaxed)
+    }
+
+    /// A cache holding these developers as if the batch had read them ahead (tests: an early
+    /// read that is older than the store by then).
+    #[cfg(test)]
+    pub(crate) fn read_ahead(developers: impl IntoIterator<Item = Developer>) -> Self {
+        let cache = Self::default();
+        cache.developers.lock().unwrap().extend(developers.into_iter().map(|d| (d.id, d)));
+        cache
+    }
+
+    /// The developer read ahead for this batch, once: a later record of the same developer
+    /// reads it again, since the first may have changed it.
+    fn take_developer(&self, id: Uuid) -> Option<Developer> {
+        self.developers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id)
     }
 }
 
@@ -189,6 +207,7 @@ where
             worked
         } else {
             let cache = &cache;
+            self.read_ahead(&events, cache).await;
             let chains = chains(events).into_iter().map(|chain| async move {
                 let mut worked = Vec::with_capacity(chain.len());
                 for (i, event) in chain {
@@ -223,6 +242,52 @@ where
             }
         }
         result
+    }
+
+    /// Reads in one go (one `BatchGetItem` per 100) the developers the batch's records will
+    /// auto-approve, instead of one `GetItem` per record: each portal's settings first (the
+    /// batch's cache, which the records use), then the developer of each registration or
+    /// confirmed address that a portal's rule approves now. A failed read only costs the
+    /// saving: those records read their developer themselves.
+    async fn read_ahead(&self, events: &[Result<Option<LifecycleEvent>, BoxError>], cache: &BatchCache) {
+        let events: Vec<&LifecycleEvent> = events.iter().filter_map(|e| e.as_ref().ok()?.as_ref()).collect();
+        let mut portals: Vec<Uuid> = events.iter().map(|e| e.portal_id).collect();
+        portals.sort_unstable();
+        portals.dedup();
+        let portals: HashMap<Uuid, Option<Portal>> =
+            futures::future::join_all(portals.into_iter().map(|id| async move { (id, self.portal(id, cache).await.ok().flatten()) }))
+                .await
+                .into_iter()
+                .collect();
+        let mut ids: Vec<Uuid> = Vec::new();
+        for event in events {
+            let (Some(id), Some(Some(portal))) = (event.developer_id, portals.get(&event.portal_id)) else {
+                continue;
+            };
+            let verified = match event.event_type {
+                EventType::Registered => false,
+                EventType::EmailVerified => true,
+                _ => continue,
+            };
+            let Some(email) = event.developer.email.as_deref().and_then(|e| Email::parse(e).ok()) else {
+                continue;
+            };
+            if auto_approval_now(&portal.settings, &email, verified).is_some() && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        if ids.is_empty() {
+            return;
+        }
+        match self.store.get_developers(&ids).await {
+            Ok(found) => {
+                let mut developers = cache.developers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                developers.extend(found.into_iter().map(|d| (d.id, d)));
+            }
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), developers = ids.len(), "reading ahead failed; each record reads its developer")
+            }
+        }
     }
 
     /// One record: the unit a batch runner calls (in order per developer).
@@ -271,7 +336,7 @@ where
                 // confirmed: no automatic approval, the admins decide.
                 let email = Email::parse(email).ok();
                 if let Some(rule) = email.as_ref().and_then(|email| auto_approval_now(settings, email, false)) {
-                    return self.auto_approve(event, rule).await;
+                    return self.auto_approve(event, rule, cache).await;
                 }
                 // A rule that waits for the confirmed address (developer.email_verified) leaves
                 // nothing for the admins to decide yet.
@@ -285,7 +350,7 @@ where
                     return Ok(Outcome::Nothing);
                 };
                 match Email::parse(email).ok().and_then(|email| auto_approval_now(settings, &email, true)) {
-                    Some(rule) => self.auto_approve(event, rule).await,
+                    Some(rule) => self.auto_approve(event, rule, cache).await,
                     None => Ok(Outcome::Nothing),
                 }
             }
@@ -350,34 +415,48 @@ where
     }
 
     /// Approves with the same conditional write an admin uses: a decision made meanwhile wins,
-    /// and a replayed record is a quiet no-op.
-    async fn auto_approve(&self, event: &LifecycleEvent, rule: AutoApproval) -> Result<Outcome, ConsumeError> {
+    /// and a replayed record is a quiet no-op. The developer comes from the batch's read-ahead
+    /// when there is one; if the write then loses (the read is older by the records worked
+    /// since), it is read again and the decision made once more on what is stored now.
+    async fn auto_approve(&self, event: &LifecycleEvent, rule: AutoApproval, cache: &BatchCache) -> Result<Outcome, ConsumeError> {
         let Some(id) = event.developer_id else {
             return Ok(Outcome::Nothing);
         };
-        let Some(dev) = self.store.get_developer(id).await? else {
-            return Ok(Outcome::Nothing);
-        };
-        if dev.state != DeveloperState::Pending || dev.approval_id != event.approval_id {
-            return Ok(Outcome::Nothing);
-        }
-        let actor = Actor::system("auto-approval");
-        match change_developer(
-            &self.store,
-            dev,
-            Some(DeveloperState::Approved),
-            None,
-            &actor,
-            Some(rule.describe()),
-            RejectAction::Keep,
-            self.clock.now(),
-        )
-        .await
-        {
-            Ok(Changed::Updated(_)) | Ok(Changed::Deleted(_)) => Ok(Outcome::AutoApproved),
-            // An admin decided meanwhile: their decision stands.
-            Err(ChangeError::LostRace) => Ok(Outcome::Nothing),
-            Err(e) => Err(AppError::from(e).into()),
+        let mut read_ahead = cache.take_developer(id);
+        loop {
+            let early = read_ahead.is_some();
+            let dev = match read_ahead.take() {
+                Some(dev) => dev,
+                None => match self.store.get_developer(id).await? {
+                    Some(dev) => dev,
+                    None => return Ok(Outcome::Nothing),
+                },
+            };
+            // Final even on the early read: it is newer than the event, and a developer that
+            // left this approval (state or approval id) never comes back to it.
+            if dev.state != DeveloperState::Pending || dev.approval_id != event.approval_id {
+                return Ok(Outcome::Nothing);
+            }
+            let actor = Actor::system("auto-approval");
+            return match change_developer(
+                &self.store,
+                dev,
+                Some(DeveloperState::Approved),
+                None,
+                &actor,
+                Some(rule.describe()),
+                RejectAction::Keep,
+                self.clock.now(),
+            )
+            .await
+            {
+                Ok(Changed::Updated(_)) | Ok(Changed::Deleted(_)) => Ok(Outcome::AutoApproved),
+                // Changed since the batch read it: read it again.
+                Err(ChangeError::LostRace) if early => continue,
+                // An admin decided meanwhile: their decision stands.
+                Err(ChangeError::LostRace) => Ok(Outcome::Nothing),
+                Err(e) => Err(AppError::from(e).into()),
+            };
         }
     }
 

@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::attr::{from_item, item_str, key, millis, n, s, to_item, Expr, Item};
-use super::models::{encode, ApprovalItem, CountersItem, DeveloperItem, EventItem, InviteItem, LinkItem, LoginMarker, SessionItem};
+use super::models::{decode, encode, ApprovalItem, CountersItem, DeveloperItem, EventItem, InviteItem, LinkItem, LoginMarker, SessionItem};
 use super::ops::Query;
 use super::tx::{Cancelled, Label, Tx, TxError};
 use super::{keys, read_version, version_is, Dynamo};
@@ -112,6 +112,11 @@ impl DeveloperStore for Dynamo {
 
     async fn get_developer(&self, id: Uuid) -> StoreResult<Option<Developer>> {
         self.get_as::<DeveloperItem>(key(keys::developer(id), keys::PROFILE)).await
+    }
+
+    async fn get_developers(&self, ids: &[Uuid]) -> StoreResult<Vec<Developer>> {
+        let keys_: Vec<Item> = ids.iter().map(|id| key(keys::developer(*id), keys::PROFILE)).collect();
+        self.batch_get(keys_).await?.into_iter().map(decode::<DeveloperItem>).collect()
     }
 
     async fn change_developer(&self, change: &DeveloperChange) -> StoreResult<()> {

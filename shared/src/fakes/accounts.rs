@@ -45,6 +45,10 @@ impl DeveloperStore for MemStore {
         self.record("get developer");
         Ok(self.developer(id))
     }
+    async fn get_developers(&self, ids: &[Uuid]) -> StoreResult<Vec<Developer>> {
+        self.record("get developers");
+        Ok(ids.iter().filter_map(|id| self.developer(*id)).collect())
+    }
     async fn change_developer(&self, change: &DeveloperChange) -> StoreResult<()> {
         self.record("change developer");
         // Let a racing request read the same version first, as a round trip would.

@@ -123,6 +123,9 @@ pub struct ApprovalQuery {
 pub trait DeveloperStore: Send + Sync {
     fn register(&self, new: &NewDeveloper) -> impl Future<Output = Result<(), RegisterError>> + Send;
     fn get_developer(&self, id: Uuid) -> impl Future<Output = StoreResult<Option<Developer>>> + Send;
+    /// Many developers in as few round trips as the store allows (DynamoDB: one consistent
+    /// `BatchGetItem` per 100 ids). Those not found are left out; the order is the store's.
+    fn get_developers(&self, ids: &[Uuid]) -> impl Future<Output = StoreResult<Vec<Developer>>> + Send;
     fn change_developer(&self, change: &DeveloperChange) -> impl Future<Output = StoreResult<()>> + Send;
     /// Deletes the developer and everything it owns, conditional on the version read.
     fn delete_developer(&self, developer: &Developer, event: &LifecycleEvent) -> impl Future<Output = StoreResult<()>> + Send;

@@ -1,18 +1,19 @@
 //! The stream consumer's batches under concurrency, over the in-memory ports: each event's mail
 //! goes out exactly once however the batch is delivered (twice, reversed, with a poison record
 //! inside), a failed record holds back only its own developer's later records, the earliest
-//! failure of the batch is the one reported, and each portal is read once per batch.
+//! failure of the batch is the one reported, each portal is read once per batch, and the
+//! developers a batch auto-approves are read in one go.
 
 use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
 use crate::clock::Clock;
-use crate::consumer::{Consumer, Outcome};
+use crate::consumer::{BatchCache, Consumer, Outcome};
 use crate::domain::*;
 use crate::fakes::{self, MemMailer, MemStore};
 use crate::mail::{MailKind, Mailer, OutgoingMail, SendError};
-use crate::store::{MailClaim, MailLedger};
+use crate::store::{MailClaim, MailLedger, OutboxFeed};
 
 /// A mailer that lets every other record run before each send completes, so the records of a
 /// batch really interleave.
@@ -182,4 +183,108 @@ async fn with_a_concurrency_of_one_records_are_worked_in_stream_order_and_the_ba
     let (request, approval) = (Outcome::Mailed(MailKind::AccessRequest), Outcome::Mailed(MailKind::Approved));
     assert_eq!(batch.outcomes, [request.clone(), request, approval], "r0 r1 a0, then the poison record");
     assert_eq!(sent(&c).len(), 3);
+}
+
+/// `n` pending developers of an auto-approving portal (no confirmed address needed), with
+/// their `developer.registered` records in stream order.
+fn registrations(n: usize, concurrency: usize, settings: PortalSettings) -> (C, Vec<Value>) {
+    let (c, _) = consumer(concurrency);
+    let portal = fakes::portal(settings);
+    c.store.add_portal(portal.clone());
+    let records = (0..n)
+        .map(|i| {
+            let mut dev =
+                fakes::developer(&portal, Origin::Registered, Some(&format!("auto{i}@example.com")), None, DeveloperState::Pending, "h");
+            dev.approval_id = Some(uuid::Uuid::now_v7());
+            dev.approval_ids = dev.approval_id.into_iter().collect();
+            c.store.add_developer(dev.clone());
+            let mut event = LifecycleEvent::new(EventType::Registered, &dev, Actor::anonymous(), dev.created_at);
+            event.to_state = Some(DeveloperState::Pending);
+            event.approval_id = dev.approval_id;
+            with_sequence(MemStore::record_of(&event), i)
+        })
+        .collect();
+    (c, records)
+}
+
+fn auto_approving() -> PortalSettings {
+    PortalSettings { auto_approve: true, require_verified_email: false, ..Default::default() }
+}
+
+/// One registration on an auto-approving portal, its event, and its developer as the batch's
+/// read-ahead found it.
+fn one_registration_read_early() -> (C, LifecycleEvent, Developer) {
+    let (c, records) = registrations(1, 8, auto_approving());
+    let event = c.store.inserted_event(&records[0]).unwrap().unwrap();
+    let early = c.store.developer(event.developer_id.unwrap()).unwrap();
+    (c, event, early)
+}
+
+fn count(calls: &[String], name: &str) -> usize {
+    calls.iter().filter(|c| c.as_str() == name).count()
+}
+
+#[tokio::test]
+async fn a_batch_reads_the_developers_it_auto_approves_in_one_read_and_approves_each() {
+    let (c, records) = registrations(30, 8, auto_approving());
+    c.store.take_calls();
+    let batch = c.handle_batch(&records).await;
+    assert!(batch.failures.is_empty(), "{:?}", batch.failures);
+    assert_eq!(batch.outcomes, vec![Outcome::AutoApproved; 30]);
+    let calls = c.store.take_calls();
+    assert_eq!((count(&calls, "get developers"), count(&calls, "get developer")), (1, 0), "{calls:?}");
+    // Delivered again: the one read says every developer is approved already; nothing changes.
+    let again = c.handle_batch(&records).await;
+    assert_eq!(again.outcomes, vec![Outcome::Nothing; 30]);
+    let calls = c.store.take_calls();
+    assert_eq!((count(&calls, "get developers"), count(&calls, "get developer"), count(&calls, "change developer")), (1, 0, 0));
+}
+
+#[tokio::test]
+async fn a_batch_on_a_portal_that_does_not_auto_approve_reads_no_developer() {
+    let (c, records) = registrations(10, 8, PortalSettings { access_request_email: false, ..Default::default() });
+    c.store.take_calls();
+    let batch = c.handle_batch(&records).await;
+    assert_eq!(batch.outcomes, vec![Outcome::Nothing; 10]);
+    let calls = c.store.take_calls();
+    assert_eq!((count(&calls, "get developers"), count(&calls, "get developer")), (0, 0), "{calls:?}");
+}
+
+#[tokio::test]
+async fn with_a_concurrency_of_one_each_record_reads_its_own_developer_as_before() {
+    let (c, records) = registrations(5, 1, auto_approving());
+    c.store.take_calls();
+    assert_eq!(c.handle_batch(&records).await.outcomes, vec![Outcome::AutoApproved; 5]);
+    let calls = c.store.take_calls();
+    assert_eq!((count(&calls, "get developers"), count(&calls, "get developer")), (0, 5), "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_developer_changed_after_the_batch_read_it_is_read_again_and_still_auto_approved() {
+    let (c, event, early) = one_registration_read_early();
+    let id = early.id;
+    // Changed since the early read (an admin renamed them): the early copy's version is stale.
+    let mut renamed = early.clone().bumped(chrono::Utc::now());
+    renamed.name = "Renamed".into();
+    c.store.add_developer(renamed);
+    c.store.take_calls();
+    let outcome = c.handle_event(&event, &BatchCache::read_ahead([early])).await.unwrap();
+    assert_eq!(outcome, Outcome::AutoApproved);
+    let now = c.store.developer(id).unwrap();
+    assert_eq!((now.state, now.name.as_str()), (DeveloperState::Approved, "Renamed"), "approved on what is stored now");
+    let calls = c.store.take_calls();
+    assert_eq!(count(&calls, "get developer"), 1, "read again once: {calls:?}");
+}
+
+#[tokio::test]
+async fn a_developer_decided_after_the_batch_read_it_keeps_the_decision() {
+    let (c, event, early) = one_registration_read_early();
+    let id = early.id;
+    let mut rejected = early.clone().bumped(chrono::Utc::now());
+    rejected.state = DeveloperState::Rejected;
+    rejected.approval_id = None;
+    c.store.add_developer(rejected);
+    let outcome = c.handle_event(&event, &BatchCache::read_ahead([early])).await.unwrap();
+    assert_eq!(outcome, Outcome::Nothing, "the admin's decision stands");
+    assert_eq!(c.store.developer(id).unwrap().state, DeveloperState::Rejected);
 }
