@@ -8,7 +8,7 @@ use gatehouse::wiring::Wiring;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     gatehouse::logging::init();
     let wiring = Wiring::load(env!("CARGO_PKG_NAME")).await;
