@@ -26,6 +26,8 @@
 #   GATEHOUSE_BENCH_WEBHOOK_DEVELOPERS=50  registrations delivered to one endpoint in section 7
 #   GATEHOUSE_BENCH_APPROVALS=1000     auto-approvals end to end in section 8 (local stack; target 60 s)
 #   GATEHOUSE_BENCH_MOTO=infra/bench/moto_profile.py  moto with per-operation CPU/wall stats (PROF=1: cProfile)
+#   GATEHOUSE_BENCH_SPY=/tmp/spy       py-spy (pip install py-spy) samples moto's GIL holder during each section 4
+#                                      batch: collapsed stacks in /tmp/spy.<batch label>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
