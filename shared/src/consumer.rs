@@ -160,6 +160,20 @@ fn chain_of(index: usize, event: &Result<Option<LifecycleEvent>, BoxError>) -> C
     }
 }
 
+/// The automatic approval an event owes now under the portal's rule: a registration (when the
+/// rule needs no confirmed address) or a confirmed address. The records decide with it, and the
+/// batch's read-ahead predicts their reads with it. An address stored under older rules (a
+/// Unicode local part) cannot be mailed or confirmed: no automatic approval, the admins decide.
+fn approval_due(event: &LifecycleEvent, settings: &PortalSettings) -> Option<AutoApproval> {
+    let verified = match event.event_type {
+        EventType::Registered => false,
+        EventType::EmailVerified => true,
+        _ => return None,
+    };
+    let email = Email::parse(event.developer.email.as_deref()?).ok()?;
+    auto_approval_now(settings, &email, verified)
+}
+
 /// A batch's records grouped into chains (each in stream order, chains in order of their
 /// first record), with their positions in the batch.
 type Chains = Vec<Vec<(usize, Result<Option<LifecycleEvent>, BoxError>)>>;
@@ -259,23 +273,13 @@ where
                 .await
                 .into_iter()
                 .collect();
-        let mut ids: Vec<Uuid> = Vec::new();
-        for event in events {
-            let (Some(id), Some(Some(portal))) = (event.developer_id, portals.get(&event.portal_id)) else {
-                continue;
-            };
-            let verified = match event.event_type {
-                EventType::Registered => false,
-                EventType::EmailVerified => true,
-                _ => continue,
-            };
-            let Some(email) = event.developer.email.as_deref().and_then(|e| Email::parse(e).ok()) else {
-                continue;
-            };
-            if auto_approval_now(&portal.settings, &email, verified).is_some() && !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<Uuid> = events
+            .into_iter()
+            .filter(|e| matches!(portals.get(&e.portal_id), Some(Some(p)) if approval_due(e, &p.settings).is_some()))
+            .filter_map(|e| e.developer_id)
+            .filter(|id| seen.insert(*id))
+            .collect();
         if ids.is_empty() {
             return;
         }
@@ -332,12 +336,12 @@ where
                 if let Some(token) = link_for_event(keyed, LinkPurpose::Verify, event) {
                     self.mail(event, &portal, MailKind::Verification, developer.clone(), Some(("verify-email", token))).await?;
                 }
+                if let Some(rule) = approval_due(event, settings) {
+                    return self.auto_approve(event, rule, cache).await;
+                }
                 // An address stored under older rules (a Unicode local part) cannot be mailed or
                 // confirmed: no automatic approval, the admins decide.
                 let email = Email::parse(email).ok();
-                if let Some(rule) = email.as_ref().and_then(|email| auto_approval_now(settings, email, false)) {
-                    return self.auto_approve(event, rule, cache).await;
-                }
                 // A rule that waits for the confirmed address (developer.email_verified) leaves
                 // nothing for the admins to decide yet.
                 if email.as_ref().and_then(|email| auto_approval(settings, email)).is_some() || !settings.access_request_email {
@@ -345,15 +349,10 @@ where
                 }
                 self.mail(event, &portal, MailKind::AccessRequest, settings.admin_emails.clone(), None).await
             }
-            EventType::EmailVerified => {
-                let Some(email) = event.developer.email.as_deref() else {
-                    return Ok(Outcome::Nothing);
-                };
-                match Email::parse(email).ok().and_then(|email| auto_approval_now(settings, &email, true)) {
-                    Some(rule) => self.auto_approve(event, rule, cache).await,
-                    None => Ok(Outcome::Nothing),
-                }
-            }
+            EventType::EmailVerified => match approval_due(event, settings) {
+                Some(rule) => self.auto_approve(event, rule, cache).await,
+                None => Ok(Outcome::Nothing),
+            },
             // A reset request as the API writes it: an address, no developer. Decided here.
             EventType::ResetRequested if settings.reset_email && event.developer_id.is_none() => self.reset_link(event, &portal).await,
             // An event written by an older version, which issued the link itself.
